@@ -1,0 +1,1 @@
+"""Fetching: the downloader, link extraction and the crawl loop of FetchPages."""

@@ -1,0 +1,168 @@
+"""Item extraction: one HTML page in, one item (or an error) out.
+
+Pure functions, no I/O: `Extractor(spec).extract(url, body, encoding)` returns
+the item's fields or raises `PageError` with a sentence saying which field
+failed and why. ParsePages turns those errors into error records.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timezone
+from typing import Any
+
+import parsel
+from dateutil import parser as dateparser
+from lxml import etree
+
+from pipelines.spec import CrawlSpec, FieldSpec
+
+_WS = re.compile(r"\s+")
+_NUMBER = re.compile(r"[-+]?(?:\d[\d,.\u00a0' ]*\d|\d)")
+
+
+class FieldError(ValueError):
+    """A value cannot be converted to its field type."""
+
+
+class PageError(Exception):
+    """A page yields no valid item; the message names the field and the reason."""
+
+
+def _clean(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+def _number_text(text: str) -> str:
+    """Normalise '1,234.50', '1.234,50', "1'234.50" and '1 234,5' to '1234.50'."""
+    s = text.replace("\u00a0", "").replace(" ", "").replace("'", "")
+    dot, comma = s.rfind("."), s.rfind(",")
+    if dot >= 0 and comma >= 0:
+        decimal = "." if dot > comma else ","
+    elif comma >= 0:
+        # '1,234' and '1,234,567' group thousands; '12,5' and '12,50' are decimals.
+        decimal = "" if s.count(",") > 1 or len(s) - comma - 1 == 3 else ","
+    elif dot >= 0 and s.count(".") > 1:
+        decimal = ""  # '1.234.567' groups thousands
+    else:
+        decimal = "."
+    thousands = {".", ","} - {decimal}
+    for sep in thousands:
+        s = s.replace(sep, "")
+    return s.replace(",", ".") if decimal == "," else s
+
+
+def convert(text: str, ftype: str) -> Any:
+    """Convert extracted text to a field type; FieldError when it cannot."""
+    if ftype == "str":
+        return _clean(text)
+    if ftype == "int":
+        m = _NUMBER.search(text)
+        if not m:
+            raise FieldError(f"no whole number in {text[:80]!r}")
+        return int(_number_text(m.group().strip()).split(".")[0])
+    if ftype in ("float", "price"):
+        m = _NUMBER.search(text)
+        if not m:
+            raise FieldError(f"no number in {text[:80]!r}")
+        return round(float(_number_text(m.group().strip())), 10)
+    if ftype == "datetime":
+        try:
+            value = dateparser.parse(text.strip())
+        except (ValueError, OverflowError) as exc:
+            raise FieldError(f"no date and time in {text[:80]!r} ({exc})") from None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat()
+    raise FieldError(f"unknown type {ftype!r}")
+
+
+@dataclass
+class Page:
+    """What a parse hook receives."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    encoding: str
+    selector: parsel.Selector
+
+    @property
+    def text(self) -> str:
+        return self.selector.get()
+
+
+class Extractor:
+    """Extracts a crawl spec's fields from pages; XPath compiled once."""
+
+    def __init__(self, spec: CrawlSpec) -> None:
+        self.spec = spec
+        self._compiled = [(f, etree.XPath(f.xpath)) for f in spec.fields]
+
+    def extract(self, url: str, body: bytes, encoding: str = "utf-8", status: int = 200,
+                headers: dict[str, str] | None = None) -> dict[str, Any] | None:
+        """The item of one page as {field: value}, or None when a hook says no item."""
+        selector = parsel.Selector(body=body, encoding=encoding, type="html", base_url=url)
+        if self.spec.parse_hook is not None:
+            return self._from_hook(Page(url, status, headers or {}, body, encoding, selector))
+        item: dict[str, Any] = {}
+        root = selector.root
+        for fspec, xpath in self._compiled:
+            item[fspec.name] = self._field(fspec, xpath(root))
+        return item
+
+    def _field(self, fspec: FieldSpec, found: Any) -> Any:
+        texts = [_text(v) for v in (found if isinstance(found, list) else [found])]
+        if fspec.regex is not None:
+            matched = []
+            for t in texts:
+                m = fspec.regex.search(t)
+                if m:
+                    matched.append(m.group(1) if m.groups() else m.group())
+            texts = matched
+        texts = [t for t in texts if t.strip()]
+        if not texts:
+            if fspec.required:
+                raise PageError(f"required field {fspec.name!r} not found ({fspec.selector})")
+            return fspec.default if fspec.default is not None or not fspec.many else []
+        try:
+            if fspec.many:
+                return [convert(t, fspec.type) for t in texts]
+            return convert(texts[0], fspec.type)
+        except FieldError as exc:
+            raise PageError(f"field {fspec.name!r} is not a {fspec.type}: {exc}") from None
+
+    def _from_hook(self, page: Page) -> dict[str, Any] | None:
+        try:
+            result = self.spec.parse_hook(page)  # type: ignore[misc]
+        except PageError:
+            raise
+        except Exception as exc:
+            raise PageError(f"parse_hook {self.spec.parse_hook_name} raised {type(exc).__name__}: {exc}") from exc
+        if result is None:
+            return None
+        if not isinstance(result, dict):
+            raise PageError(
+                f"parse_hook {self.spec.parse_hook_name} returned {type(result).__name__}; expected a dict or None"
+            )
+        return result
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, etree._Element):
+        return "".join(value.itertext())
+    return str(value)
+
+
+def item_key(spec: CrawlSpec, url: str, fields: dict[str, Any]) -> str:
+    """The item's identity in the items DB; PageError when the key field is empty."""
+    if spec.key == "url":
+        return url
+    value = fields.get(spec.key)
+    if value is None or value == "" or value == []:
+        raise PageError(f"key field {spec.key!r} is empty")
+    return str(value)

@@ -1,0 +1,355 @@
+"""Crawl specs: TOML files that say what to crawl and what to extract.
+
+`load_spec(name_or_path)` finds `<name>.toml` in `[crawl] spec_dirs` (or takes
+a path to a .toml file), validates every key and returns a `CrawlSpec`. Any
+problem raises `SpecError` with one sentence naming the file, the key and what
+was expected. docs/crawl-specs.md documents the keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from lxml import etree
+from parsel.csstranslator import HTMLTranslator
+
+from pipelines.exceptions import SpecError
+
+FIELD_TYPES = ("str", "int", "float", "price", "datetime")
+RENDER_MODES = ("http", "browser")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+DEFAULT_USER_AGENT = "crawlops/0.1 (+http://127.0.0.1/; crawl operations)"
+
+_css_translator = HTMLTranslator()
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one item field is extracted and typed."""
+
+    name: str
+    xpath: str  # CSS selectors are translated to XPath once, at load time
+    selector: str  # as written in the spec, for messages
+    type: str = "str"
+    many: bool = False
+    required: bool = False
+    default: Any = None
+    regex: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    concurrency: int = 16
+    delay: float = 0.0
+    timeout: float = 30.0
+    retries: int = 2
+    obey_robots: bool = True
+    user_agent: str = DEFAULT_USER_AGENT
+    headers: dict[str, str] = field(default_factory=dict)
+    max_redirects: int = 10
+    max_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CrawlSpec:
+    name: str
+    path: Path
+    start_urls: tuple[str, ...]
+    allowed_domains: tuple[str, ...]
+    follow: tuple[re.Pattern[str], ...]
+    item_pages: re.Pattern[str] | None
+    fields: tuple[FieldSpec, ...]
+    key: str = "url"
+    max_pages: int = 10_000
+    max_depth: int | None = None
+    render: str = "http"
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    parse_hook: Callable[..., Any] | None = None
+    parse_hook_name: str | None = None
+    max_error_ratio: float | None = None
+
+    def is_item_page(self, url: str) -> bool:
+        return self.item_pages is None or self.item_pages.search(url) is not None
+
+    def allows_domain(self, host: str) -> bool:
+        host = host.lower()
+        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+
+
+class _Table:
+    """Typed reads from one TOML table; unknown keys are reported at the end."""
+
+    def __init__(self, path: Path, data: dict[str, Any], prefix: str = "") -> None:
+        self.path = path
+        self.data = data
+        self.prefix = prefix
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def error(self, name: str | None, problem: str) -> SpecError:
+        return SpecError(self.path, self.key(name) if name else (self.prefix.rstrip(".") or None), problem)
+
+    def get(self, name: str, kinds: tuple[type, ...], expected: str, default: Any = None, required: bool = False) -> Any:
+        self.used.add(name)
+        if name not in self.data:
+            if required:
+                raise self.error(name, f"is missing; expected {expected}")
+            return default
+        value = self.data[name]
+        # TOML booleans are Python ints too; never accept one where a number is meant.
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.error(name, f"expected {expected}, got a boolean")
+        if not isinstance(value, kinds):
+            raise self.error(name, f"expected {expected}, got {_describe(value)}")
+        return value
+
+    def string(self, name: str, default: str | None = None, required: bool = False) -> Any:
+        value = self.get(name, (str,), "a string", default, required)
+        if value is not None and required and not value.strip():
+            raise self.error(name, "expected a non-empty string")
+        return value
+
+    def number(self, name: str, default: float, minimum: float, integer: bool = False) -> Any:
+        kinds: tuple[type, ...] = (int,) if integer else (int, float)
+        expected = "a whole number" if integer else "a number"
+        value = self.get(name, kinds, f"{expected} >= {minimum:g}", default)
+        if value < minimum:
+            raise self.error(name, f"expected {expected} >= {minimum:g}, got {value!r}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        return self.get(name, (bool,), "true or false", default)
+
+    def strings(self, name: str, default: list[str] | None = None, required: bool = False) -> list[str]:
+        value = self.get(name, (list, str), "a list of strings", default, required)
+        if isinstance(value, str):
+            value = [value]
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise self.error(name, f"expected a list of non-empty strings, item {i + 1} is {_describe(item)}")
+        return list(value)
+
+    def table(self, name: str) -> dict[str, Any]:
+        return self.get(name, (dict,), "a table", {})
+
+    def finish(self, extra_known: tuple[str, ...] = ()) -> None:
+        unknown = sorted(set(self.data) - self.used - set(extra_known))
+        if unknown:
+            name = unknown[0]
+            close = difflib.get_close_matches(name, sorted(self.used | set(extra_known)), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys are {', '.join(sorted(self.used))}"
+            raise self.error(name, f"unknown key{hint}")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def find_spec(name_or_path: str, spec_dirs: list[Path]) -> Path:
+    """The file a crawl name or path refers to; SpecError when there is none."""
+    candidate = Path(name_or_path)
+    if name_or_path.endswith(".toml"):
+        if not candidate.is_file():
+            raise SpecError(candidate, None, "no such crawl spec file")
+        return candidate
+    if not NAME_RE.match(name_or_path):
+        raise SpecError(name_or_path, None, "is neither a crawl name (letters, digits, _ . -) nor a path to a .toml file")
+    for folder in spec_dirs:
+        path = folder / f"{name_or_path}.toml"
+        if path.is_file():
+            return path
+    known = sorted(p.stem for d in spec_dirs if d.is_dir() for p in d.glob("*.toml"))
+    where = ", ".join(str(d) for d in spec_dirs) or "(no spec_dirs)"
+    raise SpecError(
+        name_or_path, None,
+        f"no crawl spec named {name_or_path!r} in {where}; known crawls: {', '.join(known) or 'none'}",
+    )
+
+
+def available_specs(spec_dirs: list[Path]) -> list[Path]:
+    return sorted(p for d in spec_dirs if d.is_dir() for p in d.glob("*.toml"))
+
+
+def load_spec(name_or_path: str, spec_dirs: list[Path] | None = None) -> CrawlSpec:
+    """Load and validate a crawl spec by name (searched in spec_dirs) or path."""
+    if spec_dirs is None:
+        from pipelines.config import crawl
+
+        spec_dirs = crawl().spec_folders()
+    path = find_spec(name_or_path, spec_dirs)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SpecError(path, None, f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(path, None, f"is not valid TOML: {exc}") from None
+    return parse_spec(data, path)
+
+
+def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
+    top = _Table(path, data)
+    name = top.string("name", default=path.stem)
+    if not NAME_RE.match(name):
+        raise top.error("name", f"expected letters, digits, '_', '.' or '-' (at most 100), got {name!r}")
+    allowed = [d.lower() for d in top.strings("allowed_domains", required=True)]
+    for d in allowed:
+        if "/" in d or ":" in d and not d.startswith("["):
+            raise top.error("allowed_domains", f"expected host names without scheme, port or path, got {d!r}")
+    start_urls = top.strings("start_urls", required=True)
+    if not start_urls:
+        raise top.error("start_urls", "expected at least one URL, got an empty list")
+    for url in start_urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise top.error("start_urls", f"expected absolute http(s) URLs, got {url!r}")
+        host = parts.hostname.lower()
+        if not any(host == d or host.endswith("." + d) for d in allowed):
+            raise top.error("start_urls", f"{url!r} is outside allowed_domains ({', '.join(allowed)})")
+    follow = tuple(_regex(top, "follow", p) for p in top.strings("follow", default=[]))
+    item_src = top.string("item_pages")
+    item_pages = _regex(top, "item_pages", item_src) if item_src is not None else None
+    max_pages = top.number("max_pages", 10_000, 1, integer=True)
+    max_depth = top.get("max_depth", (int,), "a whole number >= 0", None)
+    if max_depth is not None and max_depth < 0:
+        raise top.error("max_depth", f"expected a whole number >= 0, got {max_depth!r}")
+    render = top.string("render", default="http")
+    if render not in RENDER_MODES:
+        raise top.error("render", f"expected one of {', '.join(RENDER_MODES)}, got {render!r}")
+    ratio = top.get("max_error_ratio", (int, float), "a number from 0 to 1", None)
+    if ratio is not None and not 0 <= ratio <= 1:
+        raise top.error("max_error_ratio", f"expected a number from 0 to 1, got {ratio!r}")
+
+    fields = _fields(path, top.table("fields"))
+    hook_name = top.string("parse_hook")
+    hook = _hook(top, hook_name, path) if hook_name else None
+    if not fields and hook is None:
+        raise top.error("fields", "expected at least one field (or a parse_hook)")
+    key = top.string("key", default="url")
+    names = {f.name for f in fields}
+    if key != "url" and key not in names and hook is None:
+        raise top.error("key", f"expected 'url' or one of the fields ({', '.join(sorted(names))}), got {key!r}")
+    if key in names:
+        key_field = next(f for f in fields if f.name == key)
+        if key_field.many:
+            raise top.error("key", f"field {key!r} has many = true; an item key must be a single value")
+
+    fetch = _fetch(path, top.table("fetch"))
+    top.finish()
+    return CrawlSpec(
+        name=name, path=path, start_urls=tuple(start_urls), allowed_domains=tuple(allowed),
+        follow=follow, item_pages=item_pages, fields=tuple(fields), key=key,
+        max_pages=max_pages, max_depth=max_depth, render=render, fetch=fetch,
+        parse_hook=hook, parse_hook_name=hook_name, max_error_ratio=ratio,
+    )
+
+
+def _regex(table: _Table, name: str, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise table.error(name, f"expected a regular expression, {pattern!r} does not compile ({exc})") from None
+
+
+def _fields(path: Path, data: dict[str, Any]) -> list[FieldSpec]:
+    fields = []
+    for name, raw in data.items():
+        prefix = f"fields.{name}."
+        if not isinstance(raw, dict):
+            raise SpecError(path, f"fields.{name}", f"expected a table with css or xpath, got {_describe(raw)}")
+        t = _Table(path, raw, prefix)
+        css = t.string("css")
+        xpath = t.string("xpath")
+        if (css is None) == (xpath is None):
+            raise t.error(None, "expected exactly one of css or xpath")
+        if css is not None:
+            try:
+                xpath = _css_translator.css_to_xpath(css)
+            except Exception as exc:  # cssselect raises several types
+                raise t.error("css", f"expected a CSS selector, {css!r} does not parse ({exc})") from None
+        try:
+            etree.XPath(xpath)
+        except etree.XPathSyntaxError as exc:
+            raise t.error("xpath", f"expected an XPath expression, {xpath!r} does not compile ({exc})") from None
+        ftype = t.string("type", default="str")
+        if ftype not in FIELD_TYPES:
+            raise t.error("type", f"expected one of {', '.join(FIELD_TYPES)}, got {ftype!r}")
+        regex_src = t.string("re")
+        regex = _regex(t, "re", regex_src) if regex_src is not None else None
+        many = t.boolean("many", False)
+        required = t.boolean("required", False)
+        default = t.get("default", (str, int, float, list), "a string, number or list", None)
+        if default is not None:
+            from pipelines.parse import FieldError, convert
+
+            values = default if isinstance(default, list) else [default]
+            if isinstance(default, list) and not many:
+                raise t.error("default", "expected a single value (a list needs many = true)")
+            for value in values:
+                try:
+                    convert(str(value), ftype)
+                except FieldError as exc:
+                    raise t.error("default", f"expected a value of type {ftype}: {exc}") from None
+        t.finish()
+        fields.append(FieldSpec(name, xpath, css or xpath, ftype, many, required, default, regex))
+    return fields
+
+
+def _fetch(path: Path, data: dict[str, Any]) -> FetchSettings:
+    t = _Table(path, data, "fetch.")
+    headers = t.table("headers")
+    for hname, hvalue in headers.items():
+        if not isinstance(hvalue, str):
+            raise t.error(f"headers.{hname}", f"expected a string, got {_describe(hvalue)}")
+    settings = FetchSettings(
+        concurrency=t.number("concurrency", 16, 1, integer=True),
+        delay=float(t.number("delay", 0.0, 0)),
+        timeout=float(t.number("timeout", 30.0, 0.001)),
+        retries=t.number("retries", 2, 0, integer=True),
+        obey_robots=t.boolean("obey_robots", True),
+        user_agent=t.string("user_agent", default=DEFAULT_USER_AGENT),
+        headers=dict(headers),
+        max_redirects=t.number("max_redirects", 10, 0, integer=True),
+        max_bytes=t.number("max_bytes", 10 * 1024 * 1024, 1, integer=True),
+    )
+    t.finish()
+    return settings
+
+
+def _hook(table: _Table, spec: str, path: Path) -> Callable[..., Any]:
+    module_name, sep, func_name = spec.partition(":")
+    if not sep or not module_name or not func_name:
+        raise table.error("parse_hook", f"expected 'module:function', got {spec!r}")
+    # Hooks may live next to the spec file.
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise table.error("parse_hook", f"module {module_name!r} cannot be found (looked in sys.path and {folder})") from None
+        raise table.error("parse_hook", f"module {module_name!r} failed to import: {exc}") from None
+    except Exception as exc:
+        raise table.error("parse_hook", f"module {module_name!r} failed to import: {type(exc).__name__}: {exc}") from None
+    func = getattr(module, func_name, None)
+    if func is None:
+        raise table.error("parse_hook", f"module {module_name!r} has no function {func_name!r}")
+    if not callable(func):
+        raise table.error("parse_hook", f"{spec!r} is not callable")
+    return func

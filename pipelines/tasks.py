@@ -1,0 +1,239 @@
+"""The Luigi tasks of a crawl tick: FetchPages -> ParsePages -> StoreItems.
+
+Run a tick through luigid with the plain luigi CLI:
+
+    python -m luigi --module pipelines.tasks RunCrawl --crawl demo --at 2026-11-21T0730
+
+`crawl` is a spec name (searched in `[crawl] spec_dirs`) or a path to a .toml
+file; `at` is the tick's logical time, UTC, to the minute. The same tick twice
+is a no-op; a failed tick resumes at the stage that failed, because each
+stage's output is atomic (folders renamed into place, a marker row written in
+the items transaction).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import platform
+import socket
+import time
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator
+
+import luigi
+
+from pipelines import config
+from pipelines.exceptions import ParseRatioExceeded
+from pipelines.fetch.crawler import Crawler
+from pipelines.fetch.http import charset_of
+from pipelines.parse import Extractor, PageError, item_key
+from pipelines.spec import CrawlSpec, load_spec
+from pipelines.store import MarkerTarget, engine_for, read_marker, store_items
+from pipelines.targets import AtomicDirectory
+from pipelines.warc import PageWriter, read_pages
+
+log = logging.getLogger("pipelines.tasks")
+
+_FORMATS = ("%Y-%m-%dT%H%M", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S",
+            "%Y%m%dT%H%M", "%Y-%m-%dT%H%MZ")
+
+
+class MinuteParameter(luigi.DateMinuteParameter):
+    """A UTC minute. Accepts 2026-11-21T0730 (Luigi's form), 2026-11-21T07:30,
+    with seconds (must be :00) or an offset (converted to UTC)."""
+
+    def parse(self, x: str) -> dt.datetime:
+        text = x.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        for fmt in _FORMATS:
+            try:
+                return self.normalize(dt.datetime.strptime(text, fmt))
+            except ValueError:
+                continue
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"--at expects a UTC minute such as 2026-11-21T0730 or 2026-11-21T07:30, got {x!r}") from None
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        if value.second or value.microsecond:
+            raise ValueError(f"--at is a minute; {x!r} has seconds")
+        return self.normalize(value)
+
+
+def _setup_logging() -> None:
+    # luigi configures only its own logger; give ours a handler too.
+    logger = logging.getLogger("pipelines")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+class CrawlTask(luigi.Task):
+    """Parameters and paths shared by the stages of one crawl tick."""
+
+    crawl = luigi.Parameter(description="Crawl name (a spec in [crawl] spec_dirs) or path to a .toml spec.")
+    at = MinuteParameter(description="Logical time of the tick, UTC, to the minute.")
+
+    @cached_property
+    def spec(self) -> CrawlSpec:
+        return load_spec(str(self.crawl))
+
+    @property
+    def tick_dir(self) -> Path:
+        return Path(config.crawl().data_dir) / self.spec.name / self.at.strftime("%Y%m%dT%H%MZ")
+
+    def _status(self, message: str, percent: float | None = None) -> None:
+        # Both are RPCs to luigid; callers keep them to one every few seconds.
+        self.set_status_message(message)
+        if percent is not None:
+            self.set_progress_percentage(max(0, min(100, int(percent))))
+
+
+class FetchPages(CrawlTask):
+    """Crawls the site: every response into pages.warc.gz, every URL's outcome into urls.jsonl."""
+
+    def output(self) -> AtomicDirectory:
+        return AtomicDirectory(str(self.tick_dir / "fetch"))
+
+    def run(self) -> None:
+        _setup_logging()
+        spec = self.spec
+        if spec.render == "browser":
+            raise NotImplementedError(f"{spec.path}: render = 'browser' needs the browser downloader")
+        log.info("fetching %s (%s) from %s", spec.name, spec.path, ", ".join(spec.start_urls))
+        info = {"software": "crawlops", "crawl": spec.name, "tick": self.at.isoformat() + "Z",
+                "hostname": socket.gethostname(), "python": platform.python_version()}
+        with self.output().temporary_dir() as tmp:
+            with open(tmp / "pages.warc.gz", "wb") as warc, open(tmp / "urls.jsonl", "w", encoding="utf-8") as urls:
+                crawler = Crawler(spec, PageWriter(warc, info), urls, progress=self._progress)
+                stats = crawler.run()
+            _write_json(tmp / "stats.json", stats)
+        self._progress(stats, final=True)
+        log.info("fetch stats %s", json.dumps(stats, sort_keys=True))
+
+    def _progress(self, stats: dict, final: bool = False) -> None:
+        done = stats["fetched"] + stats["failed"]
+        expected = min(self.spec.max_pages, done + stats["queued"]) or 1
+        self._status(
+            f"{'fetched' if final else 'fetching'}: {stats['fetched']:,} of ~{expected:,} pages, "
+            f"{stats['failed']:,} failed, {stats['skipped']:,} skipped, {stats['pages_per_s']:.0f} pages/s",
+            100 * done / expected,
+        )
+
+
+class ParsePages(CrawlTask):
+    """Extracts items from the item pages of the WARC into items.jsonl; failures into errors.jsonl."""
+
+    def requires(self) -> FetchPages:
+        return FetchPages(crawl=self.crawl, at=self.at)
+
+    def output(self) -> AtomicDirectory:
+        return AtomicDirectory(str(self.tick_dir / "parse"))
+
+    def run(self) -> None:
+        _setup_logging()
+        spec = self.spec
+        extractor = Extractor(spec)
+        max_ratio = spec.max_error_ratio if spec.max_error_ratio is not None else config.parse().max_error_ratio
+        warc = Path(self.input().path) / "pages.warc.gz"
+        stats = {"pages": 0, "item_pages": 0, "items": 0, "no_item": 0, "errors": 0}
+        started = last = time.monotonic()
+        samples: list[str] = []
+        with self.output().temporary_dir() as tmp:
+            with open(tmp / "items.jsonl", "w", encoding="utf-8") as items_out, \
+                    open(tmp / "errors.jsonl", "w", encoding="utf-8") as errors_out:
+                for page in read_pages(warc):
+                    stats["pages"] += 1
+                    if not (200 <= page.status < 300) or not spec.is_item_page(page.url):
+                        continue
+                    stats["item_pages"] += 1
+                    try:
+                        fields = extractor.extract(page.url, page.body, charset_of(page.header("Content-Type")) or "utf-8",
+                                                   page.status, dict(page.headers))
+                        if fields is None:
+                            stats["no_item"] += 1
+                            continue
+                        key = item_key(spec, page.url, fields)
+                    except PageError as exc:
+                        stats["errors"] += 1
+                        if len(samples) < 5:
+                            samples.append(f"{page.url}: {exc}")
+                        errors_out.write(json.dumps({"url": page.url, "error": str(exc)}, ensure_ascii=False) + "\n")
+                        continue
+                    items_out.write(json.dumps({"key": key, "url": page.url, "fields": fields},
+                                               ensure_ascii=False) + "\n")
+                    stats["items"] += 1
+                    now = time.monotonic()
+                    if now - last > 2:
+                        last = now
+                        self._status(f"parsing: {stats['items']:,} items from {stats['pages']:,} pages, "
+                                     f"{stats['errors']:,} errors")
+            ratio = stats["errors"] / stats["item_pages"] if stats["item_pages"] else 0.0
+            stats["error_ratio"] = round(ratio, 4)
+            stats["elapsed_s"] = round(time.monotonic() - started, 3)
+            if ratio > max_ratio:
+                raise ParseRatioExceeded(
+                    f"{stats['errors']} of {stats['item_pages']} item pages failed to parse "
+                    f"({ratio:.1%} > max_error_ratio {max_ratio:.1%}); first errors: " + " | ".join(samples)
+                )
+            _write_json(tmp / "stats.json", stats)
+        self._status(f"parsed: {stats['items']:,} items, {stats['errors']:,} errors", 100)
+        log.info("parse stats %s", json.dumps(stats, sort_keys=True))
+
+
+class StoreItems(CrawlTask):
+    """Upserts the tick's items into the items DB with the tick's marker, in one transaction."""
+
+    def requires(self) -> ParsePages:
+        return ParsePages(crawl=self.crawl, at=self.at)
+
+    def output(self) -> MarkerTarget:
+        return MarkerTarget(config.store().db_connection, self.spec.name, self.at)
+
+    def run(self) -> None:
+        _setup_logging()
+        engine = engine_for(config.store().db_connection)
+        path = Path(self.input().path) / "items.jsonl"
+        counts = store_items(engine, self.spec.name, self.at, _read_jsonl(path))
+        stats = counts.as_dict()
+        self._status(f"stored: {stats['items']:,} items, {stats['new']:,} new, {stats['changed']:,} changed, "
+                     f"{stats['unchanged']:,} unchanged", 100)
+        log.info("store stats %s", json.dumps(stats, sort_keys=True))
+
+
+class RunCrawl(luigi.WrapperTask):
+    """One crawl tick: the whole chain. Complete when its items are stored."""
+
+    crawl = luigi.Parameter(description="Crawl name (a spec in [crawl] spec_dirs) or path to a .toml spec.")
+    at = MinuteParameter(description="Logical time of the tick, UTC, to the minute.")
+
+    def requires(self) -> StoreItems:
+        return StoreItems(crawl=self.crawl, at=self.at)
+
+    def run(self) -> None:
+        _setup_logging()
+        store = self.requires()
+        marker = read_marker(engine_for(config.store().db_connection), store.spec.name, self.at)
+        if marker:
+            message = (f"{marker['items']:,} items ({marker['new']:,} new, {marker['changed']:,} changed, "
+                       f"{marker['unchanged']:,} unchanged)")
+            self.set_status_message(message)
+            log.info("crawl %s tick %s done: %s", store.spec.name, self.at.isoformat(), message)
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            yield json.loads(line)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
