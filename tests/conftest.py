@@ -1,0 +1,276 @@
+"""Shared test fixtures: real luigid, real demo site, real databases.
+
+Servers are module-scoped (started once per test module) and bound to
+127.0.0.1 on free ports. Tests marked `postgres`, `mariadb`, `browser` or
+`prometheus` skip with the reason when the service is missing, except when
+CRAWLOPS_REQUIRE_SERVICES=1 (set by .ci/run): then a skip is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+REQUIRED_MARKERS = ("postgres", "mariadb", "browser", "prometheus")
+PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MARIADB_ADMIN = os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in REQUIRED_MARKERS:
+        config.addinivalue_line("markers", f"{marker}: needs a real {marker}; CI fails if it is skipped")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("CRAWLOPS_REQUIRE_SERVICES") == "1":
+        needed = [m for m in REQUIRED_MARKERS if item.get_closest_marker(m)]
+        if needed:
+            report.outcome = "failed"
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+            report.longrepr = f"required service ({', '.join(needed)}) was skipped: {reason}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- the demo site ------------------------------------------------------------
+
+@dataclass
+class DemoSite:
+    url: str
+    port: int
+    products: int
+    proc: subprocess.Popen
+
+
+def start_demo_site(products: int, latency_ms: int = 0) -> DemoSite:
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "pipelines.demo.server", "--port", "0", "--products", str(products),
+         "--latency-ms", str(latency_ms), "--quiet"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    line = proc.stdout.readline()  # "demo site serving N products at http://127.0.0.1:PORT/"
+    if "http://" not in line:
+        stop(proc)
+        raise RuntimeError(f"demo site did not start: {line!r}")
+    url = line.strip().split(" at ")[-1]
+    return DemoSite(url, int(url.rstrip("/").rsplit(":", 1)[1]), products, proc)
+
+
+@pytest.fixture(scope="module")
+def demo_site() -> Iterator[DemoSite]:
+    site = start_demo_site(500)
+    yield site
+    stop(site.proc)
+
+
+# -- luigid ---------------------------------------------------------------------
+
+@dataclass
+class Luigid:
+    """A real luigid with task history on, and the luigi.cfg workers must use."""
+
+    port: int
+    home: Path
+    config: Path
+    history_url: str
+    items_url: str
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def spec_dir(self) -> Path:
+        return self.home / "crawls"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRAWL_")}
+        env.update(LUIGI_CONFIG_PATH=str(self.config), TZ="UTC", PYTHONPATH=str(ROOT), **extra)
+        return env
+
+    def start(self) -> None:
+        log = open(self.home / "luigid.log", "ab")
+        self.proc = subprocess.Popen(
+            [PYTHON, "-c", "import luigi.cmdline; luigi.cmdline.luigid()",
+             "--address", "127.0.0.1", "--port", str(self.port)],
+            cwd=self.home, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+        )
+        wait_http(f"{self.url}/api/task_list", proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+
+    def run(self, *args: str, timeout: float = 300, **popen: object) -> subprocess.CompletedProcess:
+        """`python -m luigi --module pipelines.tasks ARGS` against this luigid."""
+        return subprocess.run(
+            [PYTHON, "-m", "luigi", "--module", "pipelines.tasks", *args],
+            cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=timeout, **popen,
+        )
+
+    def write_spec(self, name: str, site_url: str, **overrides: object) -> Path:
+        """The demo spec pointed at `site_url`, saved as <spec_dir>/<name>.toml.
+
+        Overrides replace a key's line (`max_pages=50`) or, for a key the demo
+        spec lacks, are added to its [fetch] table.
+        """
+        text = (ROOT / "pipelines/crawls/demo.toml").read_text()
+        text = text.replace('name = "demo"', f'name = "{name}"').replace("http://127.0.0.1:8090/", site_url)
+        for key, value in overrides.items():
+            line = f"{key} = {json.dumps(value)}"
+            text, found = re.subn(rf"(?m)^{key} = .*$", line, text, count=1)
+            if not found:
+                text = text.replace("\n[fetch]\n", f"\n[fetch]\n{line}\n", 1)
+        path = self.spec_dir / f"{name}.toml"
+        path.write_text(text)
+        return path
+
+
+def write_luigi_config(home: Path, port: int, history_url: str, items_url: str) -> Path:
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    (home / "crawls").mkdir(exist_ok=True)
+    config = home / "luigi.cfg"
+    config.write_text(f"""
+[core]
+default_scheduler_host = 127.0.0.1
+default_scheduler_port = {port}
+log_level = INFO
+
+[scheduler]
+record_task_history = true
+state_path = {home}/state.pickle
+metrics_collector = prometheus
+worker_disconnect_delay = 2
+prune_on_get_work = true
+
+[task_history]
+db_connection = {history_url}
+
+[worker]
+keep_alive = false
+
+[retcode]
+already_running = 10
+missing_data = 20
+not_run = 25
+task_failed = 30
+scheduling_error = 35
+unhandled_exception = 40
+
+[crawl]
+spec_dirs = {home}/crawls
+data_dir = {home}/data
+
+[store]
+db_connection = {items_url}
+""")
+    return config
+
+
+def make_luigid(home: Path, history_url: str | None = None, items_url: str | None = None) -> Luigid:
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    history_url = history_url or f"sqlite:///{home}/history.db"
+    items_url = items_url or f"sqlite:///{home}/items.db"
+    return Luigid(port, home, write_luigi_config(home, port, history_url, items_url), history_url, items_url)
+
+
+@pytest.fixture(scope="module")
+def luigid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Luigid]:
+    server = make_luigid(tmp_path_factory.mktemp("luigid"))
+    server.start()
+    yield server
+    server.stop()
+
+
+# -- real databases ---------------------------------------------------------------
+
+def _scratch_name() -> str:
+    return f"crawlops_test_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this module, dropped afterwards."""
+    try:
+        import psycopg2
+        admin = psycopg2.connect(PG_ADMIN, connect_timeout=3)
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}")
+    admin.autocommit = True
+    name = _scratch_name()
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://")
+    yield f"{base}/{name}"
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(scope="module")
+def mariadb_url() -> Iterator[str]:
+    """A fresh MariaDB database for this module, dropped afterwards."""
+    try:
+        import pymysql
+        admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", connect_timeout=3)
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"MariaDB not reachable at {MARIADB_ADMIN}: {exc}")
+    name = _scratch_name()
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    yield f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.close()
+
