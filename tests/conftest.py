@@ -185,6 +185,7 @@ def write_luigi_config(home: Path, port: int, history_url: str, items_url: str) 
 default_scheduler_host = 127.0.0.1
 default_scheduler_port = {port}
 log_level = INFO
+autoload_range = false
 
 [scheduler]
 record_task_history = true

@@ -111,10 +111,11 @@ class HttpDownloader:
                 "GET", request.url, headers=headers, redirect=False, retries=False,
                 preload_content=False, decode_content=True,
             )
+        except (NewConnectionError, ProtocolError, ConnectionError) as exc:
+            # before the timeouts: urllib3's NewConnectionError subclasses ConnectTimeoutError
+            raise ConnectionFailed(_why(exc)) from None
         except (ReadTimeoutError, ConnectTimeoutError, socket.timeout) as exc:
             raise FetchTimeout(f"no answer within {self.timeout:g}s: {exc}") from None
-        except (NewConnectionError, ProtocolError, ConnectionError) as exc:
-            raise ConnectionFailed(_why(exc)) from None
         except HTTPError as exc:
             raise FetchError(_why(exc), "http_error") from None
         try:

@@ -11,14 +11,13 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from webmon_support import ROOT, LuigiHistory, Manage, write_luigi_cfg
 
-ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) from elsewhere
     sys.path.insert(0, str(ROOT))
 
@@ -31,8 +30,6 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connections  # noqa: E402
-
-Manage = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
@@ -52,21 +49,6 @@ def manage() -> Manage:
         )
 
     return run
-
-
-def write_luigi_cfg(folder: Path, db_connection: str) -> Path:
-    """A luigi.cfg whose [task_history] names `db_connection`."""
-    cfg = folder / "luigi.cfg"
-    cfg.write_text(f"[task_history]\ndb_connection = {db_connection}\n")
-    return cfg
-
-
-@dataclass(frozen=True)
-class LuigiHistory:
-    db: Path
-    cfg: Path
-    before: datetime  # aware UTC, just before luigi wrote the events
-    after: datetime  # aware UTC, just after
 
 
 # Luigi's own writer, driven the way luigid drives it (scheduled, started,
