@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import re
 import sys
 import tomllib
@@ -202,7 +203,34 @@ def load_spec(name_or_path: str, spec_dirs: list[Path] | None = None) -> CrawlSp
     return parse_spec(data, path)
 
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any, path: Path, key: str) -> Any:
+    """Replace ${NAME} and ${NAME:-default} in strings with environment values.
+
+    Secrets (proxy passwords, login cookies) and ports stay out of the spec file.
+    """
+    if isinstance(value, dict):
+        return {k: _interpolate(v, path, f"{key}.{k}" if key else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, path, key) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise SpecError(path, key, f"uses ${{{name}}}, which is not set in the environment (or give ${{{name}:-default}})")
+
+    return _ENV_REF.sub(substitute, value)
+
+
 def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
+    data = _interpolate(data, path, "")
     top = _Table(path, data)
     name = top.string("name", default=path.stem)
     if not NAME_RE.match(name):

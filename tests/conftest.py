@@ -165,7 +165,7 @@ class Luigid:
         spec lacks, are added to its [fetch] table.
         """
         text = (ROOT / "pipelines/crawls/demo.toml").read_text()
-        text = text.replace('name = "demo"', f'name = "{name}"').replace("http://127.0.0.1:8090/", site_url)
+        text = text.replace('name = "demo"', f'name = "{name}"').replace("http://127.0.0.1:${DEMO_SITE_PORT:-8090}/", site_url)
         for key, value in overrides.items():
             line = f"{key} = {json.dumps(value)}"
             text, found = re.subn(rf"(?m)^{key} = .*$", line, text, count=1)
@@ -182,8 +182,8 @@ def write_luigi_config(home: Path, port: int, history_url: str, items_url: str) 
     config = home / "luigi.cfg"
     config.write_text(f"""
 [core]
-default_scheduler_host = 127.0.0.1
-default_scheduler_port = {port}
+scheduler_host = 127.0.0.1
+scheduler_port = {port}
 log_level = INFO
 autoload_range = false
 

@@ -208,3 +208,16 @@ def test_a_bad_spec_fails_the_luigi_run_with_its_sentence(tmp_path: Path) -> Non
     )
     assert result.returncode != 0
     assert f"{path}: fetch.concurrency: expected a whole number >= 1, got 0" in result.stderr
+
+
+def test_it_takes_values_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOP_HOST", "shop.example")
+    text = GOOD.replace('"http://shop.example/"', '"http://${SHOP_HOST}:${SHOP_PORT:-8080}/"')
+    spec = load_spec(str(write(tmp_path, text)))
+    assert spec.start_urls == ("http://shop.example:8080/",)
+
+
+def test_it_names_a_missing_environment_variable(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace('Accept-Language = "en"', 'Authorization = "Bearer ${NO_SUCH_TOKEN_X}"'))
+    assert error.key == "fetch.headers.Authorization"
+    assert "uses ${NO_SUCH_TOKEN_X}, which is not set in the environment" in str(error)

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# crawlops: start, stop and drive the product on one machine.
+#
+#   ./scheduler.sh up            set up .venv if needed, start luigid and the demo
+#                                site, run the demo crawl once, print what to open
+#   ./scheduler.sh down          stop what `up` started (and nothing else)
+#   ./scheduler.sh status        what is running
+#   ./scheduler.sh crawl NAME [--at 2026-11-21T0730]
+#                                run one crawl tick through luigid (default: this minute, UTC)
+#   ./scheduler.sh test [ARGS]   set up .venv if needed and run the test suite (ARGS go to pytest)
+#
+# Environment: PYTHON (interpreter for the venv, 3.11+), CRAWLOPS_VENV (use
+# this venv instead of .venv), LUIGID_PORT (8082), DEMO_SITE_PORT (8090),
+# DEMO_SITE_PRODUCTS (1000). Everything binds to 127.0.0.1.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+
+VENV=${CRAWLOPS_VENV:-$ROOT/.venv}
+VPY=$VENV/bin/python
+VAR=$ROOT/var
+RUN=$VAR/run
+LOGS=$VAR/log
+LUIGID_PORT=${LUIGID_PORT:-8082}
+DEMO_SITE_PORT=${DEMO_SITE_PORT:-8090}
+DEMO_SITE_PRODUCTS=${DEMO_SITE_PRODUCTS:-1000}
+export TZ=UTC  # luigid writes naive local timestamps into task history
+export LUIGI_CONFIG_PATH=${LUIGI_CONFIG_PATH:-$ROOT/luigi.cfg}
+export DEMO_SITE_PORT
+
+usage() {
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
+    exit 2
+}
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'scheduler.sh: %s\n' "$*" >&2; exit 1; }
+
+pick_python() {
+    local candidates=("${PYTHON:-}" python3.11 python3.12 python3.13 python3)
+    for py in "${candidates[@]}"; do
+        [ -n "$py" ] || continue
+        command -v "$py" >/dev/null 2>&1 || continue
+        if "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            echo "$py"
+            return 0
+        fi
+    done
+    die "needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)"
+}
+
+ensure_venv() {
+    local stamp=$VENV/.requirements.sha256
+    local want
+    want=$(sha256sum requirements.txt | cut -d' ' -f1)
+    if [ ! -x "$VPY" ]; then
+        local py
+        py=$(pick_python)
+        say "creating $VENV with $py"
+        "$py" -m venv "$VENV"
+    fi
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "installing requirements into $VENV (once; takes a minute)"
+        "$VPY" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+        echo "$want" >"$stamp"
+    fi
+}
+
+# -- processes ---------------------------------------------------------------
+
+pid_of() {  # prints the pid of service $1 if it is alive
+    local file=$RUN/$1.pid pid
+    [ -f "$file" ] || return 1
+    pid=$(cat "$file")
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        echo "$pid"
+        return 0
+    fi
+    rm -f "$file"  # stale: the process died
+    return 1
+}
+
+port_busy() {
+    "$VPY" - "$1" <<'EOF'
+import socket, sys
+s = socket.socket()
+sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
+EOF
+}
+
+wait_port() {  # service port seconds
+    local i
+    for ((i = 0; i < $3 * 10; i++)); do
+        port_busy "$2" && return 0
+        pid_of "$1" >/dev/null || die "$1 exited during start-up; see $LOGS/$1.log"
+        sleep 0.1
+    done
+    die "$1 did not answer on 127.0.0.1:$2 within $3 s; see $LOGS/$1.log"
+}
+
+start() {  # name port command...
+    local name=$1 port=$2
+    shift 2
+    if pid=$(pid_of "$name"); then
+        say "$name already running (pid $pid)"
+        return 0
+    fi
+    port_busy "$port" && die "port $port is taken by another program; set the port variable (see ./scheduler.sh help)"
+    # setsid: the service outlives this shell and gets its own process group.
+    setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+    echo $! >"$RUN/$name.pid"
+    wait_port "$name" "$port" 30
+    say "started $name (pid $(cat "$RUN/$name.pid")) on 127.0.0.1:$port"
+}
+
+stop_one() {
+    local name=$1 pid i
+    if ! pid=$(pid_of "$name"); then
+        say "$name not running"
+        return 0
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null || true
+        say "$name did not stop within 10 s: killed"
+    else
+        say "stopped $name (pid $pid)"
+    fi
+    rm -f "$RUN/$name.pid"
+}
+
+# -- commands ----------------------------------------------------------------
+
+cmd_up() {
+    [ $# -eq 0 ] || usage
+    ensure_venv
+    mkdir -p "$RUN" "$LOGS" "$VAR/luigid" "$VAR/data"
+    start luigid "$LUIGID_PORT" "$VPY" -c 'import luigi.cmdline; luigi.cmdline.luigid()' \
+        --address 127.0.0.1 --port "$LUIGID_PORT"
+    start demo-site "$DEMO_SITE_PORT" "$VPY" -m pipelines.demo.server \
+        --host 127.0.0.1 --port "$DEMO_SITE_PORT" --products "$DEMO_SITE_PRODUCTS"
+    say "running the demo crawl once through luigid"
+    cmd_crawl demo
+    cat <<EOF
+
+crawlops is up.
+  luigid visualiser   http://127.0.0.1:$LUIGID_PORT/
+  demo site           http://127.0.0.1:$DEMO_SITE_PORT/
+  crawled items       $VAR/items.db (table crawl_items)
+  raw pages, outcomes $VAR/data/demo/
+  task history        $VAR/history.db
+  logs                $LOGS/
+Run a crawl:  ./scheduler.sh crawl demo      Stop:  ./scheduler.sh down
+EOF
+}
+
+cmd_down() {
+    [ $# -eq 0 ] || usage
+    stop_one demo-site
+    stop_one luigid
+}
+
+cmd_status() {
+    [ $# -eq 0 ] || usage
+    local name pid
+    for name in luigid demo-site; do
+        if pid=$(pid_of "$name"); then
+            say "$name: running (pid $pid)"
+        else
+            say "$name: stopped"
+        fi
+    done
+}
+
+cmd_crawl() {
+    [ $# -ge 1 ] || usage
+    local name=$1 at
+    shift
+    at=$(date -u +%Y-%m-%dT%H%M)
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --at) [ $# -ge 2 ] || usage; at=$2; shift 2 ;;
+            --at=*) at=${1#--at=}; shift ;;
+            *) usage ;;
+        esac
+    done
+    [ -x "$VPY" ] || die "no virtualenv yet: run ./scheduler.sh up first"
+    pid_of luigid >/dev/null || die "luigid is not running: run ./scheduler.sh up first"
+    "$VPY" -m luigi --module pipelines.tasks RunCrawl --crawl "$name" --at "$at" \
+        --scheduler-host 127.0.0.1 --scheduler-port "$LUIGID_PORT"
+}
+
+cmd_test() {
+    ensure_venv
+    unset LUIGI_CONFIG_PATH  # tests write their own configs
+    exec "$VPY" -m pytest "$@"
+}
+
+[ $# -ge 1 ] || usage
+command=$1
+shift
+case $command in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status "$@" ;;
+    crawl) cmd_crawl "$@" ;;
+    test) cmd_test "$@" ;;
+    help | -h | --help) usage ;;
+    *) printf 'scheduler.sh: unknown command %q\n' "$command" >&2; usage ;;
+esac
