@@ -206,7 +206,7 @@ def test_a_bad_spec_fails_the_luigi_run_with_its_sentence(tmp_path: Path) -> Non
          "--at", "2026-01-01T0000", "--local-scheduler"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
-    assert result.returncode != 0
+    assert result.returncode == 35  # [retcode] scheduling_error: nothing ran
     assert f"{path}: fetch.concurrency: expected a whole number >= 1, got 0" in result.stderr
 
 
