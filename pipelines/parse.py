@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 import parsel
@@ -73,8 +73,8 @@ def convert(text: str, ftype: str) -> Any:
         except (ValueError, OverflowError) as exc:
             raise FieldError(f"no date and time in {text[:80]!r} ({exc})") from None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).isoformat()
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat()
     raise FieldError(f"unknown type {ftype!r}")
 
 

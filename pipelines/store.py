@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import luigi
 import sqlalchemy as sa
@@ -66,7 +67,7 @@ def engine_for(url: str) -> Engine:
 def _utc_naive(value: datetime) -> datetime:
     # DateTime columns are naive; every value stored here is UTC.
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
@@ -98,7 +99,7 @@ def store_items(engine: Engine, crawl: str, at: datetime, records: Iterable[dict
     `records` are {"key", "url", "fields"} dicts (ParsePages' items.jsonl).
     """
     at = _utc_naive(at)
-    now = _utc_naive(datetime.now(timezone.utc))
+    now = _utc_naive(datetime.now(UTC))
     counts = StoreCounts()
     with engine.begin() as conn:
         batch: dict[str, tuple[dict[str, Any], str]] = {}

@@ -19,9 +19,10 @@ import logging
 import platform
 import socket
 import time
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import luigi
 
@@ -59,7 +60,7 @@ class MinuteParameter(luigi.DateMinuteParameter):
         except ValueError:
             raise ValueError(f"--at expects a UTC minute such as 2026-11-21T0730 or 2026-11-21T07:30, got {x!r}") from None
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         if value.second or value.microsecond:
             raise ValueError(f"--at is a minute; {x!r} has seconds")
         return self.normalize(value)

@@ -64,7 +64,7 @@ def _format(page: Page, mode: int, head_only: bool, extra: dict[str, str] | None
 def _error(status: int, message: str) -> Page:
     body = (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{status}</title>\n</head>\n<body>\n<h1>{status}</h1>\n"
-            f"<p>{message}</p>\n</body>\n</html>\n").encode("utf-8")
+            f"<p>{message}</p>\n</body>\n</html>\n").encode()
     return Page(status, HTML_TYPE, body, {})
 
 

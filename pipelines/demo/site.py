@@ -173,7 +173,7 @@ def _document(title: str, body: str) -> bytes:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<title>{_esc(title)}</title>\n</head>\n<body>\n{body}</body>\n</html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _product_markup(item: dict[str, Any]) -> str:

@@ -20,9 +20,10 @@ import random
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, TextIO
+from typing import TextIO
 from urllib.parse import urljoin
 
 from protego import Protego

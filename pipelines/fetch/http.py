@@ -11,20 +11,19 @@ headers.
 
 from __future__ import annotations
 
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
 from urllib3.exceptions import (
+    ConnectTimeoutError,
     DecodeError,
     HTTPError,
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
 )
-from urllib3.exceptions import ConnectTimeoutError
 
 from pipelines.exceptions import ConnectionFailed, FetchError, FetchTimeout, ResponseTooLarge
 
@@ -114,7 +113,7 @@ class HttpDownloader:
         except (NewConnectionError, ProtocolError, ConnectionError) as exc:
             # before the timeouts: urllib3's NewConnectionError subclasses ConnectTimeoutError
             raise ConnectionFailed(_why(exc)) from None
-        except (ReadTimeoutError, ConnectTimeoutError, socket.timeout) as exc:
+        except (TimeoutError, ReadTimeoutError, ConnectTimeoutError) as exc:
             raise FetchTimeout(f"no answer within {self.timeout:g}s: {exc}") from None
         except HTTPError as exc:
             raise FetchError(_why(exc), "http_error") from None
@@ -146,7 +145,7 @@ class HttpDownloader:
                 if time.monotonic() > deadline:
                     raw.close()
                     raise FetchTimeout(f"body not complete within {self.timeout:g}s")
-        except (ReadTimeoutError, socket.timeout):
+        except (TimeoutError, ReadTimeoutError):
             raw.close()
             raise FetchTimeout(f"body stalled for {self.timeout:g}s") from None
         except DecodeError as exc:

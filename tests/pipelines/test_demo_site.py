@@ -34,8 +34,15 @@ if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) from el
 
 from pipelines.demo.server import serve_in_thread  # noqa: E402
 from pipelines.demo.site import (  # noqa: E402
-    JS_PRODUCT, PER_PAGE, TAGS, availability_text, build_site, js_payload,
-    listing_pages, product, site_pages,
+    JS_PRODUCT,
+    PER_PAGE,
+    TAGS,
+    availability_text,
+    build_site,
+    js_payload,
+    listing_pages,
+    product,
+    site_pages,
 )
 
 PRODUCTS = 45  # three listing pages, the last one partly filled
@@ -125,7 +132,7 @@ def _raw(url: str, data: bytes, methods: list[str], chunks: int = 1) -> tuple[li
         sock.settimeout(0.5)
         try:
             closed = sock.recv(1) == b""
-        except socket.timeout:
+        except TimeoutError:
             closed = False
         return responses, closed
     finally:
@@ -137,7 +144,7 @@ def _product_fields(doc: Any) -> dict[str, Any]:
     article = doc.cssselect("article.product_page")[0]
     cells = {th.text_content(): td.text_content()
              for th, td in zip(article.cssselect("table.product-info th"),
-                               article.cssselect("table.product-info td"))}
+                               article.cssselect("table.product-info td"), strict=True)}
     return {
         "title": article.cssselect("h1")[0].text_content(),
         "price_text": article.cssselect("p.price_color")[0].text_content(),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import json
 import threading
+import tomllib
 from collections import Counter
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-import tomllib
 
 from pipelines.exceptions import FetchAborted
 from pipelines.fetch.crawler import Crawler
