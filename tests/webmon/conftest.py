@@ -1,8 +1,9 @@
 """Django set up for webmon's tests (no pytest-django), and shared fixtures.
 
-In-process tests run with an in-memory default DB and a fixed SECRET_KEY so
-they never write var/ in the checkout. Tests of what happens at start-up
-(env, luigi.cfg) run `manage.py` in a subprocess: settings load only once.
+In-process tests (and manage.py subprocesses, unless a test says otherwise)
+run with an in-memory default DB and a fixed SECRET_KEY, so they never write
+var/ in the checkout. Tests of what happens at start-up (env, luigi.cfg) run
+`manage.py` in a subprocess: settings load only once per process.
 """
 
 from __future__ import annotations
@@ -10,24 +11,36 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from webmon_support import ROOT, LuigiHistory, Manage, write_luigi_cfg
+from webmon_support import ROOT, LuigiHistory, Manage, record_luigi_history
 
 if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) from elsewhere
     sys.path.insert(0, str(ROOT))
 
-os.environ["DJANGO_SETTINGS_MODULE"] = "webmon.settings"
-os.environ["DATABASE_URL"] = "sqlite://"
-os.environ["SECRET_KEY"] = "tests-only-not-a-secret"
+# What webmon's settings read in these tests. Set only while django.setup()
+# loads the settings, then restored: other suites in this session (and their
+# subprocesses) must not inherit them.
+TEST_ENV = {"DATABASE_URL": "sqlite://", "SECRET_KEY": "tests-only-not-a-secret"}
+_setup_env = {"DJANGO_SETTINGS_MODULE": "webmon.settings", **TEST_ENV}
+if "LUIGI_CONFIG_PATH" not in os.environ and not Path("luigi.cfg").is_file():
+    # Luigi looks for luigi.cfg in the working directory; this lets `pytest`
+    # run from anywhere (read when luigi.configuration is first imported).
+    _setup_env["LUIGI_CONFIG_PATH"] = str(ROOT / "luigi.cfg")
+_saved_env = {key: os.environ.get(key) for key in _setup_env}
+os.environ.update(_setup_env)
+try:
+    import django
 
-import django  # noqa: E402
-
-django.setup()
+    django.setup()
+finally:
+    for key, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 from django.db import connections  # noqa: E402
 
@@ -37,7 +50,7 @@ def manage() -> Manage:
     """Run `python manage.py ARGS` with env overrides (None removes a variable)."""
 
     def run(*args: str, env: dict[str, str | None] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-        full = dict(os.environ)
+        full = {**os.environ, **TEST_ENV}
         for key, value in (env or {}).items():
             if value is None:
                 full.pop(key, None)
@@ -51,36 +64,10 @@ def manage() -> Manage:
     return run
 
 
-# Luigi's own writer, driven the way luigid drives it (scheduled, started,
-# finished), in a subprocess with TZ=UTC as luigid runs here.
-_WRITER = textwrap.dedent("""
-    from luigi.db_task_history import DbTaskHistory
-    from luigi.scheduler import Task
-
-    history = DbTaskHistory()
-    ok = Task("RunCrawl_demo_a1", "PENDING", set(), family="RunCrawl",
-              params={"crawl": "demo", "at": "2024-05-01T10:00"})
-    bad = Task("FetchPages_shop_b2", "PENDING", set(), family="FetchPages",
-               params={"crawl": "shop", "at": "2024-05-01T10:00"})
-    for task, success in ((ok, True), (bad, False)):
-        history.task_scheduled(task)
-        history.task_started(task, "worker-1")
-        history.task_finished(task, successful=success)
-""")
-
-
 @pytest.fixture
 def luigi_history(tmp_path: Path) -> LuigiHistory:
     """A SQLite history DB written by luigi's DbTaskHistory: two tasks, three events each."""
-    db = tmp_path / "history.db"
-    cfg = write_luigi_cfg(tmp_path, f"sqlite:///{db}")
-    before = datetime.now(UTC)
-    subprocess.run(
-        [sys.executable, "-c", _WRITER],
-        cwd=tmp_path, env={**os.environ, "LUIGI_CONFIG_PATH": str(cfg), "TZ": "UTC"},
-        check=True, capture_output=True, text=True, timeout=60,
-    )
-    return LuigiHistory(db=db, cfg=cfg, before=before, after=datetime.now(UTC))
+    return record_luigi_history(tmp_path, f"sqlite:///{tmp_path / 'history.db'}")
 
 
 @pytest.fixture

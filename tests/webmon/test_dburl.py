@@ -37,7 +37,8 @@ def test_a_sqlite_url_with_a_host_is_refused() -> None:
 
 
 def test_a_postgres_url_with_an_encoded_password_port_and_options() -> None:
-    db = db_from_url("postgres://web%20mon:p%40ss%3Aw%2Frd%25@db.example.com:6432/webmon?sslmode=require&connect_timeout=5", BASE)
+    url = "postgres://web%20mon:p%40ss%3Aw%2Frd%25@db.example.com:6432/webmon?sslmode=require&connect_timeout=5"
+    db = db_from_url(url, BASE)
     assert db == {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "webmon",

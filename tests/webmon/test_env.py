@@ -15,7 +15,10 @@ def test_it_refuses_a_bad_boolean(monkeypatch: pytest.MonkeyPatch) -> None:
     assert str(excinfo.value) == "DEBUG=maybe: expected one of true/false/1/0/yes/no"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("YES", True), ("1", True), ("False", False), ("no", False), ("0", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("true", True), ("YES", True), ("1", True), ("False", False), ("no", False), ("0", False)],
+)
 def test_it_reads_booleans_in_any_case(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
     monkeypatch.setenv("DEBUG", raw)
     assert env_bool("DEBUG", not expected) is expected
@@ -52,5 +55,6 @@ def test_it_splits_a_list_and_strips_the_items(monkeypatch: pytest.MonkeyPatch) 
 
 def test_it_refuses_an_empty_list_item(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALLOWED_HOSTS", "a,,b")
-    with pytest.raises(ImproperlyConfigured, match="^ALLOWED_HOSTS=a,,b: expected comma-separated items with none empty$"):
+    expected = "^ALLOWED_HOSTS=a,,b: expected comma-separated items with none empty$"
+    with pytest.raises(ImproperlyConfigured, match=expected):
         env_list("ALLOWED_HOSTS", [])

@@ -33,7 +33,8 @@ def test_without_luigi_config_path_it_reads_the_repository_luigi_cfg(manage: Man
 def test_a_relative_sqlite_history_path_is_relative_to_the_repository_root(manage: Manage, tmp_path: Path) -> None:
     cfg = write_luigi_cfg(tmp_path, "sqlite:///var/other-history.db")
     # Run from another folder: the path must not follow the working directory.
-    assert history_settings(manage, cfg, cwd=runnable_elsewhere(tmp_path))["NAME"] == str(ROOT / "var" / "other-history.db")
+    history = history_settings(manage, cfg, cwd=runnable_elsewhere(tmp_path))
+    assert history["NAME"] == str(ROOT / "var" / "other-history.db")
 
 
 def test_a_postgres_history_db_becomes_a_read_only_postgres_alias(manage: Manage, tmp_path: Path) -> None:

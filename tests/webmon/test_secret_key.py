@@ -6,8 +6,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from webmon_support import Manage
 from django.core.exceptions import ImproperlyConfigured
+from webmon_support import Manage
 
 from webmon.secret_key import secret_key
 

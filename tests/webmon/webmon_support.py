@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +31,8 @@ def runnable_elsewhere(folder: Path) -> Path:
     target = folder / "run"
     target.mkdir()
     source = (ROOT / "manage.py").read_text()
-    (target / "manage.py").write_text(source.replace("import sys\n", f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n", 1))
+    with_root = source.replace("import sys\n", f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n", 1)
+    (target / "manage.py").write_text(with_root)
     return target
 
 
@@ -36,7 +40,46 @@ def runnable_elsewhere(folder: Path) -> Path:
 class LuigiHistory:
     """A history DB written by Luigi, and when (aware UTC) it was written."""
 
-    db: Path
+    url: str
     cfg: Path
     before: datetime
     after: datetime
+
+    @property
+    def db(self) -> Path:
+        """The file of a SQLite history DB."""
+        assert self.url.startswith("sqlite:////"), self.url
+        return Path(self.url.removeprefix("sqlite:///"))
+
+
+# Luigi's own writer, driven the way luigid drives it (scheduled, started,
+# finished), in a subprocess with TZ=UTC as luigid runs here.
+_WRITER = textwrap.dedent("""
+    from luigi.db_task_history import DbTaskHistory
+    from luigi.scheduler import Task
+
+    history = DbTaskHistory()
+    ok = Task("RunCrawl_demo_a1", "PENDING", set(), family="RunCrawl",
+              params={"crawl": "demo", "at": "2024-05-01T10:00"})
+    bad = Task("FetchPages_shop_b2", "PENDING", set(), family="FetchPages",
+               params={"crawl": "shop", "at": "2024-05-01T10:00"})
+    for task, success in ((ok, True), (bad, False)):
+        history.task_scheduled(task)
+        history.task_started(task, "worker-1")
+        history.task_finished(task, successful=success)
+""")
+
+
+def record_luigi_history(folder: Path, url: str) -> LuigiHistory:
+    """Have luigi's DbTaskHistory write two tasks (one DONE, one FAILED) to `url`.
+
+    Writes folder/luigi.cfg naming `url`; each task gets three events.
+    """
+    cfg = write_luigi_cfg(folder, url)
+    before = datetime.now(UTC)
+    subprocess.run(
+        [sys.executable, "-c", _WRITER],
+        cwd=folder, env={**os.environ, "LUIGI_CONFIG_PATH": str(cfg), "TZ": "UTC"},
+        check=True, capture_output=True, text=True, timeout=60,
+    )
+    return LuigiHistory(url=url, cfg=cfg, before=before, after=datetime.now(UTC))

@@ -1,0 +1,1 @@
+"""webmon: the Django monitor of the crawls (settings, DB wiring and apps)."""

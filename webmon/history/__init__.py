@@ -1,0 +1,1 @@
+"""Read-only models of Luigi's task-history DB (tables written by luigid)."""

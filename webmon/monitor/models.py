@@ -1,0 +1,1 @@
+"""webmon's own models, in the default (webmon) DB. None yet."""

@@ -1,0 +1,101 @@
+"""Settings of webmon, driven by the environment (see webmon/env.py).
+
+Environment variables (unset or empty means the default):
+
+    DEBUG                 true/false/1/0/yes/no. Default true: the development
+                          default, so a fresh clone runs with no setup.
+                          Production sets DEBUG=false.
+    SECRET_KEY            Required when DEBUG is off. With DEBUG on and unset,
+                          a development key is generated once in
+                          var/secret_key (mode 0600).
+    ALLOWED_HOSTS         Comma-separated. Default 127.0.0.1,localhost.
+    CSRF_TRUSTED_ORIGINS  Comma-separated origins, e.g. https://mon.example.com.
+    DATABASE_URL          webmon's own DB (the `default` alias). Default
+                          sqlite:///var/webmon.db, relative to the repository
+                          root; see webmon/dburl.py for the accepted forms.
+    STATIC_ROOT           Where collectstatic puts files. Default var/static.
+    LUIGI_CONFIG_PATH     Read by Luigi, not here: the luigi.cfg whose
+                          [task_history] db_connection is the `history` alias
+                          (Luigi's task history, read-only; webmon/luigicfg.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from webmon.dburl import db_from_url, install_pymysql_if_needed, make_sqlite_folder, read_only
+from webmon.env import env_bool, env_list, env_str
+from webmon.luigicfg import HISTORY_SETTING, history_db_url
+from webmon.secret_key import secret_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent  # the repository root
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = secret_key(env_str("SECRET_KEY", ""), debug=DEBUG, dev_key_file=VAR_DIR / "secret_key")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "webmon.monitor",
+    "webmon.history",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webmon.urls"
+WSGI_APPLICATION = "webmon.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,  # templates live in each app, namespaced: monitor/templates/monitor/
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": db_from_url(env_str("DATABASE_URL", "sqlite:///var/webmon.db"), BASE_DIR, label="DATABASE_URL"),
+    # Luigi's task history: luigi.cfg is the one source of truth for its URL.
+    "history": read_only(db_from_url(history_db_url(), BASE_DIR, label=HISTORY_SETTING), label=HISTORY_SETTING),
+}
+make_sqlite_folder(DATABASES["default"])
+install_pymysql_if_needed(DATABASES)
+DATABASE_ROUTERS = ["webmon.routers.HistoryRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+STATIC_URL = "static/"
+STATIC_ROOT = env_str("STATIC_ROOT", str(VAR_DIR / "static"))

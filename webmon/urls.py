@@ -1,0 +1,10 @@
+"""URLs of webmon. The monitor's pages are added in a later issue."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]
