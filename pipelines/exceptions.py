@@ -66,3 +66,34 @@ class ConnectionFailed(FetchError):
 
 class ResponseTooLarge(FetchError):
     reason = "too_large"
+
+
+class IgnoreRequest(CrawlError):
+    """A middleware drops a request: the URL ends `skipped` or `failed` with `reason`.
+
+    Raised by downloader middlewares (robots: skipped/robots; proxy pool:
+    failed/no_live_proxy; redirect: failed/redirect_loop ...); the crawler
+    catches it and records the outcome. `response`, when given, is stored.
+    """
+
+    def __init__(self, reason: str, outcome: str = "skipped", response: object | None = None) -> None:
+        super().__init__(f"{outcome}: {reason}")
+        self.reason = reason
+        self.outcome = outcome
+        self.response = response
+
+
+class NotConfigured(CrawlError):
+    """Raised by a middleware's constructor to leave itself out of the chain.
+
+    The middleware manager catches it; for example user-agent rotation with
+    no list of user agents.
+    """
+
+
+class MiddlewareError(CrawlError):
+    """A middleware broke the contract: a wrong return value or a bad entry in [middlewares].
+
+    Raised by the middleware manager with the middleware's and the method's
+    names; it is a bug in that middleware, so it fails the task.
+    """

@@ -8,7 +8,6 @@ was expected. docs/crawl-specs.md documents the keys.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import re
@@ -24,11 +23,12 @@ from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 
 from pipelines.exceptions import SpecError
+from pipelines.fetch.settings import FetchSettings, parse_fetch, parse_middlewares
+from pipelines.specreader import Table, describe
 
 FIELD_TYPES = ("str", "int", "float", "price", "datetime")
 RENDER_MODES = ("http", "browser")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-DEFAULT_USER_AGENT = "crawlops/0.1 (+http://127.0.0.1/; crawl operations)"
 
 _css_translator = HTMLTranslator()
 
@@ -48,19 +48,6 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
-class FetchSettings:
-    concurrency: int = 16
-    delay: float = 0.0
-    timeout: float = 30.0
-    retries: int = 2
-    obey_robots: bool = True
-    user_agent: str = DEFAULT_USER_AGENT
-    headers: dict[str, str] = field(default_factory=dict)
-    max_redirects: int = 10
-    max_bytes: int = 10 * 1024 * 1024
-
-
-@dataclass(frozen=True)
 class CrawlSpec:
     name: str
     path: Path
@@ -77,6 +64,7 @@ class CrawlSpec:
     parse_hook: Callable[..., Any] | None = None
     parse_hook_name: str | None = None
     max_error_ratio: float | None = None
+    middlewares: dict[str, Any] = field(default_factory=dict)
 
     def is_item_page(self, url: str) -> bool:
         return self.item_pages is None or self.item_pages.search(url) is not None
@@ -84,83 +72,6 @@ class CrawlSpec:
     def allows_domain(self, host: str) -> bool:
         host = host.lower()
         return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
-
-
-class _Table:
-    """Typed reads from one TOML table; unknown keys are reported at the end."""
-
-    def __init__(self, path: Path, data: dict[str, Any], prefix: str = "") -> None:
-        self.path = path
-        self.data = data
-        self.prefix = prefix
-        self.used: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
-    def error(self, name: str | None, problem: str) -> SpecError:
-        return SpecError(self.path, self.key(name) if name else (self.prefix.rstrip(".") or None), problem)
-
-    def get(self, name: str, kinds: tuple[type, ...], expected: str, default: Any = None, required: bool = False) -> Any:
-        self.used.add(name)
-        if name not in self.data:
-            if required:
-                raise self.error(name, f"is missing; expected {expected}")
-            return default
-        value = self.data[name]
-        # TOML booleans are Python ints too; never accept one where a number is meant.
-        if isinstance(value, bool) and bool not in kinds:
-            raise self.error(name, f"expected {expected}, got a boolean")
-        if not isinstance(value, kinds):
-            raise self.error(name, f"expected {expected}, got {_describe(value)}")
-        return value
-
-    def string(self, name: str, default: str | None = None, required: bool = False) -> Any:
-        value = self.get(name, (str,), "a string", default, required)
-        if value is not None and required and not value.strip():
-            raise self.error(name, "expected a non-empty string")
-        return value
-
-    def number(self, name: str, default: float, minimum: float, integer: bool = False) -> Any:
-        kinds: tuple[type, ...] = (int,) if integer else (int, float)
-        expected = "a whole number" if integer else "a number"
-        value = self.get(name, kinds, f"{expected} >= {minimum:g}", default)
-        if value < minimum:
-            raise self.error(name, f"expected {expected} >= {minimum:g}, got {value!r}")
-        return value
-
-    def boolean(self, name: str, default: bool) -> bool:
-        return self.get(name, (bool,), "true or false", default)
-
-    def strings(self, name: str, default: list[str] | None = None, required: bool = False) -> list[str]:
-        value = self.get(name, (list, str), "a list of strings", default, required)
-        if isinstance(value, str):
-            value = [value]
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                raise self.error(name, f"expected a list of non-empty strings, item {i + 1} is {_describe(item)}")
-        return list(value)
-
-    def table(self, name: str) -> dict[str, Any]:
-        return self.get(name, (dict,), "a table", {})
-
-    def finish(self, extra_known: tuple[str, ...] = ()) -> None:
-        unknown = sorted(set(self.data) - self.used - set(extra_known))
-        if unknown:
-            name = unknown[0]
-            close = difflib.get_close_matches(name, sorted(self.used | set(extra_known)), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys are {', '.join(sorted(self.used))}"
-            raise self.error(name, f"unknown key{hint}")
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
 
 
 def find_spec(name_or_path: str, spec_dirs: list[Path]) -> Path:
@@ -232,7 +143,7 @@ def _interpolate(value: Any, path: Path, key: str) -> Any:
 
 def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
     data = _interpolate(data, path, "")
-    top = _Table(path, data)
+    top = Table(path, data)
     name = top.string("name", default=path.stem)
     if not NAME_RE.match(name):
         raise top.error("name", f"expected letters, digits, '_', '.' or '-' (at most 100), got {name!r}")
@@ -278,17 +189,18 @@ def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
         if key_field.many:
             raise top.error("key", f"field {key!r} has many = true; an item key must be a single value")
 
-    fetch = _fetch(path, top.table("fetch"))
+    fetch = parse_fetch(path, top.table("fetch"))
+    middlewares = parse_middlewares(path, top.table("middlewares"))
     top.finish()
     return CrawlSpec(
         name=name, path=path, start_urls=tuple(start_urls), allowed_domains=tuple(allowed),
         follow=follow, item_pages=item_pages, fields=tuple(fields), key=key,
         max_pages=max_pages, max_depth=max_depth, render=render, fetch=fetch,
-        parse_hook=hook, parse_hook_name=hook_name, max_error_ratio=ratio,
+        parse_hook=hook, parse_hook_name=hook_name, max_error_ratio=ratio, middlewares=middlewares,
     )
 
 
-def _regex(table: _Table, name: str, pattern: str) -> re.Pattern[str]:
+def _regex(table: Table, name: str, pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as exc:
@@ -300,8 +212,8 @@ def _fields(path: Path, data: dict[str, Any]) -> list[FieldSpec]:
     for name, raw in data.items():
         prefix = f"fields.{name}."
         if not isinstance(raw, dict):
-            raise SpecError(path, f"fields.{name}", f"expected a table with css or xpath, got {_describe(raw)}")
-        t = _Table(path, raw, prefix)
+            raise SpecError(path, f"fields.{name}", f"expected a table with css or xpath, got {describe(raw)}")
+        t = Table(path, raw, prefix)
         css = t.string("css")
         xpath = t.string("xpath")
         if (css is None) == (xpath is None):
@@ -339,28 +251,7 @@ def _fields(path: Path, data: dict[str, Any]) -> list[FieldSpec]:
     return fields
 
 
-def _fetch(path: Path, data: dict[str, Any]) -> FetchSettings:
-    t = _Table(path, data, "fetch.")
-    headers = t.table("headers")
-    for hname, hvalue in headers.items():
-        if not isinstance(hvalue, str):
-            raise t.error(f"headers.{hname}", f"expected a string, got {_describe(hvalue)}")
-    settings = FetchSettings(
-        concurrency=t.number("concurrency", 16, 1, integer=True),
-        delay=float(t.number("delay", 0.0, 0)),
-        timeout=float(t.number("timeout", 30.0, 0.001)),
-        retries=t.number("retries", 2, 0, integer=True),
-        obey_robots=t.boolean("obey_robots", True),
-        user_agent=t.string("user_agent", default=DEFAULT_USER_AGENT),
-        headers=dict(headers),
-        max_redirects=t.number("max_redirects", 10, 0, integer=True),
-        max_bytes=t.number("max_bytes", 10 * 1024 * 1024, 1, integer=True),
-    )
-    t.finish()
-    return settings
-
-
-def _hook(table: _Table, spec: str, path: Path) -> Callable[..., Any]:
+def _hook(table: Table, spec: str, path: Path) -> Callable[..., Any]:
     module_name, sep, func_name = spec.partition(":")
     if not sep or not module_name or not func_name:
         raise table.error("parse_hook", f"expected 'module:function', got {spec!r}")

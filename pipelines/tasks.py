@@ -156,7 +156,7 @@ class ParsePages(CrawlTask):
                         continue
                     stats["item_pages"] += 1
                     try:
-                        fields = extractor.extract(page.url, page.body, charset_of(page.header("Content-Type")) or "utf-8",
+                        fields = extractor.extract(page.url, page.body, page.encoding or charset_of(page.header("Content-Type")) or "utf-8",
                                                    page.status, dict(page.headers))
                         if fields is None:
                             stats["no_item"] += 1

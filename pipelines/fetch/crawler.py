@@ -1,9 +1,11 @@
 """The crawl loop of FetchPages: frontier, worker threads, outcomes.
 
-One coordinator (the task's own thread) owns every piece of state: the
-frontier, the set of discovered URLs, the WARC writer and the outcome file.
-Worker threads only download and extract links, and hand results back through
-a queue, so nothing but the queue is shared and no lock is needed.
+One coordinator (the task's own thread) owns every piece of crawl state: the
+per-host queues, the delayed retries, the set of discovered URLs, the
+politeness slots, the WARC writer and the outcome file. Worker threads run a
+request through the middleware chain and the downloader, extract links, and
+hand the result back through one queue; nothing else is shared, so the hot
+path takes no lock.
 
 Every URL the crawl discovers ends in exactly one outcome, written as a JSON
 line: fetched (a response, stored in the WARC), failed (with a reason) or
@@ -13,40 +15,52 @@ So fetched + failed + skipped = discovered, and `run` checks it.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import logging
 import queue
-import random
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TextIO
-from urllib.parse import urljoin
 
-from protego import Protego
-
-from pipelines.exceptions import FetchAborted, FetchError
+from pipelines.exceptions import FetchAborted, FetchError, IgnoreRequest, MiddlewareError
 from pipelines.fetch.http import HttpDownloader, Request, Response
 from pipelines.fetch.links import extract_links, host_of, normalize
+from pipelines.fetch.middleware import CrawlContext, Downloader, FetchStats, MiddlewareManager
+from pipelines.fetch.politeness import Politeness
 from pipelines.spec import CrawlSpec
 from pipelines.warc import PageWriter
 
-log = logging.getLogger(__name__)
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 522, 524, 408})
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+log = logging.getLogger("pipelines.fetch")
 
 
 @dataclass
 class _Result:
     request: Request
     response: Response | None = None
+    follow_up: Request | None = None  # a retry or a redirect to schedule
+    ignored: IgnoreRequest | None = None
     error: FetchError | None = None
     links: list[str] | None = None
-    retries: int = 0
+    latency: float | None = None
+    fatal: Exception | None = None
+
+
+def make_downloader(spec: CrawlSpec) -> Downloader:
+    settings = spec.fetch
+    if spec.render == "browser":
+        from pipelines.fetch.browser import BrowserDownloader, BrowserSettings
+
+        return BrowserDownloader(BrowserSettings(
+            pool_size=settings.browser_pool, timeout=settings.timeout, script_timeout=settings.script_timeout,
+            wait_for=settings.wait_for, user_agent=settings.user_agent,
+        ))
+    return HttpDownloader(timeout=settings.timeout, max_bytes=settings.max_bytes,
+                          user_agent=settings.user_agent, pool_size=settings.concurrency)
 
 
 class Crawler:
@@ -54,31 +68,28 @@ class Crawler:
 
     def __init__(self, spec: CrawlSpec, pages: PageWriter, outcomes: TextIO,
                  progress: Callable[[dict], None] | None = None, progress_every: float = 2.0,
-                 retry_backoff: float = 0.25) -> None:
+                 downloader: Downloader | None = None) -> None:
         self.spec = spec
         self.settings = spec.fetch
         self.pages = pages
         self.outcomes = outcomes
         self.progress = progress
         self.progress_every = progress_every
-        self.retry_backoff = retry_backoff
-        self.downloader = HttpDownloader(
-            timeout=self.settings.timeout, max_bytes=self.settings.max_bytes,
-            user_agent=self.settings.user_agent, headers=self.settings.headers,
-            pool_size=self.settings.concurrency,
-        )
-        self.frontier: deque[Request] = deque()
+        self.fetch_stats = FetchStats()
+        downloader = downloader or make_downloader(spec)
+        self.middlewares = MiddlewareManager(CrawlContext(spec, self.fetch_stats, downloader), downloader)
+        self.politeness = Politeness(self.settings)
+        self.pending: dict[str, deque[Request]] = {}
+        self.delayed: list[tuple[float, int, Request]] = []
+        self._seq = itertools.count()
+        self.inflight = 0
         self.discovered: set[str] = set()
         self.scheduled = 0
         self.counts: Counter[str] = Counter()
         self.reasons: dict[str, Counter[str]] = {"failed": Counter(), "skipped": Counter()}
         self.statuses: Counter[str] = Counter()
         self.bytes = 0
-        self.retries = 0
-        self.robots: dict[str, Protego | None] = {}
         self._results: queue.SimpleQueue[_Result] = queue.SimpleQueue()
-        self._next_slot: dict[str, float] = {}
-        self._slot_lock = threading.Lock()
 
     # -- discovery -------------------------------------------------------
     def discover(self, url: str, depth: int, referer: str | None, link: bool = True) -> None:
@@ -97,191 +108,205 @@ class Crawler:
         if self.scheduled >= spec.max_pages:
             return self._outcome(url, "skipped", "max_pages", depth, referer)
         self.scheduled += 1
-        self.frontier.append(Request(url, depth=depth, referer=referer))
+        self._enqueue(Request(url, depth=depth, referer=referer))
+
+    def _enqueue(self, request: Request, front: bool = False) -> None:
+        host = host_of(request.url)
+        waiting = self.pending.get(host)
+        if waiting is None:
+            waiting = self.pending[host] = deque()
+        waiting.appendleft(request) if front else waiting.append(request)
 
     def _outcome(self, url: str, status: str, reason: str | None, depth: int, referer: str | None,
-                 http_status: int | None = None, size: int | None = None, attempts: int | None = None) -> None:
+                 response: Response | None = None, attempts: int | None = None) -> None:
         self.counts[status] += 1
         if reason and status in self.reasons:
             self.reasons[status][reason] += 1
-        line = {"url": url, "outcome": status, "reason": reason, "depth": depth, "referer": referer}
-        if http_status is not None:
-            line["status"] = http_status
-        if size is not None:
-            line["bytes"] = size
+        line: dict = {"url": url, "outcome": status, "reason": reason, "depth": depth, "referer": referer}
+        if response is not None:
+            line["status"] = response.status
+            line["bytes"] = len(response.body)
         if attempts is not None:
             line["attempts"] = attempts
         self.outcomes.write(json.dumps(line, ensure_ascii=False) + "\n")
 
-    # -- robots ----------------------------------------------------------
-    def _robots_allow(self, url: str) -> bool:
-        if not self.settings.obey_robots:
-            return True
-        parts = url.split("/", 3)
-        origin = "/".join(parts[:3])
-        if origin not in self.robots:
-            self.robots[origin] = self._fetch_robots(origin)
-        rules = self.robots[origin]
-        return rules is None or rules.can_fetch(url, self.settings.user_agent)
-
-    def _fetch_robots(self, origin: str) -> Protego | None:
-        try:
-            response = self.downloader.fetch(Request(origin + "/robots.txt"))
-        except FetchError as exc:
-            log.info("robots.txt of %s unavailable (%s); crawling as allowed", origin, exc.reason)
-            return None
-        if response.status != 200:
-            return None
-        return Protego.parse(response.body.decode("utf-8", "replace"))
-
     # -- workers ---------------------------------------------------------
-    def _wait_for_slot(self, host: str) -> None:
-        delay = self.settings.delay
-        if delay <= 0:
-            return
-        with self._slot_lock:
-            now = time.monotonic()
-            slot = max(now, self._next_slot.get(host, now))
-            self._next_slot[host] = slot + delay
-        if slot > now:
-            time.sleep(slot - now)
-
     def _work(self, request: Request) -> None:
         result = _Result(request)
+        started = time.monotonic()
         try:
-            result.response, result.retries = self._fetch_with_retries(request)
-            response = result.response
-            follow_links = self.spec.max_depth is None or request.depth < self.spec.max_depth
-            if follow_links and 200 <= response.status < 300 and response.is_html:
-                result.links = extract_links(response.body, response.url, response.charset)
+            outcome = self.middlewares.download(request)
+            if isinstance(outcome, Request):
+                result.follow_up = outcome
+            else:
+                result.response = outcome
+                follow = self.spec.max_depth is None or request.depth < self.spec.max_depth
+                if follow and 200 <= outcome.status < 300 and not outcome.failure and outcome.is_html:
+                    result.links = extract_links(outcome.body, outcome.url, outcome.encoding or outcome.charset)
+        except IgnoreRequest as exc:
+            result.ignored = exc
         except FetchError as exc:
             result.error = exc
-            result.retries = request.attempt - 1
-        except Exception as exc:  # a bug must not hang the coordinator
+        except MiddlewareError as exc:  # a broken middleware: stop the crawl, say which
+            result.fatal = exc
+        except Exception as exc:  # a bug on one page must neither hang nor end the crawl
             log.exception("unexpected error fetching %s", request.url)
             result.error = FetchError(f"{type(exc).__name__}: {exc}", "internal_error")
+        result.latency = time.monotonic() - started
+        self.fetch_stats.inc("requests")
         self._results.put(result)
-
-    def _fetch_with_retries(self, request: Request) -> tuple[Response, int]:
-        host = host_of(request.url)
-        max_attempts = self.settings.retries + 1
-        while True:
-            self._wait_for_slot(host)
-            try:
-                response = self.downloader.fetch(request)
-            except FetchError as exc:
-                if not exc.transient or request.attempt >= max_attempts:
-                    raise
-            else:
-                if response.status not in RETRY_STATUSES or request.attempt >= max_attempts:
-                    return response, request.attempt - 1
-            time.sleep(self._backoff(request.attempt))
-            request.attempt += 1
-
-    def _backoff(self, attempt: int) -> float:
-        base = self.retry_backoff * 2 ** (attempt - 1)
-        return min(base, 30.0) * random.uniform(0.5, 1.5)
 
     # -- the loop --------------------------------------------------------
     def run(self) -> dict:
         started = time.monotonic()
+        log.info("enabled middlewares: %s", ", ".join(self.middlewares.enabled) or "none")
         for url in self.spec.start_urls:
             normal = normalize(url)
             if normal is not None:
                 self.discover(normal, 0, None, link=False)
-        inflight = 0
         last_progress = started
         concurrency = self.settings.concurrency
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch") as pool:
             try:
-                while self.frontier or inflight:
-                    while self.frontier and inflight < concurrency:
-                        request = self.frontier.popleft()
-                        if not self._robots_allow(request.url):
-                            self._outcome(request.url, "skipped", "robots", request.depth, request.referer)
-                            continue
-                        pool.submit(self._work, request)
-                        inflight += 1
-                    if not inflight:
-                        break
-                    result = self._results.get()
-                    inflight -= 1
+                while self.pending or self.delayed or self.inflight:
+                    now = time.monotonic()
+                    self._release_due(now)
+                    self._submit_ready(pool, now, concurrency)
+                    wake = self._next_wake(now)
+                    if not self.inflight:
+                        if wake is None:
+                            break
+                        time.sleep(max(0.0, wake - now))
+                        continue
+                    try:
+                        result = self._results.get(timeout=None if wake is None else max(0.0, wake - now))
+                    except queue.Empty:
+                        continue
+                    self.inflight -= 1
                     self._handle(result)
                     now = time.monotonic()
                     if self.progress and now - last_progress >= self.progress_every:
                         last_progress = now
-                        self.progress(self.stats(now - started, inflight))
+                        self.progress(self.stats(now - started))
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
-        self.downloader.close()
-        stats = self.stats(time.monotonic() - started, 0)
+            finally:
+                self.middlewares.close()
+        stats = self.stats(time.monotonic() - started)
         total = stats["fetched"] + stats["failed"] + stats["skipped"]
         if total != stats["discovered"]:  # a bug in this module, never the site's fault
             raise AssertionError(f"outcomes do not add up: {total} != {stats['discovered']} discovered")
         if stats["fetched"] == 0:
             raise FetchAborted(
-                f"no page of {self.spec.name} could be fetched; failures: {dict(self.reasons['failed'])}, "
-                f"skipped: {dict(self.reasons['skipped'])}"
+                f"no page of {self.spec.name} could be fetched; failures: {stats['failed_by_reason']}, "
+                f"skipped: {stats['skipped_by_reason']}"
             )
         return stats
 
+    def _release_due(self, now: float) -> None:
+        while self.delayed and self.delayed[0][0] <= now:
+            _, _, request = heapq.heappop(self.delayed)
+            self._enqueue(request, front=True)
+
+    def _submit_ready(self, pool: ThreadPoolExecutor, now: float, concurrency: int) -> None:
+        for host in list(self.pending):
+            if self.inflight >= concurrency:
+                return
+            waiting = self.pending[host]
+            while waiting and self.inflight < concurrency and self.politeness.can_start(host, now):
+                request = waiting.popleft()
+                self.politeness.start(host, now)
+                pool.submit(self._work, request)
+                self.inflight += 1
+            if not waiting:
+                del self.pending[host]
+            else:  # round robin: a host that was served goes to the back
+                self.pending[host] = self.pending.pop(host)
+
+    def _next_wake(self, now: float) -> float | None:
+        times = [self.delayed[0][0]] if self.delayed else []
+        for host in self.pending:
+            wake = self.politeness.wake_time(host)
+            if wake is not None:
+                times.append(wake)
+        return min(times) if times else None
+
     def _handle(self, result: _Result) -> None:
         request = result.request
-        self.retries += result.retries
-        if result.error is not None:
-            self._outcome(request.url, "failed", result.error.reason, request.depth, request.referer,
-                          attempts=request.attempt)
-            return
         response = result.response
+        self.politeness.finish(host_of(request.url), result.latency,
+                               ok=response is not None and response.status < 400)
+        if result.fatal is not None:
+            raise result.fatal
+        if result.follow_up is not None:
+            return self._follow_up(request, result.follow_up)
+        if result.ignored is not None:
+            ignored = result.ignored
+            if isinstance(ignored.response, Response):
+                self._store(ignored.response)
+            return self._outcome(request.url, ignored.outcome, ignored.reason, request.depth, request.referer,
+                                 ignored.response if isinstance(ignored.response, Response) else None,
+                                 request.attempt)
+        if result.error is not None:
+            return self._outcome(request.url, "failed", result.error.reason, request.depth, request.referer,
+                                 attempts=request.attempt)
         assert response is not None
+        self._store(response)
+        if response.failure:
+            self._outcome(request.url, "failed", response.failure, request.depth, request.referer, response,
+                          request.attempt)
+        elif response.status >= 300:
+            reason = f"http_{response.status}" if response.status >= 400 else "unfollowed_redirect"
+            self._outcome(request.url, "failed", reason, request.depth, request.referer, response, request.attempt)
+        else:
+            self._outcome(request.url, "fetched", None, request.depth, request.referer, response, request.attempt)
+            for link in result.links or ():
+                self.discover(link, request.depth + 1, request.url)
+
+    def _follow_up(self, request: Request, follow_up: Request) -> None:
+        redirected = follow_up.meta.pop("redirect_response", None)
+        if redirected is None:  # a retry, or a switch of proxy: same URL, later
+            not_before = follow_up.meta.get("not_before", 0.0)
+            heapq.heappush(self.delayed, (not_before, next(self._seq), follow_up))
+            return
+        self._store(redirected)
+        self._outcome(request.url, "fetched", "redirect", request.depth, request.referer, redirected,
+                      request.attempt)
+        target = follow_up.url
+        if target in follow_up.meta.get("redirect_urls", ()):
+            self._enqueue(follow_up)  # a revisit inside one chain (cookie walls)
+        elif target not in self.discovered:
+            self.discovered.add(target)
+            if not self.spec.allows_domain(host_of(target)):
+                self._outcome(target, "skipped", "offsite", follow_up.depth, request.url)
+            else:
+                self.scheduled += 1
+                self._enqueue(follow_up)
+
+    def _store(self, response: Response) -> None:
         self.pages.write(response)
         self.bytes += len(response.body)
-        status = response.status
-        self.statuses[str(status)] += 1
-        if status in REDIRECT_STATUSES:
-            self._redirect(request, response)
-        elif status >= 400:
-            self._outcome(request.url, "failed", f"http_{status}", request.depth, request.referer,
-                          http_status=status, size=len(response.body), attempts=request.attempt)
-            return
-        else:
-            self._outcome(request.url, "fetched", None, request.depth, request.referer,
-                          http_status=status, size=len(response.body), attempts=request.attempt)
-        for link in result.links or ():
-            self.discover(link, request.depth + 1, request.url)
+        self.statuses[str(response.status)] += 1
 
-    def _redirect(self, request: Request, response: Response) -> None:
-        location = response.header("Location")
-        target = normalize(urljoin(response.url, location)) if location else None
-        if target is None:
-            self._outcome(request.url, "failed", "bad_redirect", request.depth, request.referer,
-                          http_status=response.status, attempts=request.attempt)
-            return
-        if request.redirects >= self.settings.max_redirects:
-            self._outcome(request.url, "failed", "max_redirects", request.depth, request.referer,
-                          http_status=response.status, attempts=request.attempt)
-            return
-        self._outcome(request.url, "fetched", "redirect", request.depth, request.referer,
-                      http_status=response.status, size=len(response.body), attempts=request.attempt)
-        before = len(self.frontier)
-        self.discover(target, request.depth, request.url, link=False)
-        if len(self.frontier) > before:
-            self.frontier[-1].redirects = request.redirects + 1
-
-    def stats(self, elapsed: float, inflight: int) -> dict:
+    def stats(self, elapsed: float) -> dict:
         fetched = self.counts["fetched"]
+        queued = sum(len(q) for q in self.pending.values()) + len(self.delayed) + self.inflight
         return {
             "discovered": len(self.discovered),
             "fetched": fetched,
             "failed": self.counts["failed"],
             "skipped": self.counts["skipped"],
-            "queued": len(self.frontier) + inflight,
+            "queued": queued,
+            "requests": self.fetch_stats.counters["requests"],
             "failed_by_reason": dict(self.reasons["failed"]),
             "skipped_by_reason": dict(self.reasons["skipped"]),
             "responses_by_status": dict(self.statuses),
             "bytes": self.bytes,
-            "retries": self.retries,
+            "retries": sum(self.fetch_stats.prefixed("retries/").values()),
+            "retries_by_reason": self.fetch_stats.prefixed("retries/"),
+            "middleware": {k: v for k, v in self.fetch_stats.counters.items()
+                           if not k.startswith(("retries/", "requests"))},
             "elapsed_s": round(elapsed, 3),
             "pages_per_s": round(fetched / elapsed, 1) if elapsed > 0 else 0.0,
         }

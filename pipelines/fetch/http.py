@@ -11,9 +11,11 @@ headers.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import urllib3
 from urllib3.exceptions import (
@@ -32,6 +34,13 @@ CHUNK = 64 * 1024
 
 @dataclass
 class Request:
+    """One URL to fetch. Middlewares may change headers and meta, or return a new Request.
+
+    meta keys read by the fetch layer: "proxy" (proxy URL), "max_bytes",
+    "not_before" (monotonic time before which a retry must not start),
+    "redirect_urls" (the chain so far), "retry_reasons".
+    """
+
     url: str
     depth: int = 0
     referer: str | None = None
@@ -40,9 +49,23 @@ class Request:
     redirects: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def replace(self, **changes: Any) -> Request:
+        """A copy with `changes`; headers and meta are copied, not shared."""
+        values = {"url": self.url, "depth": self.depth, "referer": self.referer, "headers": dict(self.headers),
+                  "attempt": self.attempt, "redirects": self.redirects, "meta": dict(self.meta)}
+        values.update(changes)
+        return Request(**values)
+
 
 @dataclass
 class Response:
+    """A response as middlewares and the crawler see it.
+
+    `failure`, set by a middleware, makes the crawler record the URL as failed
+    with that reason although a response arrived (it is still stored).
+    `encoding` is the charset the charset middleware decided on.
+    """
+
     url: str
     status: int
     reason: str
@@ -50,6 +73,9 @@ class Response:
     body: bytes
     request: Request
     elapsed: float
+    encoding: str | None = None
+    failure: str | None = None
+    flags: set[str] = field(default_factory=set)
 
     def header(self, name: str, default: str | None = None) -> str | None:
         lname = name.lower()
@@ -96,17 +122,37 @@ class HttpDownloader:
             "Accept-Encoding": "gzip, deflate, br",
             **(headers or {}),
         }
+        self.pool_size = pool_size
         self.pool = urllib3.PoolManager(
             num_pools=64, maxsize=pool_size, block=False, retries=False,
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
         )
+        self._proxies: dict[str, urllib3.ProxyManager] = {}
+        self._proxy_lock = threading.Lock()
+
+    def _pool_for(self, proxy: str | None) -> urllib3.PoolManager:
+        if not proxy:
+            return self.pool
+        with self._proxy_lock:
+            manager = self._proxies.get(proxy)
+            if manager is None:
+                parts = urlsplit(proxy)
+                auth = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}" if parts.username else None
+                bare = urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else ""), "", "", ""))
+                manager = urllib3.ProxyManager(
+                    bare, proxy_headers=urllib3.make_headers(proxy_basic_auth=auth) if auth else None,
+                    num_pools=64, maxsize=self.pool_size, block=False, retries=False,
+                    timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+                )
+                self._proxies[proxy] = manager
+        return manager
 
     def fetch(self, request: Request) -> Response:
         headers = {**self.default_headers, **request.headers}
         started = time.monotonic()
         deadline = started + self.timeout
         try:
-            raw = self.pool.request(
+            raw = self._pool_for(request.meta.get("proxy")).request(
                 "GET", request.url, headers=headers, redirect=False, retries=False,
                 preload_content=False, decode_content=True,
             )
@@ -118,18 +164,18 @@ class HttpDownloader:
         except HTTPError as exc:
             raise FetchError(_why(exc), "http_error") from None
         try:
-            body = self._read(raw, deadline)
+            body = self._read(raw, deadline, request.meta.get("max_bytes", self.max_bytes))
         finally:
             raw.release_conn()
         keep = [(k, v) for k, v in raw.headers.items() if k.lower() not in _DROP_HEADERS]
         keep.append(("Content-Length", str(len(body))))
         return Response(request.url, raw.status, raw.reason or "", keep, body, request, time.monotonic() - started)
 
-    def _read(self, raw: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+    def _read(self, raw: urllib3.BaseHTTPResponse, deadline: float, max_bytes: int) -> bytes:
         declared = raw.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared and declared.isdigit() and int(declared) > max_bytes:
             raw.drain_conn() if int(declared) < 4 * CHUNK else raw.close()
-            raise ResponseTooLarge(f"Content-Length {declared} is over the limit of {self.max_bytes} bytes")
+            raise ResponseTooLarge(f"Content-Length {declared} is over the limit of {max_bytes} bytes")
         chunks = []
         size = 0
         try:
@@ -138,9 +184,9 @@ class HttpDownloader:
                 if not chunk:
                     break
                 size += len(chunk)
-                if size > self.max_bytes:
+                if size > max_bytes:
                     raw.close()
-                    raise ResponseTooLarge(f"body is over the limit of {self.max_bytes} bytes")
+                    raise ResponseTooLarge(f"body is over the limit of {max_bytes} bytes")
                 chunks.append(chunk)
                 if time.monotonic() > deadline:
                     raw.close()
@@ -158,6 +204,8 @@ class HttpDownloader:
 
     def close(self) -> None:
         self.pool.clear()
+        for manager in self._proxies.values():
+            manager.clear()
 
 
 def _why(exc: BaseException) -> str:

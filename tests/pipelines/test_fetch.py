@@ -87,6 +87,7 @@ allowed_domains = ["127.0.0.1"]
 [fetch]
 concurrency = 4
 timeout = 5
+retry_backoff = 0.01
 {fetch}
 [fields.title]
 css = "title::text"
@@ -98,7 +99,7 @@ def crawl(spec, tmp_path: Path) -> tuple[dict, list[dict]]:
     warc = tmp_path / "pages.warc.gz"
     outcomes = io.StringIO()
     with open(warc, "wb") as fh:
-        crawler = Crawler(spec, PageWriter(fh, {"crawl": "t"}), outcomes, retry_backoff=0.01)
+        crawler = Crawler(spec, PageWriter(fh, {"crawl": "t"}), outcomes)
         stats = crawler.run()
     lines = [json.loads(line) for line in outcomes.getvalue().splitlines()]
     return stats, lines

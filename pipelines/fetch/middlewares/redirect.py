@@ -1,0 +1,50 @@
+"""Redirects: follow 301/302/303/307/308 up to [fetch] max_redirects hops.
+
+A redirect becomes a new request for the target (the crawler stores the 3xx
+response and records the source URL as fetched, reason `redirect`). A target
+seen twice in the chain fails the URL as `redirect_loop`; too many hops as
+`max_redirects`; a target matching [fetch] error_redirects (e.g. /404.html)
+flags the response `error_redirect`, which the retry middleware retries and
+the crawler records as a failure.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from pipelines.exceptions import IgnoreRequest
+from pipelines.fetch.http import Request, Response
+from pipelines.fetch.links import normalize
+from pipelines.fetch.middleware import DownloaderMiddleware
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Credentials for one host must not follow a redirect to another.
+_PRIVATE_HEADERS = ("Cookie", "Authorization")
+
+
+class RedirectMiddleware(DownloaderMiddleware):
+    name = "redirect"
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        if response.status not in REDIRECT_STATUSES:
+            return response
+        location = response.header("Location")
+        target = normalize(urljoin(response.url, location.strip())) if location else None
+        if target is None:
+            response.failure = "bad_redirect"
+            return response
+        if any(p.search(target) for p in self.settings.error_redirects):
+            response.failure = "error_redirect"
+            return response
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        # One revisit is allowed (a cookie wall redirects to the same URL once);
+        # a second one is a loop.
+        if chain.count(target) > 1:
+            raise IgnoreRequest("redirect_loop", "failed", response)
+        if request.redirects >= self.settings.max_redirects:
+            raise IgnoreRequest("max_redirects", "failed", response)
+        headers = {k: v for k, v in request.headers.items() if k not in _PRIVATE_HEADERS}
+        self.context.stats.inc("redirects")
+        return Request(target, depth=request.depth, referer=request.url, headers=headers,
+                       redirects=request.redirects + 1,
+                       meta={"redirect_urls": chain, "redirect_response": response})
