@@ -271,12 +271,13 @@ class Crawler:
             heapq.heappush(self.delayed, (not_before, next(self._seq), follow_up))
             return
         self._store(redirected)
+        target = follow_up.url
+        if target == request.url:  # a page reloading itself (a cookie wall): its outcome comes later
+            self._enqueue(follow_up)
+            return
         self._outcome(request.url, "fetched", "redirect", request.depth, request.referer, redirected,
                       request.attempt)
-        target = follow_up.url
-        if target in follow_up.meta.get("redirect_urls", ()):
-            self._enqueue(follow_up)  # a revisit inside one chain (cookie walls)
-        elif target not in self.discovered:
+        if target not in self.discovered:
             self.discovered.add(target)
             if not self.spec.allows_domain(host_of(target)):
                 self._outcome(target, "skipped", "offsite", follow_up.depth, request.url)

@@ -24,6 +24,7 @@ from urllib3.exceptions import (
     HTTPError,
     NewConnectionError,
     ProtocolError,
+    ProxyError,
     ReadTimeoutError,
 )
 
@@ -156,6 +157,8 @@ class HttpDownloader:
                 "GET", request.url, headers=headers, redirect=False, retries=False,
                 preload_content=False, decode_content=True,
             )
+        except ProxyError as exc:
+            raise ConnectionFailed(f"proxy failed: {_why(exc)}", "proxy_error") from None
         except (NewConnectionError, ProtocolError, ConnectionError) as exc:
             # before the timeouts: urllib3's NewConnectionError subclasses ConnectTimeoutError
             raise ConnectionFailed(_why(exc)) from None

@@ -76,11 +76,17 @@ class FetchStats:
 
 @dataclass
 class CrawlContext:
-    """What a middleware gets: the spec, the shared stats and the downloader."""
+    """What a middleware gets: the spec, the shared stats and the downloader.
+
+    `manager` is set once the chain is built, so a middleware can send a
+    request of its own through the whole chain (robots.txt goes through the
+    same proxies, user agents and cookies as the pages).
+    """
 
     spec: CrawlSpec
     stats: FetchStats
     downloader: Downloader
+    manager: MiddlewareManager | None = None
 
 
 class DownloaderMiddleware:
@@ -138,6 +144,7 @@ class MiddlewareManager:
 
     def __init__(self, context: CrawlContext, downloader: Downloader) -> None:
         self.context = context
+        context.manager = self
         self.downloader = downloader
         self.middlewares: list[DownloaderMiddleware] = []
         enabled = []

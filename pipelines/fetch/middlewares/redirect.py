@@ -2,7 +2,8 @@
 
 A redirect becomes a new request for the target (the crawler stores the 3xx
 response and records the source URL as fetched, reason `redirect`). A target
-seen twice in the chain fails the URL as `redirect_loop`; too many hops as
+already in the chain fails the URL as `redirect_loop` (a page may redirect to
+itself once, as cookie walls do); too many hops as
 `max_redirects`; a target matching [fetch] error_redirects (e.g. /404.html)
 flags the response `error_redirect`, which the retry middleware retries and
 the crawler records as a failure.
@@ -37,9 +38,9 @@ class RedirectMiddleware(DownloaderMiddleware):
             response.failure = "error_redirect"
             return response
         chain = [*request.meta.get("redirect_urls", []), request.url]
-        # One revisit is allowed (a cookie wall redirects to the same URL once);
-        # a second one is a loop.
-        if chain.count(target) > 1:
+        # A page may redirect to itself once (cookie walls set a cookie and
+        # reload); any other return to a URL of the chain is a loop.
+        if (chain.count(target) > 1) if target == request.url else (target in chain):
             raise IgnoreRequest("redirect_loop", "failed", response)
         if request.redirects >= self.settings.max_redirects:
             raise IgnoreRequest("max_redirects", "failed", response)

@@ -2,7 +2,8 @@
 
 Reads [fetch] obey_robots and user_agent. One robots.txt per origin, fetched
 once (other threads for that origin wait for it) and cached for the crawl.
-A robots.txt that is missing or errors allows everything, as Scrapy does.
+A robots.txt that is missing or errors allows everything, as Scrapy does. It
+is fetched through the whole middleware chain (proxies, user agent, cookies).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class RobotsTxtMiddleware(DownloaderMiddleware):
         self._guard = threading.Lock()
 
     def process_request(self, request: Request) -> Request | Response | None:
+        if request.meta.get("robots_txt"):
+            return None  # our own robots.txt request
         origin = "/".join(request.url.split("/", 3)[:3])
         rules = self._rules.get(origin, False)
         if rules is False:
@@ -51,13 +54,26 @@ class RobotsTxtMiddleware(DownloaderMiddleware):
             return rules
 
     def _fetch(self, origin: str) -> Protego | None:
-        request = Request(origin + "/robots.txt", headers={"User-Agent": self.settings.user_agent})
-        try:
-            response = self.context.downloader.fetch(request)
-        except FetchError as exc:
-            log.info("robots.txt of %s unavailable (%s); crawling as allowed", origin, exc.reason)
-            return None
+        # Through the whole chain: the same proxy, user agent and cookies as the pages.
+        request = Request(origin + "/robots.txt", meta={"robots_txt": True})
+        manager = self.context.manager
+        assert manager is not None
+        response = None
+        for _ in range(self.settings.max_redirects + 1):
+            try:
+                result = manager.download(request)
+            except (FetchError, IgnoreRequest) as exc:
+                log.info("robots.txt of %s unavailable (%s); crawling as allowed", origin, exc)
+                return None
+            if isinstance(result, Response):
+                response = result
+                break
+            if "redirect_response" not in result.meta:
+                break  # a retry: not worth holding a worker thread for; allow
+            request = result
+            request.meta.pop("redirect_response", None)
+            request.meta["robots_txt"] = True
         self.context.stats.inc("robots/requests")
-        if response.status != 200:
+        if response is None or response.status != 200:
             return None
-        return Protego.parse(response.body.decode("utf-8", "replace"))
+        return Protego.parse(response.body.decode(response.encoding or "utf-8", "replace"))
