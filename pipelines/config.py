@@ -24,6 +24,9 @@ class crawl:  # noqa: N801 - named after its section, like the Config classes be
         cfg = luigi.configuration.get_config()
         self.spec_dirs = os.environ.get("CRAWL_SPEC_DIRS") or cfg.get("crawl", "spec_dirs", "pipelines/crawls")
         self.data_dir = os.environ.get("CRAWL_DATA_DIR") or cfg.get("crawl", "data_dir", "var/data")
+        # Where browser crawls track their Chromium processes, for the reaper.
+        self.browser_run_dir = os.environ.get("CRAWL_BROWSER_RUN_DIR") or cfg.get(
+            "crawl", "browser_run_dir", "var/run/browsers")
 
     def spec_folders(self) -> list[Path]:
         return [Path(p.strip()) for p in str(self.spec_dirs).split(",") if p.strip()]

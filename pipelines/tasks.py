@@ -106,8 +106,6 @@ class FetchPages(CrawlTask):
     def run(self) -> None:
         _setup_logging()
         spec = self.spec
-        if spec.render == "browser":
-            raise NotImplementedError(f"{spec.path}: render = 'browser' needs the browser downloader")
         log.info("fetching %s (%s) from %s", spec.name, spec.path, ", ".join(spec.start_urls))
         info = {"software": "crawlops", "crawl": spec.name, "tick": self.at.isoformat() + "Z",
                 "hostname": socket.gethostname(), "python": platform.python_version()}
@@ -221,12 +219,35 @@ class RunCrawl(luigi.WrapperTask):
     def run(self) -> None:
         _setup_logging()
         store = self.requires()
+        parts = []
+        fetch_stats = _read_json(store.tick_dir / "fetch" / "stats.json")
+        if fetch_stats:
+            parts.append(
+                f"{fetch_stats['fetched']:,} pages fetched, {fetch_stats['failed']:,} failed "
+                f"{_top(fetch_stats['failed_by_reason'])}, {fetch_stats['skipped']:,} skipped "
+                f"{_top(fetch_stats['skipped_by_reason'])}, {fetch_stats['retries']:,} retries"
+            )
         marker = read_marker(engine_for(config.store().db_connection), store.spec.name, self.at)
         if marker:
-            message = (f"{marker['items']:,} items ({marker['new']:,} new, {marker['changed']:,} changed, "
-                       f"{marker['unchanged']:,} unchanged)")
-            self.set_status_message(message)
-            log.info("crawl %s tick %s done: %s", store.spec.name, self.at.isoformat(), message)
+            parts.append(f"{marker['items']:,} items ({marker['new']:,} new, {marker['changed']:,} changed, "
+                         f"{marker['unchanged']:,} unchanged)")
+        message = "; ".join(parts)
+        self.set_status_message(message)
+        log.info("crawl %s tick %s done: %s", store.spec.name, self.at.isoformat(), message)
+
+
+def _top(reasons: dict[str, int]) -> str:
+    if not reasons:
+        return ""
+    ranked = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
+    return "(" + ", ".join(f"{k} {v:,}" for k, v in ranked) + ")"
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # the tick's files may have been pruned; the marker still tells
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

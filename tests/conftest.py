@@ -211,6 +211,7 @@ unhandled_exception = 40
 [crawl]
 spec_dirs = {home}/crawls
 data_dir = {home}/data
+browser_run_dir = {home}/browsers
 
 [store]
 db_connection = {items_url}

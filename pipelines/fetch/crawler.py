@@ -53,11 +53,14 @@ class _Result:
 def make_downloader(spec: CrawlSpec) -> Downloader:
     settings = spec.fetch
     if spec.render == "browser":
+        from pathlib import Path
+
+        from pipelines.config import crawl
         from pipelines.fetch.browser import BrowserDownloader, BrowserSettings
 
         return BrowserDownloader(BrowserSettings(
             pool_size=settings.browser_pool, timeout=settings.timeout, script_timeout=settings.script_timeout,
-            wait_for=settings.wait_for, user_agent=settings.user_agent,
+            wait_for=settings.wait_for, user_agent=settings.user_agent, run_dir=Path(crawl().browser_run_dir),
         ))
     return HttpDownloader(timeout=settings.timeout, max_bytes=settings.max_bytes,
                           user_agent=settings.user_agent, pool_size=settings.concurrency)
