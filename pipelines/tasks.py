@@ -17,7 +17,10 @@ import datetime as dt
 import json
 import logging
 import platform
+import signal
 import socket
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from functools import cached_property
@@ -109,6 +112,8 @@ class FetchPages(CrawlTask):
         log.info("fetching %s (%s) from %s", spec.name, spec.path, ", ".join(spec.start_urls))
         info = {"software": "crawlops", "crawl": spec.name, "tick": self.at.isoformat() + "Z",
                 "hostname": socket.gethostname(), "python": platform.python_version()}
+        if spec.render == "browser":
+            _exit_cleanly_on_sigterm()  # so the browsers are quit, not orphaned
         with self.output().temporary_dir() as tmp:
             with open(tmp / "pages.warc.gz", "wb") as warc, open(tmp / "urls.jsonl", "w", encoding="utf-8") as urls:
                 crawler = Crawler(spec, PageWriter(warc, info), urls, progress=self._progress)
@@ -234,6 +239,16 @@ class RunCrawl(luigi.WrapperTask):
         message = "; ".join(parts)
         self.set_status_message(message)
         log.info("crawl %s tick %s done: %s", store.spec.name, self.at.isoformat(), message)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so `finally` blocks quit Chromium.
+
+    Python's default SIGTERM ends the process at once, without cleanup; the
+    reaper would still find the browsers, but only at the next crawl.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def _top(reasons: dict[str, int]) -> str:

@@ -8,6 +8,7 @@ CRAWLOPS_REQUIRE_SERVICES=1 (set by .ci/run): then a skip is a failure.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -24,7 +25,10 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.fetch.settings import FetchSettings
+
 ROOT = Path(__file__).resolve().parent.parent
+FETCH_KEYS = {f.name for f in dataclasses.fields(FetchSettings)}
 PYTHON = sys.executable
 REQUIRED_MARKERS = ("postgres", "mariadb", "browser", "prometheus")
 PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -162,15 +166,17 @@ class Luigid:
         """The demo spec pointed at `site_url`, saved as <spec_dir>/<name>.toml.
 
         Overrides replace a key's line (`max_pages=50`) or, for a key the demo
-        spec lacks, are added to its [fetch] table.
+        spec lacks, are added at the top or to its [fetch] table.
         """
         text = (ROOT / "pipelines/crawls/demo.toml").read_text()
         text = text.replace('name = "demo"', f'name = "{name}"').replace("http://127.0.0.1:${DEMO_SITE_PORT:-8090}/", site_url)
         for key, value in overrides.items():
             line = f"{key} = {json.dumps(value)}"
             text, found = re.subn(rf"(?m)^{key} = .*$", line, text, count=1)
-            if not found:
+            if not found and key in FETCH_KEYS:
                 text = text.replace("\n[fetch]\n", f"\n[fetch]\n{line}\n", 1)
+            elif not found:  # a top-level key goes before the first table
+                text = text.replace("\n[", f"\n{line}\n\n[", 1)
         path = self.spec_dir / f"{name}.toml"
         path.write_text(text)
         return path

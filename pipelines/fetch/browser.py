@@ -124,6 +124,7 @@ class _Driver:
         self.tracking = tracking
         self.owner = os.getpid()
         self.wd: webdriver.Chrome | None = None
+        self.service: Service | None = None
         self.chromedriver_pid: int | None = None
         self.startup = 0.0
         self.started_at = time.monotonic()
@@ -148,6 +149,11 @@ class _Driver:
                 self.wd.quit()
             except Exception as exc:  # noqa: BLE001 - whatever quit() says, the processes go below
                 log.debug("quit of browser %s failed: %s", self.name, exc)
+        elif self.service is not None:  # the session never came up: chromedriver alone
+            try:
+                self.service.stop()
+            except Exception as exc:  # noqa: BLE001
+                log.debug("stop of chromedriver %s failed: %s", self.name, exc)
         # After quit() chromium's children take a moment to exit: poll, then kill what is left.
         needle = str(self.profile) + os.sep
         deadline = time.monotonic() + 5.0
@@ -333,6 +339,7 @@ class BrowserDownloader:
                 # the crash handler outlives chromium by a moment; its --database then names our profile
                 env={**os.environ, "XDG_CONFIG_HOME": str(driver.profile / "xdg")},
             )
+            driver.service = service
             driver.wd = webdriver.Chrome(options=self._options(driver, proxy), service=service)
             if service.process is not None:
                 driver.chromedriver_pid = service.process.pid
@@ -462,8 +469,6 @@ class BrowserDownloader:
                 cookie = value
             elif lkey not in _NOT_FORWARDED:
                 extra[key] = value
-        if request.referer and not any(k.lower() == "referer" for k in extra):
-            extra["Referer"] = request.referer
         if ua != driver.ua:
             wd.execute_cdp_cmd("Network.setUserAgentOverride", {"userAgent": ua})
             driver.ua = ua

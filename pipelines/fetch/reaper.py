@@ -172,12 +172,12 @@ def profile_name(owner: int, owner_start: int, n: int) -> str:
     return f"{owner}-{owner_start}-{n}"
 
 
-def parse_profile_name(name: str) -> tuple[int, int] | None:
+def parse_profile_name(name: str) -> tuple[int, int | None] | None:
     """(owner pid, owner start time) of a profile folder name, None if not ours."""
     parts = name.split("-")
     if len(parts) != 3 or not all(p.isdigit() for p in parts):
         return None
-    return int(parts[0]), int(parts[1])
+    return int(parts[0]), int(parts[1]) or None
 
 
 def profiles_prefix(run_dir: Path) -> str:
@@ -223,7 +223,7 @@ def reap(run_dir: Path | str = DEFAULT_RUN_DIR, grace: float = 2.0, timeout: flo
             if head.isdigit() and not is_alive(int(head)):
                 stale_files.append(path)  # torn or foreign file of a dead owner
             continue
-        if is_alive(owner, owner_start):
+        if is_alive(owner, owner_start or None):
             continue
         pids = set(matching(str(profile) + os.sep, procs))
         driver = info.get("chromedriver")

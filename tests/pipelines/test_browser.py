@@ -338,7 +338,7 @@ def start_worker_and_kill_it(run_dir: Path, site_url: str) -> int:
         deadline = time.monotonic() + 30
         while True:
             up = []
-            for path in run_dir.glob("*.json"):
+            for path in run_dir.glob(f"{worker.pid}-*.json"):
                 try:
                     up.append(json.loads(path.read_text()).get("chromedriver"))
                 except (OSError, ValueError):
@@ -352,20 +352,62 @@ def start_worker_and_kill_it(run_dir: Path, site_url: str) -> int:
     finally:
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
-    chromium, chromedriver = browser_processes(run_dir)
+    chromium, chromedriver = browser_processes(run_dir / "profiles" / f"{worker.pid}-")
     assert chromium and len(chromedriver) == 2, f"expected orphans after SIGKILL: {describe((chromium, chromedriver))}"
     return worker.pid
 
 
-def test_reap_kills_what_a_sigkilled_worker_left(demo_site, tmp_path):
+def test_reap_kills_what_a_sigkilled_worker_left_and_nothing_else(demo_site, tmp_path):
     run_dir = tmp_path / "run"
-    start_worker_and_kill_it(run_dir, demo_site.url)
-    killed = reap(run_dir)
-    assert killed
-    left = wait_no_processes(run_dir)
-    assert not any(left), f"after reap(): {describe(left)}"
+    page = Request(demo_site.url + "catalogue/product-5.html")
+    # a live owner on the same run_dir, and a browser on another run_dir: both must survive
+    live = BrowserDownloader(settings(tmp_path))
+    other = BrowserDownloader(BrowserSettings(run_dir=tmp_path / "other"))
+    try:
+        live.fetch(page)
+        other.fetch(page)
+        live_profiles = run_dir / "profiles" / f"{os.getpid()}-"
+        before = (browser_processes(live_profiles), browser_processes(tmp_path / "other"))
+
+        dead = start_worker_and_kill_it(run_dir, demo_site.url)
+        killed = reap(run_dir)
+        assert killed
+        left = wait_no_processes(run_dir / "profiles" / f"{dead}-")
+        assert not any(left), f"after reap(): {describe(left)}"
+        assert list(run_dir.glob(f"{dead}-*.json")) == []
+        assert [p.name for p in (run_dir / "profiles").iterdir() if p.name.startswith(f"{dead}-")] == []
+
+        assert (browser_processes(live_profiles), browser_processes(tmp_path / "other")) == before
+        assert live.fetch(page).status == 200 and other.fetch(page).status == 200
+    finally:
+        live.close()
+        other.close()
+    assert not any(wait_no_processes(tmp_path))
     assert list(run_dir.glob("*.json")) == []
     assert list((run_dir / "profiles").iterdir()) == []
+
+
+def test_the_reaper_command_line_removes_stale_profiles(tmp_path):
+    run_dir = tmp_path / "run"
+    stale = run_dir / "profiles" / "999999999-1-1"  # a PID no process has
+    (stale / "chrome").mkdir(parents=True)
+    (run_dir / "999999999-1.json").write_text(json.dumps({"owner": 999999999, "owner_start": 1,
+                                                           "profile": str(stale), "chromedriver": None}))
+    out = subprocess.run([sys.executable, "-m", "pipelines.fetch.reaper", "--run-dir", str(run_dir)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "nothing to reap" in out.stdout
+    assert not stale.exists() and not (run_dir / "999999999-1.json").exists()
+
+
+def test_a_browser_that_cannot_start_leaves_nothing_behind(tmp_path):
+    run_dir = tmp_path / "run"
+    with BrowserDownloader(settings(tmp_path, chromium_path=str(tmp_path / "no-such-chromium"))) as browser:
+        with pytest.raises(FetchError) as failed:
+            browser.fetch(Request("http://127.0.0.1:9/"))
+        assert failed.value.reason == "browser_start_failed"
+        assert not any(wait_no_processes(run_dir))
+        assert list(run_dir.glob("*.json")) == [] and list((run_dir / "profiles").iterdir()) == []
 
 
 def test_the_next_downloader_on_the_run_dir_reaps_the_leftovers_itself(demo_site, tmp_path):
