@@ -98,3 +98,21 @@ def slow_demo_site() -> DemoSite:
     demo = start_demo_site(300, latency_ms=200)
     yield demo
     stop(demo.proc)
+
+
+def test_a_worker_stopped_with_sigterm_quits_its_browsers(luigid: Luigid, slow_demo_site: DemoSite) -> None:
+    run_dir = luigid.home / "browsers"
+    spec = browser_spec(luigid, "js-term", slow_demo_site, browser_pool=2, concurrency=2)
+    spec.write_text(spec.read_text().replace("page-1\\.html$']", "page-\\d+\\.html$']"))
+    worker = subprocess.Popen(
+        [PYTHON, "-m", "luigi", "--module", "pipelines.tasks", "RunCrawl", "--crawl", "js-term", "--at", TICK],
+        cwd=ROOT, env=luigid.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(run_dir.glob("*.json"))) < 2 and worker.poll() is None:
+        time.sleep(0.1)
+    assert browsers_left(run_dir), "the browser pool never started"
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) != 0
+    assert wait_until_gone(run_dir) == []  # no reaper involved
+    assert not list((luigid.data_dir / "js-term").glob("*/fetch"))
