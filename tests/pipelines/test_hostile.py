@@ -207,3 +207,27 @@ def test_a_per_domain_delay_spaces_requests(faults: FaultServer, tmp_path: Path)
     times = sorted(h.time for h in faults.hits("/slow"))
     assert len(times) == 5
     assert all(b - a >= 0.29 for a, b in zip(times, times[1:], strict=False))
+
+
+def test_a_logged_in_crawl_uses_cookies_and_user_agents_from_files(faults: FaultServer, tmp_path: Path) -> None:
+    faults.reset_hits()
+    (tmp_path / "cookies.txt").write_text(
+        "# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tabc123\n")
+    (tmp_path / "agents.txt").write_text("# one per line\nfile-agent/1.0\n")
+    text = f"""
+start_urls = ["{faults.url}/cookie/check"]
+allowed_domains = ["127.0.0.1"]
+max_pages = 1
+[fetch]
+cookies_file = "cookies.txt"
+user_agents_file = "agents.txt"
+obey_robots = false
+[fields.h1]
+css = "h1::text"
+"""
+    (tmp_path / "logged-in.toml").write_text(text)
+    from pipelines.spec import load_spec
+
+    stats, outcomes = crawl(load_spec(str(tmp_path / "logged-in.toml")), tmp_path)
+    assert outcome(outcomes, "/cookie/check") == ("fetched", None)  # 403 without the cookie
+    assert faults.hits("/cookie/check")[0].headers.get("User-Agent") == "file-agent/1.0"

@@ -57,6 +57,10 @@ def load_cookies(path: Path) -> http.cookiejar.CookieJar:
         jar.load(str(path), ignore_discard=True, ignore_expires=True)
     except (http.cookiejar.LoadError, OSError) as exc:
         raise SpecError(path, None, f"is neither a cookies.txt nor JSON cookies ({exc})") from None
+    for cookie in jar:
+        if cookie.expires == 0:  # curl and browser exports write session cookies with expiry 0
+            cookie.expires = None
+            cookie.discard = True
     return jar
 
 
