@@ -1,0 +1,83 @@
+"""Run records and run logs: our own tables in the history DB.
+
+Luigi's history has no run identity (reruns append to one `tasks` row), no
+error text and no logs. Every task attempt gets a `crawl_runs` row and its log
+lines in `crawl_run_logs`, written by the worker. pipelines/ creates these
+tables (webmon only reads them). All times are stored as naive UTC and read
+back as aware UTC (`UTCDateTime`).
+
+Indexes serve the three reads that must stay fast at millions of rows:
+latest runs of a family, runs of a task_id, log lines of a run after line N.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+metadata = sa.MetaData()
+LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql")
+
+RUNNING, DONE, FAILED, KILLED = "running", "done", "failed", "killed"
+STATUSES = (RUNNING, DONE, FAILED, KILLED)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware UTC in Python, naive UTC in the database (the same on every backend)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UTCDateTime needs an aware datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+runs = sa.Table(
+    "crawl_runs", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.String(255), nullable=False),   # luigi's task_id
+    sa.Column("family", sa.String(100), nullable=False),     # task family, e.g. FetchPages
+    sa.Column("crawl", sa.String(100)),                      # the crawl parameter, when the task has one
+    sa.Column("params", LongText, nullable=False),           # JSON of the task's parameters (serialized)
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("worker", sa.String(255)),                     # luigi worker id
+    sa.Column("attempt", sa.Integer, nullable=False),        # 1 + earlier runs of this task_id
+    sa.Column("status", sa.String(10), nullable=False),      # running, done, failed, killed
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+    sa.Column("error_type", sa.String(255)),
+    sa.Column("error_message", LongText),
+    sa.Column("traceback", LongText),
+    sa.Column("stats", LongText),                            # JSON: the stage's counters
+    sa.Column("log_lines", sa.Integer, nullable=False, default=0),
+    sa.Column("log_truncated", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_crawl_runs_family_started", "family", "started_at"),
+    sa.Index("ix_crawl_runs_task_started", "task_id", "started_at"),
+    sa.Index("ix_crawl_runs_crawl_started", "crawl", "started_at"),
+    sa.Index("ix_crawl_runs_status_heartbeat", "status", "heartbeat_at"),
+    sa.Index("ix_crawl_runs_started", "started_at"),
+)
+
+run_logs = sa.Table(
+    "crawl_run_logs", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),            # 1, 2, 3 ... within the run
+    sa.Column("ts", UTCDateTime, nullable=False),
+    sa.Column("level", sa.String(10), nullable=False),       # DEBUG INFO WARNING ERROR CRITICAL; STDOUT STDERR
+    sa.Column("logger", sa.String(200), nullable=False),
+    sa.Column("message", LongText, nullable=False),          # secrets masked before it is stored
+    sa.UniqueConstraint("run_id", "seq", name="uq_crawl_run_logs_seq"),
+)
