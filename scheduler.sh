@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # crawlops: start, stop and drive the product on one machine.
 #
-#   ./scheduler.sh up            set up .venv if needed, start luigid and the demo
-#                                site, run the demo crawl once, print what to open
+#   ./scheduler.sh up            set up .venv if needed, start luigid, the demo site
+#                                and the webmon monitor, run the demo crawl once,
+#                                print what to open
 #   ./scheduler.sh down          stop what `up` started (and nothing else)
 #   ./scheduler.sh status        what is running
 #   ./scheduler.sh crawl NAME [--at 2026-11-21T0730]
@@ -11,7 +12,9 @@
 #
 # Environment: PYTHON (interpreter for the venv, 3.11+), CRAWLOPS_VENV (use
 # this venv instead of .venv), LUIGID_PORT (8082), DEMO_SITE_PORT (8090),
-# DEMO_SITE_PRODUCTS (1000). Everything binds to 127.0.0.1.
+# DEMO_SITE_PRODUCTS (1000), WEBMON_PORT (8000), WEBMON_ADMIN_PASSWORD (the
+# password of webmon's first user `admin`; unset: one is generated and printed
+# once). Everything binds to 127.0.0.1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,6 +28,7 @@ LOGS=$VAR/log
 LUIGID_PORT=${LUIGID_PORT:-8082}
 DEMO_SITE_PORT=${DEMO_SITE_PORT:-8090}
 DEMO_SITE_PRODUCTS=${DEMO_SITE_PRODUCTS:-1000}
+WEBMON_PORT=${WEBMON_PORT:-8000}
 export TZ=UTC  # luigid writes naive local timestamps into task history
 export LUIGI_CONFIG_PATH=${LUIGI_CONFIG_PATH:-$ROOT/luigi.cfg}
 export DEMO_SITE_PORT
@@ -144,11 +148,20 @@ cmd_up() {
         --address 127.0.0.1 --port "$LUIGID_PORT"
     start demo-site "$DEMO_SITE_PORT" "$VPY" -m pipelines.demo.server \
         --host 127.0.0.1 --port "$DEMO_SITE_PORT" --products "$DEMO_SITE_PRODUCTS"
+    local admin_note
+    "$VPY" manage.py migrate --noinput -v 0
+    # Prints a generated password once, on first start only: to this terminal, never to a log.
+    admin_note=$("$VPY" manage.py ensure_admin)
+    # Django's development server, single process: fine for one machine; a
+    # later `up --prod` serves webmon with gunicorn.
+    LUIGID_URL=${LUIGID_URL:-http://127.0.0.1:$LUIGID_PORT} \
+        start webmon "$WEBMON_PORT" "$VPY" manage.py runserver --noreload --skip-checks "127.0.0.1:$WEBMON_PORT"
     say "running the demo crawl once through luigid"
     cmd_crawl demo
     cat <<EOF
 
 crawlops is up.
+  webmon monitor      http://127.0.0.1:$WEBMON_PORT/   (log in as admin)
   luigid visualiser   http://127.0.0.1:$LUIGID_PORT/
   demo site           http://127.0.0.1:$DEMO_SITE_PORT/
   crawled items       $VAR/items.db (table crawl_items)
@@ -157,10 +170,12 @@ crawlops is up.
   logs                $LOGS/
 Run a crawl:  ./scheduler.sh crawl demo      Stop:  ./scheduler.sh down
 EOF
+    [ -z "$admin_note" ] || say "$admin_note"
 }
 
 cmd_down() {
     [ $# -eq 0 ] || usage
+    stop_one webmon
     stop_one demo-site
     stop_one luigid
 }
@@ -168,7 +183,7 @@ cmd_down() {
 cmd_status() {
     [ $# -eq 0 ] || usage
     local name pid
-    for name in luigid demo-site; do
+    for name in luigid demo-site webmon; do
         if pid=$(pid_of "$name"); then
             say "$name: running (pid $pid)"
         else

@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def sh(checkout: Path, *args: str, timeout: float = 180) -> subprocess.Completed
         CRAWLOPS_VENV=str(Path(sys.executable).parent.parent),
         LUIGID_PORT=os.environ.setdefault("_TEST_LUIGID_PORT", str(free_port())),
         DEMO_SITE_PORT=os.environ.setdefault("_TEST_DEMO_PORT", str(free_port())),
+        WEBMON_PORT=os.environ.setdefault("_TEST_WEBMON_PORT", str(free_port())),
         DEMO_SITE_PRODUCTS="60",
     )
     return subprocess.run([str(checkout / "scheduler.sh"), *args], cwd=checkout, env=env,
@@ -53,6 +55,10 @@ def test_up_starts_everything_and_runs_the_demo_crawl(checkout: Path) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "crawlops is up." in result.stdout
     assert f"http://127.0.0.1:{os.environ['_TEST_LUIGID_PORT']}/" in result.stdout
+    assert f"http://127.0.0.1:{os.environ['_TEST_WEBMON_PORT']}/" in result.stdout
+    assert "created user admin with password" in result.stdout
+    with urllib.request.urlopen(f"http://127.0.0.1:{os.environ['_TEST_WEBMON_PORT']}/healthz", timeout=10) as health:
+        assert health.status == 200
     with sqlite3.connect(checkout / "var" / "items.db") as db:
         assert db.execute("SELECT COUNT(*) FROM crawl_items WHERE crawl = 'demo'").fetchone()[0] == 60
     with sqlite3.connect(checkout / "var" / "history.db") as db:
@@ -62,10 +68,12 @@ def test_up_starts_everything_and_runs_the_demo_crawl(checkout: Path) -> None:
 
 def test_up_twice_starts_nothing_twice(checkout: Path) -> None:
     before = pids(checkout)
-    assert set(before) == {"luigid", "demo-site"}
+    assert set(before) == {"luigid", "demo-site", "webmon"}
     result = sh(checkout, "up")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "luigid already running" in result.stdout and "demo-site already running" in result.stdout
+    assert "webmon already running" in result.stdout
+    assert "password" not in result.stdout  # printed once, on the first start only
     assert pids(checkout) == before
 
 
@@ -73,6 +81,7 @@ def test_status_and_crawl(checkout: Path) -> None:
     status = sh(checkout, "status")
     assert status.returncode == 0
     assert "luigid: running" in status.stdout and "demo-site: running" in status.stdout
+    assert "webmon: running" in status.stdout
     crawl = sh(checkout, "crawl", "demo", "--at", "2026-01-01T00:00")
     assert crawl.returncode == 0, crawl.stderr[-3000:]
     assert (checkout / "var" / "data" / "demo" / "20260101T0000Z" / "fetch" / "stats.json").exists()

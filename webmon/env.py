@@ -64,3 +64,30 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not all(items):
         raise ImproperlyConfigured(f"{name}={value}: expected comma-separated items with none empty")
     return items
+
+
+def env_http_url(name: str, default: str) -> str:
+    """An http:// or https:// URL with a host, or `default` (checked the same way).
+
+    The value is not echoed: a URL may carry a password.
+    """
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    value = _raw(name) or default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(
+            f"{name}: expected an http:// or https:// URL with a host, such as http://127.0.0.1:8082"
+        )
+    return value
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (any case, returned as written in `choices`), or `default`."""
+    value = _raw(name)
+    if value is None:
+        return default
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise ImproperlyConfigured(f"{name}={value}: expected one of {'/'.join(choices)}")

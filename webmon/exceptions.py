@@ -9,3 +9,12 @@ class HistoryIsReadOnly(Exception):
     Raised by the history models (save, delete, queryset writes); luigid and
     the workers own those tables. Nobody catches it: it is always a bug.
     """
+
+
+class LuigidUnavailable(Exception):
+    """luigid's API did not answer, or answered something that is not its JSON.
+
+    Raised by webmon.monitor.luigid; caught by the page sources
+    (webmon.monitor.sources), which show a banner, and by /healthz. The
+    message is short and safe to show: it never holds the URL's credentials.
+    """

@@ -23,3 +23,14 @@ def history_db_url() -> str:
             " webmon reads: run from the repository root (where luigi.cfg is) or set LUIGI_CONFIG_PATH."
         )
     return str(url)
+
+
+def luigid_url() -> str:
+    """luigid's URL as the workers find it: [core] scheduler_url, else scheduler_host and scheduler_port."""
+    config = luigi.configuration.get_config()
+    url = config.get("core", "scheduler_url", "")
+    if url:
+        return str(url)
+    host = config.get("core", "scheduler_host", "127.0.0.1")
+    port = config.get("core", "scheduler_port", "8082")
+    return f"http://{host}:{port}"

@@ -17,6 +17,18 @@ Environment variables (unset or empty means the default):
     LUIGI_CONFIG_PATH     Read by Luigi, not here: the luigi.cfg whose
                           [task_history] db_connection is the `history` alias
                           (Luigi's task history, read-only; webmon/luigicfg.py).
+    LUIGID_URL            luigid's address, http(s)://host:port. Default from
+                          luigi.cfg: [core] scheduler_url, else
+                          http://scheduler_host:scheduler_port (127.0.0.1:8082).
+    WEBMON_SECURE_COOKIES true when webmon is served over HTTPS: session and
+                          CSRF cookies are then sent over HTTPS only. Default false.
+    WEBMON_PAGE_SIZE      Runs per page of the runs list. Default 50.
+    WEBMON_SCAN_WINDOW    How many runs one page of the runs list looks through
+                          for filters no index serves (status, host, parameter
+                          search). Default 20000.
+    WEBMON_STALE_AFTER_S  A running run whose last heartbeat is older than this
+                          is shown as stale. Default 180.
+    WEBMON_LOG_LEVEL      Level of the JSON request log (stderr). Default INFO.
 """
 
 from __future__ import annotations
@@ -24,8 +36,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from webmon.dburl import db_from_url, install_pymysql_if_needed, make_sqlite_folder, read_only
-from webmon.env import env_bool, env_list, env_str
-from webmon.luigicfg import HISTORY_SETTING, history_db_url
+from webmon.env import env_bool, env_choice, env_http_url, env_int, env_list, env_str
+from webmon.luigicfg import HISTORY_SETTING, history_db_url, luigid_url
 from webmon.secret_key import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent  # the repository root
@@ -48,11 +60,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "webmon.monitor.middleware.RequestLogMiddleware",  # first: its time covers the rest
     "django.middleware.security.SecurityMiddleware",
+    "webmon.monitor.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",  # every page needs a login unless marked
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -99,3 +114,40 @@ TIME_ZONE = "UTC"
 
 STATIC_URL = "static/"
 STATIC_ROOT = env_str("STATIC_ROOT", str(VAR_DIR / "static"))
+# -- login and security headers ------------------------------------------------
+LOGIN_URL = "monitor:login"
+LOGIN_REDIRECT_URL = "monitor:overview"
+LOGOUT_REDIRECT_URL = "monitor:login"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("WEBMON_SECURE_COOKIES", False)
+CSRF_COOKIE_HTTPONLY = True
+# Scripts and styles from our static files only: no inline script, no inline style.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+# -- what the monitor reads ------------------------------------------------------
+LUIGID_URL = env_http_url("LUIGID_URL", luigid_url())
+LUIGID_TIMEOUT = 1.0  # seconds; luigid answers on one thread, a page must not wait on it
+WEBMON_PAGE_SIZE = env_int("WEBMON_PAGE_SIZE", 50, minimum=1)
+WEBMON_SCAN_WINDOW = env_int("WEBMON_SCAN_WINDOW", 20000, minimum=100)
+WEBMON_STALE_AFTER_S = env_int("WEBMON_STALE_AFTER_S", 180, minimum=1)
+
+# -- logging: one JSON line per request on stderr ----------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "webmon.monitor.jsonlog.JsonFormatter"}},
+    "handlers": {"json_stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "loggers": {
+        "webmon.requests": {
+            "handlers": ["json_stderr"],
+            "level": env_choice("WEBMON_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            "propagate": False,
+        },
+    },
+}

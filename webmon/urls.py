@@ -1,10 +1,11 @@
-"""URLs of webmon. The monitor's pages are added in a later issue."""
+"""URLs of webmon: the monitor's pages at the root, Django's admin under /admin/."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("webmon.monitor.urls")),
 ]

@@ -58,7 +58,11 @@ def manage() -> Manage:
                 full[key] = value
         return subprocess.run(
             [sys.executable, str(cwd / "manage.py"), *args],
-            cwd=cwd, env=full, capture_output=True, text=True, timeout=120,
+            cwd=cwd,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     return run
@@ -82,3 +86,94 @@ def history_db(luigi_history: LuigiHistory) -> Iterator[LuigiHistory]:
     finally:
         conn.close()
         conn.settings_dict["NAME"] = original
+
+
+# -- the monitor's pages ----------------------------------------------------------
+
+from collections.abc import Callable  # noqa: E402
+from contextlib import AbstractContextManager, contextmanager  # noqa: E402
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from history_seed import HistorySeed  # noqa: E402
+
+_test_environment = False
+
+
+@pytest.fixture(scope="session")
+def webmon_db() -> None:
+    """webmon's own DB (in memory in these tests), migrated once; the test client allowed."""
+    global _test_environment
+    if not _test_environment:
+        setup_test_environment()  # ALLOWED_HOSTS gets "testserver"; templates are recorded
+        _test_environment = True
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+@pytest.fixture
+def user(webmon_db: None) -> User:
+    found = User.objects.filter(username="operator").first()
+    return found or User.objects.create_user("operator", password="not-a-real-password-1")
+
+
+@pytest.fixture
+def client(user: User) -> Client:
+    """A test client logged in as a plain (non-staff) user."""
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+@pytest.fixture
+def anonymous(webmon_db: None) -> Client:
+    return Client()
+
+
+@contextmanager
+def _history_alias_at(name: str) -> Iterator[None]:
+    conn = connections["history"]
+    conn.close()
+    original = conn.settings_dict["NAME"]
+    conn.settings_dict["NAME"] = name
+    try:
+        yield
+    finally:
+        conn.close()
+        conn.settings_dict["NAME"] = original
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Iterator[HistorySeed]:
+    """An empty history DB (run tables and Luigi's tables), read by the `history` alias."""
+    db = tmp_path / "history.db"
+    seed = HistorySeed(f"sqlite:///{db}")
+    with _history_alias_at(str(db)):
+        yield seed
+    seed.engine.dispose()
+
+
+@pytest.fixture
+def history_at() -> Callable[[str], AbstractContextManager[None]]:
+    """Point the `history` alias at another SQLite file for a while (missing files, broken DBs)."""
+    return _history_alias_at
+
+
+@contextmanager
+def assert_num_queries(*, default: int, history: int) -> Iterator[None]:
+    """assertNumQueries for both aliases: exact counts, and the SQL listed when they differ."""
+    with (
+        CaptureQueriesContext(connections["default"]) as on_default,
+        CaptureQueriesContext(connections["history"]) as on_history,
+    ):
+        yield
+    for alias, expected, seen in (("default", default, on_default), ("history", history, on_history)):
+        queries = [q["sql"] for q in seen.captured_queries]
+        listing = "\n".join(f"{i}. {sql[:300]}" for i, sql in enumerate(queries, 1))
+        assert len(queries) == expected, f"{len(queries)} queries on {alias}, expected {expected}:\n{listing}"
+
+
+@pytest.fixture
+def num_queries() -> Callable[..., AbstractContextManager[None]]:
+    return assert_num_queries

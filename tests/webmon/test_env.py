@@ -58,3 +58,25 @@ def test_it_refuses_an_empty_list_item(monkeypatch: pytest.MonkeyPatch) -> None:
     expected = "^ALLOWED_HOSTS=a,,b: expected comma-separated items with none empty$"
     with pytest.raises(ImproperlyConfigured, match=expected):
         env_list("ALLOWED_HOSTS", [])
+
+
+def test_an_http_url_is_checked_without_echoing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from webmon.env import env_http_url
+
+    monkeypatch.setenv("LUIGID_URL", "ftp://user:hunter2@host")
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        env_http_url("LUIGID_URL", "http://127.0.0.1:8082")
+    assert str(excinfo.value).startswith("LUIGID_URL: expected an http:// or https:// URL with a host")
+    assert "hunter2" not in str(excinfo.value)
+    monkeypatch.setenv("LUIGID_URL", "http://luigid:8082")
+    assert env_http_url("LUIGID_URL", "x") == "http://luigid:8082"
+
+
+def test_a_choice_is_one_of_a_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    from webmon.env import env_choice
+
+    monkeypatch.setenv("WEBMON_LOG_LEVEL", "warning")
+    assert env_choice("WEBMON_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING")) == "WARNING"
+    monkeypatch.setenv("WEBMON_LOG_LEVEL", "loud")
+    with pytest.raises(ImproperlyConfigured, match="^WEBMON_LOG_LEVEL=loud: expected one of DEBUG/INFO/WARNING$"):
+        env_choice("WEBMON_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING"))

@@ -1,9 +1,31 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+from webmon.routers import HISTORY_ALIAS
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def decode_history_text_leniently(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """SQLite keeps whatever bytes a writer put in a TEXT column, invalid UTF-8 too.
+
+    Python's sqlite3 raises on such bytes; a log line a task printed must not
+    make a page fail, so the history alias decodes with replacement characters.
+    """
+    if connection.alias == HISTORY_ALIAS and connection.vendor == "sqlite":
+        connection.connection.text_factory = _lenient_text
 
 
 class HistoryConfig(AppConfig):
     name = "webmon.history"
     label = "history"  # the router sends this label to the `history` DB alias
     verbose_name = "Luigi task history"
+
+    def ready(self) -> None:
+        connection_created.connect(decode_history_text_leniently, dispatch_uid="webmon.history.lenient_text")

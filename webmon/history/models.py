@@ -1,59 +1,37 @@
-"""Unmanaged, read-only models of the three tables luigid writes.
+"""Unmanaged, read-only models of the history DB: Luigi's three tables and our run tables.
 
 They match luigi 3.8.1's `luigi/db_task_history.py` column for column
 (TaskRecord -> tasks, TaskEvent -> task_events, TaskParameter ->
 task_parameters). Django never creates or migrates them (managed = False and
 the router). Facts to keep in mind when querying (docs in DESIGN.md): a
 `tasks` row is not a run (reruns append events to it), and some outcomes are
-never written here.
+never written here. Our run records (crawl_runs, crawl_run_logs) are the
+primary source of the run pages; they are in webmon/history/runs.py.
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from datetime import datetime
 
 from django.db import models
 
-from webmon.exceptions import HistoryIsReadOnly
 from webmon.history.fields import LuigiTimestampField
+from webmon.history.readonly import HistoryModel, ReadOnlyQuerySet
+from webmon.history.runs import CrawlRun, CrawlRunLog
+
+__all__ = ["CrawlRun", "CrawlRunLog", "HistoryModel", "ReadOnlyQuerySet", "TaskEvent", "TaskParameter", "TaskRecord"]
 
 
-def _refuse(model: type[models.Model] | models.Model) -> NoReturn:
-    name = model.__name__ if isinstance(model, type) else type(model).__name__
-    raise HistoryIsReadOnly(f"{name} is in Luigi's history DB, which webmon only reads; luigid writes it.")
+class TaskEventQuerySet(ReadOnlyQuerySet):
+    def timeline(self, task_id: str, since: datetime, until: datetime, n: int) -> list[TaskEvent]:
+        """Events of the luigi task `task_id` between two instants, oldest first.
 
-
-class ReadOnlyQuerySet(models.QuerySet):
-    """Refuses the bulk writes that bypass Model.save() and Model.delete()."""
-
-    def update(self, **kwargs: Any) -> NoReturn:
-        _refuse(self.model)
-
-    def delete(self) -> NoReturn:
-        _refuse(self.model)
-
-    def bulk_create(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(self.model)
-
-    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(self.model)
-
-
-class HistoryModel(models.Model):
-    """Base of models whose table is in the history DB; the router reads the flag."""
-
-    lives_in_history_db = True
-
-    objects = ReadOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(self)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(self)
+        A `tasks` row outlives a run (reruns append events to it), so the
+        window, not the row, says which events belong to one run. One query
+        (tasks.task_id and task_events.task_id are indexed).
+        """
+        qs = self.filter(task__task_id=task_id, ts__gte=since, ts__lte=until)
+        return list(qs.order_by("ts", "id")[:n])
 
 
 # Luigi's columns are nullable unless noted, so the fields are too (null=True
@@ -85,6 +63,8 @@ class TaskEvent(HistoryModel):
     )
     event_name = models.CharField(max_length=20, null=True)  # noqa: DJ001
     ts = LuigiTimestampField(db_index=True)  # NOT NULL; aware UTC on read
+
+    objects = TaskEventQuerySet.as_manager()
 
     class Meta:
         managed = False

@@ -1,1 +1,2 @@
-"""The monitor: webmon's own models and pages (pages come in a later issue)."""
+"""The monitor: webmon's pages over the history DB (overview, runs, run detail, crawls, task
+families, /healthz), its middleware and the `ensure_admin` command."""

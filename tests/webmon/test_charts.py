@@ -1,0 +1,74 @@
+"""Chart geometry: numbers only, scaled into the drawing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from webmon.monitor.charts import bar_chart, calendar, gantt, sparkline
+from webmon.monitor.summaries import calendar_days, day_css, family_rows, percentile, success_rate
+
+
+def test_a_sparkline_puts_the_largest_value_at_the_top() -> None:
+    spark = sparkline([1.0, 4.0, 2.0], width=100, height=20, pad=0)
+    assert spark.points == "0.0,15.0 50.0,0.0 100.0,10.0"
+    assert (spark.last_x, spark.last_y) == ("100.0", "10.0")
+    assert sparkline([]) is None
+    assert sparkline([0.0]).points.count(",") == 2  # one value: a flat line
+
+
+def test_bars_scale_to_the_largest_value() -> None:
+    chart = bar_chart([(10.0, "a", "t1", None), (5.0, "b", "t2", "/x")], top_label="10 s", width=100, height=44)
+    assert [(b.y, b.h, b.css) for b in chart.bars] == [("4.0", "40.0", "a"), ("24.0", "20.0", "b")]  # 4 px of headroom
+    assert chart.bars[1].href == "/x"
+
+
+def test_the_calendar_has_a_cell_per_day_in_week_columns() -> None:
+    cal = calendar({"2026-03-02": ("day-ok", "ok")}, today=date(2026, 3, 8), days=7)
+    assert [c.day for c in cal.cells][0] == "2026-03-02"  # a Monday: first column, top row
+    assert (cal.cells[0].x, cal.cells[0].y, cal.cells[0].css) == (0, 16, "day-ok")
+    assert cal.cells[-1].css == "day-none" and cal.cells[-1].y == 16 + 6 * 17  # Sunday at the bottom
+    assert {c.x for c in cal.cells} == {0}
+
+
+def test_month_labels_do_not_overlap() -> None:
+    cal = calendar({}, today=date(2026, 3, 3), days=90)
+    xs = [x for x, _ in cal.months]
+    assert all(b - a >= 3 * 17 for a, b in zip(xs, xs[1:], strict=False))
+
+
+def test_gantt_bars_share_one_time_axis() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    chart = gantt(
+        [
+            ("A", "done", t0, t0 + timedelta(seconds=10), "", None),
+            ("B", "done", t0 + timedelta(seconds=10), t0 + timedelta(seconds=20), "", None),
+            ("C", "not-run", None, None, "", None),
+        ],
+        width=220,
+        label_width=10,
+    )
+    assert [(b.x, b.w) for b in chart.bars] == [("10.0", "100.0"), ("110.0", "100.0"), ("10.0", "0.0")]
+
+
+def test_day_colours_and_rates() -> None:
+    assert day_css({"done": 3}) == "day-ok"
+    assert day_css({"done": 3, "failed": 1}) == "day-mixed"
+    assert day_css({"killed": 1}) == "day-failed"
+    assert day_css({"running": 1}) == "day-running"
+    assert calendar_days({"2026-01-01": {"done": 2, "failed": 1}}) == {
+        "2026-01-01": ("day-mixed", "2026-01-01: 2 done, 1 failed")
+    }
+    assert success_rate({"done": 3, "failed": 1, "running": 5}) == 0.75
+    assert success_rate({"running": 1}) is None
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 95), percentile([], 50)) == (50.0, 95.0, None)
+    assert percentile([7.0], 95) == 7.0
+
+
+def test_family_rows_ignore_running_runs_in_durations() -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = family_rows(["F"], [("F", "done", t, 2.0), ("F", "running", t, None), ("F", "failed", t, 4.0)], cap=10)
+    assert (rows[0].runs, rows[0].failed, rows[0].running, rows[0].p50.total_seconds()) == (3, 1, 1, 2.0)

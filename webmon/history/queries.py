@@ -1,0 +1,346 @@
+"""Queries on the run tables, each bounded so every page stays fast at a million runs.
+
+The indexes (pipelines/runs/models.py) and how each read uses them:
+
+- (started_at): the runs list, newest first, keyset-paginated on
+  (started_at, id); recent failures; the 7-day status counts.
+- (crawl, started_at): everything per crawl (newest runs, last success,
+  the 90-day calendar, failures, items stored); the crawl filter.
+- (family, started_at): the families page (newest runs per family in a
+  window); the family filter.
+- (task_id, started_at): the runs of a tick (task_ids computed, see ticks.py).
+- crawl_run_logs (run_id, seq): log lines after line N.
+
+Filters no index serves (status, host, parameter search) look at a bounded
+window of runs per page (`window`), newest first, and say where they stopped,
+so a rare value never turns a page into a scan of the whole table. No list
+page counts the table; every aggregate has a time window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connections
+from django.db.models import Count, Q
+from django.db.models.functions import Length, Substr
+
+from webmon.history.readonly import ReadOnlyQuerySet
+from webmon.history.sqlfuncs import Day, Seconds, distinct_values, union_all, union_all_values
+from webmon.history.ticks import BAD, DONE, LAST_STAGE, NOT_DONE, tick_task_ids
+
+LAST_ID = 2**63 - 1  # with a start time, a cursor past every run of that instant
+HEAD_CHARS = 300  # of error messages and parameters on list pages
+TICK_FIELDS = ("id", "task_id", "family", "crawl", "status", "started_at", "finished_at", "heartbeat_at")
+LIST_FIELDS = (*TICK_FIELDS, "host", "attempt", "error_type", "log_lines")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the newest-first order of runs: (started_at, id)."""
+
+    started_at: datetime
+    id: int
+
+    _FORMAT = "%Y%m%dT%H%M%S.%fZ"
+
+    def encode(self) -> str:
+        return f"{self.started_at.strftime(self._FORMAT)}-{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor | None:
+        """The cursor written by encode(), or None for anything else."""
+        stamp, _, ident = text.partition("-")
+        try:
+            when = datetime.strptime(stamp, cls._FORMAT).replace(tzinfo=UTC)
+            return cls(when, int(ident))
+        except ValueError:
+            return None
+
+    @classmethod
+    def of(cls, run: Any) -> Cursor:
+        return cls(run.started_at, run.id)
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """What the runs list is filtered by; empty strings mean no filter."""
+
+    crawl: str = ""
+    family: str = ""
+    status: str = ""
+    host: str = ""
+    task_id: str = ""
+    q: str = ""  # a substring of the parameters (JSON text)
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def scans(self) -> bool:
+        """True when a filter needs a look at rows no index narrows down."""
+        return bool(self.status or self.host or self.q)
+
+
+@dataclass
+class RunPage:
+    runs: list[Any]
+    older: Cursor | None  # continue with older runs from here
+    newer: Cursor | None  # continue with newer runs from here
+    scanned_to: datetime | None = None  # the scan window ended this page here
+
+
+class RunQuerySet(ReadOnlyQuerySet):
+    # -- orders, cursors, filters ------------------------------------------------
+
+    def newest_first(self) -> RunQuerySet:
+        return self.order_by("-started_at", "-id")
+
+    def oldest_first(self) -> RunQuerySet:
+        return self.order_by("started_at", "id")
+
+    def older_than(self, c: Cursor, *, inclusive: bool = False) -> RunQuerySet:
+        # The plain bound on started_at lets every backend range-scan the index.
+        same = Q(id__lte=c.id) if inclusive else Q(id__lt=c.id)
+        return self.filter(
+            Q(started_at__lt=c.started_at) | (Q(started_at=c.started_at) & same), started_at__lte=c.started_at
+        )
+
+    def newer_than(self, c: Cursor, *, inclusive: bool = False) -> RunQuerySet:
+        same = Q(id__gte=c.id) if inclusive else Q(id__gt=c.id)
+        return self.filter(
+            Q(started_at__gt=c.started_at) | (Q(started_at=c.started_at) & same), started_at__gte=c.started_at
+        )
+
+    def indexed_filter(self, f: RunFilter) -> RunQuerySet:
+        qs = self
+        if f.crawl:
+            qs = qs.filter(crawl=f.crawl)
+        if f.family:
+            qs = qs.filter(family=f.family)
+        if f.task_id:
+            qs = qs.filter(task_id=f.task_id)
+        if f.since:
+            qs = qs.filter(started_at__gte=f.since)
+        if f.until:
+            qs = qs.filter(started_at__lt=f.until)
+        return qs
+
+    def matching(self, f: RunFilter) -> RunQuerySet:
+        qs = self.indexed_filter(f)
+        if f.status:
+            qs = qs.filter(status=f.status)
+        if f.host:
+            qs = qs.filter(host=f.host)
+        if f.q:
+            qs = qs.filter(params__icontains=f.q)
+        return qs
+
+    def listing(self) -> RunQuerySet:
+        """The columns of a list row; long texts only as their heads."""
+        return self.only(*LIST_FIELDS).annotate(
+            error_head=Substr("error_message", 1, HEAD_CHARS), params_head=Substr("params", 1, HEAD_CHARS)
+        )
+
+    # -- the runs list -------------------------------------------------------------
+
+    def page(
+        self, f: RunFilter, *, before: Cursor | None = None, after: Cursor | None = None, size: int, window: int
+    ) -> RunPage:
+        """One page of runs, newest first, continuing before or after a cursor.
+
+        Queries: 1, or 2 when a filter scans (the window's far end first).
+        """
+        going_newer = after is not None and before is None
+        indexed, matching = self.indexed_filter(f), self.matching(f)
+        if before is not None:
+            indexed, matching = indexed.older_than(before), matching.older_than(before)
+        elif after is not None:
+            indexed, matching = indexed.newer_than(after), matching.newer_than(after)
+        if going_newer:
+            indexed, matching = indexed.oldest_first(), matching.oldest_first()
+        else:
+            indexed, matching = indexed.newest_first(), matching.newest_first()
+
+        edge = None
+        if f.scans:
+            # The start time of the window-th run the indexes allow: this page
+            # looks no further. Ordered by started_at alone so every backend
+            # reads it straight from an index; all runs of that instant belong
+            # to the page, and the next page starts strictly beyond it.
+            by_start = indexed.order_by("started_at" if going_newer else "-started_at")
+            found = by_start.values_list("started_at", flat=True)[window - 1 : window]
+            edge_ts = next(iter(found), None)
+            if edge_ts is not None:
+                if going_newer:
+                    edge, matching = Cursor(edge_ts, LAST_ID), matching.filter(started_at__lte=edge_ts)
+                else:
+                    edge, matching = Cursor(edge_ts, 0), matching.filter(started_at__gte=edge_ts)
+        rows = list(matching.listing()[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size]
+        far = Cursor.of(rows[-1]) if more else edge  # where the next page in this direction starts
+        if going_newer:
+            rows.reverse()
+            newer, older = far, (Cursor.of(rows[-1]) if rows else after)
+        else:
+            older = far
+            newer = (Cursor.of(rows[0]) if rows else before) if before is not None else None
+        scanned_to = edge.started_at if (edge is not None and not more) else None
+        return RunPage(rows, older, newer, scanned_to)
+
+    # -- names ------------------------------------------------------------------
+
+    def crawl_names(self, limit: int) -> list[str]:
+        return distinct_values(self.model, "crawl", limit)
+
+    def family_names(self, limit: int) -> list[str]:
+        return distinct_values(self.model, "family", limit)
+
+    # -- per crawl ----------------------------------------------------------------
+
+    def newest_of_each_crawl(self, crawls: Sequence[str], n: int) -> list[Any]:
+        """The newest `n` runs of each crawl, in one query (one index range per crawl)."""
+        return union_all([self.filter(crawl=c).newest_first().only(*TICK_FIELDS)[:n] for c in crawls])
+
+    def last_success_of_each_crawl(self, crawls: Sequence[str], since: datetime) -> dict[str, Any]:
+        """The newest successful last stage of each crawl since `since`, in one query."""
+        members = [
+            self.filter(crawl=c, family=LAST_STAGE, status=DONE, started_at__gte=since)
+            .newest_first()
+            .only(*TICK_FIELDS)[:1]
+            for c in crawls
+        ]
+        return {run.crawl: run for run in union_all(members)}
+
+    def not_done_since(self, since: datetime) -> RunQuerySet:
+        """Runs started since `since` that are not done: failed, killed, running.
+
+        Read through the (status, heartbeat_at) index: a heartbeat is never
+        before its run's start, so `heartbeat_at >= since` bounds the range
+        and only these (few) rows are looked up.
+        """
+        return self.filter(status__in=NOT_DONE, heartbeat_at__gte=since, started_at__gte=since)
+
+    def status_counts_by_crawl(self, crawls: Sequence[str], since: datetime) -> dict[str, dict[str, int]]:
+        """Runs per crawl and status started since `since`. Queries: 2.
+
+        All runs are counted in the (crawl, started_at) index alone (no row is
+        read); the runs that are not done come from not_done_since(); done is
+        the difference.
+        """
+        if not crawls:
+            return {}
+        totals = (
+            self.filter(crawl__in=crawls, started_at__gte=since).order_by().values_list("crawl").annotate(n=Count("*"))
+        )
+        counts: dict[str, dict[str, int]] = {}
+        rest = self.not_done_since(since).filter(crawl__in=crawls).order_by().values_list("crawl", "status")
+        for crawl, status, n in rest.annotate(n=Count("*")):
+            counts.setdefault(crawl, {})[status] = n
+        for crawl, total in totals:
+            crawl_counts = counts.setdefault(crawl, {})
+            crawl_counts[DONE] = total - sum(crawl_counts.values())
+        return counts
+
+    def recent_failures(self, since: datetime, n: int) -> list[Any]:
+        failed = self.filter(status__in=BAD, heartbeat_at__gte=since, started_at__gte=since)
+        return list(failed.listing().newest_first()[:n])
+
+    def newest_of_crawl(self, crawl: str, n: int) -> list[Any]:
+        return list(self.filter(crawl=crawl).newest_first().only(*TICK_FIELDS)[:n])
+
+    def daily_counts(self, crawl: str, since: datetime) -> dict[str, dict[str, int]]:
+        """Runs per UTC day ('YYYY-MM-DD') and status, since `since`. Queries: 2, as status_counts_by_crawl."""
+        totals = (
+            self.filter(crawl=crawl, started_at__gte=since)
+            .order_by()
+            .annotate(day=Day("started_at"))
+            .values_list("day")
+            .annotate(n=Count("*"))
+        )
+        rest = (
+            self.not_done_since(since)
+            .filter(crawl=crawl)
+            .order_by()
+            .annotate(day=Day("started_at"))
+            .values_list("day", "status")
+            .annotate(n=Count("*"))
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for day, status, n in rest:
+            counts.setdefault(str(day), {})[status] = n
+        for day, total in totals:
+            day_counts = counts.setdefault(str(day), {})
+            day_counts[DONE] = total - sum(day_counts.values())
+        return counts
+
+    def failures_of_crawl(self, crawl: str, since: datetime, n: int) -> list[Any]:
+        return list(self.filter(crawl=crawl, status__in=BAD, started_at__gte=since).listing().newest_first()[:n])
+
+    def stores_of_crawl(self, crawl: str, n: int) -> list[Any]:
+        """The newest runs of the last stage, with their stats (items stored)."""
+        return list(self.filter(crawl=crawl, family=LAST_STAGE).newest_first().only(*TICK_FIELDS, "stats")[:n])
+
+    # -- per family ---------------------------------------------------------------
+
+    def family_windows(self, families: Sequence[str], since: datetime, n: int) -> list[tuple[Any, ...]]:
+        """(family, status, started_at, seconds) of the newest `n` runs of each family since `since`."""
+        members = [
+            self.filter(family=fam, started_at__gte=since)
+            .newest_first()
+            .values_list("family", "status", "started_at", Seconds("started_at", "finished_at"))[:n]
+            for fam in families
+        ]
+        rows = union_all_values(members)
+        field, connection = self.model._meta.get_field("started_at"), connections[self.db]
+        # Raw driver values: MySQL's seconds are Decimal, SQLite's times may be text.
+        return [
+            (fam, status, field.from_db_value(ts, None, connection), None if secs is None else float(secs))
+            for fam, status, ts, secs in rows
+        ]
+
+    # -- one run ------------------------------------------------------------------
+
+    def tick_attempts(self, run: Any, n: int) -> list[Any]:
+        """Every attempt of every task of the run's tick (or of its task alone), newest first."""
+        ids = tick_task_ids(run.tick_key) if run.tick_key else [run.task_id]
+        return list(self.filter(task_id__in=ids).newest_first().only(*TICK_FIELDS, "attempt", "host")[:n])
+
+
+class LogQuerySet(ReadOnlyQuerySet):
+    def viewer(
+        self, run_id: int, *, after: int, limit: int, head: int, levels: Sequence[str] | None = None, q: str = ""
+    ) -> list[Any]:
+        """Up to `limit` lines after line `after`, messages cut to `head` characters.
+
+        One query through the (run_id, seq) index; `message_length` tells
+        whether a line was cut.
+        """
+        qs = self.filter(run_id=run_id, seq__gt=after)
+        if levels:
+            qs = qs.filter(level__in=levels)
+        if q:
+            qs = qs.filter(message__icontains=q)
+        qs = qs.defer("message").annotate(head=Substr("message", 1, head), message_length=Length("message"))
+        return list(qs.order_by("seq")[:limit])
+
+    def line(self, run_id: int, seq: int) -> str | None:
+        return self.filter(run_id=run_id, seq=seq).values_list("message", flat=True).first()
+
+    def text(self, run_id: int, chunk: int = 200) -> Iterator[str]:
+        """Every line of a run's log as text, read `chunk` lines per query."""
+        after = 0
+        while True:
+            rows = list(
+                self.filter(run_id=run_id, seq__gt=after)
+                .order_by("seq")
+                .values_list("seq", "ts", "level", "logger", "message")[:chunk]
+            )
+            for seq, ts, level, logger, message in rows:
+                yield f"{ts:%Y-%m-%d %H:%M:%S.%f}Z {seq} {level} {logger}: {message}\n"
+            if len(rows) < chunk:
+                return
+            after = rows[-1][0]

@@ -1,0 +1,115 @@
+"""SQL building blocks the ORM lacks, written for SQLite, PostgreSQL and MySQL/MariaDB.
+
+- `Day` and `Seconds`: calendar day and elapsed seconds of naive-UTC columns,
+  computed by the database so aggregates never pull rows into Python.
+- `distinct_values`: DISTINCT of an indexed column by skipping through the
+  index (a recursive CTE of MIN(col) > previous), one seek per value instead
+  of a scan of every row: the list of crawls or families of a million runs.
+- `union_all`: one query for "the newest N rows of each crawl" (one index
+  range per crawl); Django refuses sliced members of a union on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connections
+from django.db.models import CharField, FloatField, Func, Model, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
+
+
+class Day(Func):
+    """'YYYY-MM-DD' of a naive-UTC timestamp column (its UTC calendar day)."""
+
+    output_field = CharField()
+
+    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff': the day is the first ten characters.
+        return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 10)", **extra)
+
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return self.as_sql(compiler, connection, template="to_char(%(expressions)s, 'YYYY-MM-DD')", **extra)
+
+    def as_mysql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return self.as_sql(compiler, connection, template="DATE_FORMAT(%(expressions)s, '%%%%Y-%%%%m-%%%%d')", **extra)
+
+
+class Seconds(Func):
+    """Seconds from the first timestamp column to the second (NULL when either is NULL)."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        start, end = self.source_expressions
+        sql_start, p1 = compiler.compile(start)
+        sql_end, p2 = compiler.compile(end)
+        return f"((julianday({sql_end}) - julianday({sql_start})) * 86400.0)", [*p2, *p1]
+
+    def as_postgresql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        start, end = self.source_expressions
+        sql_start, p1 = compiler.compile(start)
+        sql_end, p2 = compiler.compile(end)
+        return f"EXTRACT(EPOCH FROM ({sql_end} - {sql_start}))::float8", [*p2, *p1]
+
+    def as_mysql(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        start, end = self.source_expressions
+        sql_start, p1 = compiler.compile(start)
+        sql_end, p2 = compiler.compile(end)
+        return f"(TIMESTAMPDIFF(MICROSECOND, {sql_start}, {sql_end}) / 1000000.0)", [*p1, *p2]
+
+
+def distinct_values(model: type[Model], column: str, limit: int) -> list[str]:
+    """Up to `limit` distinct non-NULL values of an indexed column, sorted, in one query."""
+    from django.db import router  # noqa: PLC0415 - keeps this module import-light
+
+    alias = router.db_for_read(model) or "default"
+    connection = connections[alias]
+    table = connection.ops.quote_name(model._meta.db_table)
+    col = connection.ops.quote_name(model._meta.get_field(column).column)
+    # The counter (not an outer LIMIT) ends the recursion: MySQL would
+    # otherwise stop at cte_max_recursion_depth with an error.
+    sql = (
+        f"WITH RECURSIVE v(x, n) AS ("
+        f" SELECT MIN({col}), 1 FROM {table}"
+        f" UNION ALL"
+        f" SELECT (SELECT MIN({col}) FROM {table} WHERE {col} > v.x), v.n + 1 FROM v"
+        f" WHERE v.x IS NOT NULL AND v.n < %s"
+        f") SELECT x FROM v WHERE x IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _union_sql(querysets: Sequence[QuerySet]) -> tuple[str, list[Any], str]:
+    alias = querysets[0].db
+    parts, params = [], []
+    for i, qs in enumerate(querysets):
+        sql, qs_params = qs.query.get_compiler(using=alias).as_sql()
+        parts.append(f"SELECT * FROM ({sql}) u{i}")
+        params.extend(qs_params)
+    return " UNION ALL ".join(parts), params, alias
+
+
+def union_all(querysets: Sequence[QuerySet]) -> list[Model]:
+    """The rows of every (sliced, ordered) queryset, as model instances, in one query."""
+    if not querysets:
+        return []
+    sql, params, alias = _union_sql(querysets)
+    return list(querysets[0].model.objects.raw(sql, params, using=alias))
+
+
+def union_all_values(querysets: Sequence[QuerySet]) -> list[tuple[Any, ...]]:
+    """Like union_all for values_list() querysets of plain columns: tuples, no model instances.
+
+    Values come raw from the driver: pass timestamps through their field's
+    from_db_value (the one naive -> aware conversion) before use.
+    """
+    if not querysets:
+        return []
+    sql, params, alias = _union_sql(querysets)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()]

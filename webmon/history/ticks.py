@@ -1,0 +1,132 @@
+"""Crawl ticks: the run records of one RunCrawl(crawl, at), and their status.
+
+A tick's tasks share their parameters, so Luigi gives their task_ids the same
+tail after the family name (`FetchPages_demo_2026_11_21T0730_1a2b3c4d5e`, see
+luigi.task.task_id_str): the tick's other task_ids are computed, not searched,
+and found through the (task_id, started_at) index. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+CHAIN = ("FetchPages", "ParsePages", "StoreItems")
+WRAPPER = "RunCrawl"
+TICK_FAMILIES = (*CHAIN, WRAPPER)
+LAST_STAGE = CHAIN[-1]
+
+RUNNING, DONE, FAILED, KILLED = "running", "done", "failed", "killed"
+STATUSES = (RUNNING, DONE, FAILED, KILLED)
+FINISHED = (DONE, FAILED, KILLED)
+BAD = (FAILED, KILLED)
+NOT_DONE = (RUNNING, FAILED, KILLED)
+
+
+class RunLike(Protocol):
+    id: int
+    task_id: str
+    family: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    heartbeat_at: datetime
+
+
+def tick_key(family: str, task_id: str) -> str | None:
+    """The task_id tail shared by a tick's tasks, or None for other families."""
+    prefix = f"{family}_"
+    if family not in TICK_FAMILIES or not task_id.startswith(prefix):
+        return None
+    return task_id[len(prefix) :]
+
+
+def tick_task_ids(key: str) -> list[str]:
+    """The task_ids of every task of the tick whose key is `key`."""
+    return [f"{family}_{key}" for family in TICK_FAMILIES]
+
+
+def latest_per_family(runs: Iterable[RunLike]) -> dict[str, RunLike]:
+    """The latest attempt of each family among `runs`."""
+    latest: dict[str, RunLike] = {}
+    for run in runs:
+        seen = latest.get(run.family)
+        if seen is None or (run.started_at, run.id) > (seen.started_at, seen.id):
+            latest[run.family] = run
+    return latest
+
+
+def end_of(run: RunLike, now: datetime) -> datetime:
+    """When the run ended, or now while it runs (its last heartbeat if it stopped beating)."""
+    if run.finished_at is not None:
+        return run.finished_at
+    return now if run.status == RUNNING else run.heartbeat_at
+
+
+def tick_status(latest: dict[str, RunLike]) -> str:
+    """failed if a stage's latest attempt failed, running if one runs, done when stored."""
+    statuses = {run.status for run in latest.values()}
+    if statuses & set(BAD):
+        return FAILED
+    if RUNNING in statuses:
+        return RUNNING
+    done = {family for family, run in latest.items() if run.status == DONE}
+    if LAST_STAGE in done or WRAPPER in done:
+        return DONE
+    return "incomplete"
+
+
+@dataclass
+class Tick:
+    """One crawl tick seen through some of its run records."""
+
+    key: str
+    runs: list[RunLike] = field(default_factory=list)
+
+    @property
+    def latest(self) -> dict[str, RunLike]:
+        return latest_per_family(self.runs)
+
+    @property
+    def status(self) -> str:
+        return tick_status(self.latest)
+
+    @property
+    def started_at(self) -> datetime:
+        return min(run.started_at for run in self.runs)
+
+    def duration(self, now: datetime) -> timedelta:
+        return max(end_of(run, now) for run in self.runs) - self.started_at
+
+    @property
+    def newest(self) -> RunLike:
+        return max(self.runs, key=lambda run: (run.started_at, run.id))
+
+
+def group_ticks(runs: Sequence[RunLike]) -> list[Tick]:
+    """Run records grouped into ticks, newest tick first; other families are left out."""
+    ticks: dict[str, Tick] = {}
+    for run in runs:
+        key = tick_key(run.family, run.task_id)
+        if key is not None:
+            ticks.setdefault(key, Tick(key)).runs.append(run)
+    return sorted(ticks.values(), key=lambda tick: tick.started_at, reverse=True)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A box of the chain graph and a bar of its Gantt chart."""
+
+    family: str
+    run: RunLike | None
+
+    @property
+    def status(self) -> str:
+        return self.run.status if self.run is not None else "not-run"
+
+
+def chain_stages(latest: dict[str, RunLike]) -> list[Stage]:
+    """fetch -> parse -> store, each with its latest attempt (None when it never ran)."""
+    return [Stage(family, latest.get(family)) for family in CHAIN]

@@ -1,0 +1,86 @@
+"""Reading a page's data so that a broken source becomes a banner, never a 500.
+
+A view asks `Sources` for each part of its page: `history(read, default)`
+for anything from the history DB, `luigid(read, default)` for luigid's API.
+When a source fails, the page gets the default (an empty section) and one
+banner naming the source and a short reason; later reads of a failed source
+return their default at once, so a page never waits twice for a dead source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from django.db import DatabaseError, connections
+
+from webmon.exceptions import LuigidUnavailable
+from webmon.monitor import luigid as luigid_api
+from webmon.routers import HISTORY_ALIAS
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Banner:
+    source: str  # "history" or "luigid": the element id is banner-<source>
+    text: str
+
+
+def missing_sqlite_file() -> str | None:
+    """The path of the history DB when it is a SQLite file that does not exist.
+
+    Checked before connecting: sqlite3 would otherwise create an empty file
+    where luigid is meant to create its own.
+    """
+    settings = connections[HISTORY_ALIAS].settings_dict
+    name = str(settings.get("NAME") or "")
+    if settings["ENGINE"].endswith("sqlite3") and name not in ("", ":memory:") and not name.startswith("file:"):
+        if not Path(name).exists():
+            return name
+    return None
+
+
+def short_reason(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+@dataclass
+class Sources:
+    banners: list[Banner] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)
+
+    @property
+    def history_ok(self) -> bool:
+        return "history" not in self.failed
+
+    def history(self, read: Callable[[], T], default: T) -> T:
+        if "history" in self.failed:
+            return default
+        missing = missing_sqlite_file()
+        if missing:
+            return self._fail("history", default, f"{missing} does not exist (has luigid recorded any task yet?)")
+        try:
+            return read()
+        except (DatabaseError, ValueError) as exc:  # ValueError: undecodable values a writer left
+            return self._fail("history", default, short_reason(exc))
+
+    def luigid(self, read: Callable[[], T], default: T) -> T:
+        if "luigid" in self.failed:
+            return default
+        try:
+            return read()
+        except LuigidUnavailable as exc:
+            return self._fail("luigid", default, str(exc), url=luigid_api.public_url())
+
+    def _fail(self, source: str, default: T, reason: str, url: str = "") -> T:
+        self.failed.add(source)
+        if source == "history":
+            text = f"The task-history database cannot be read: {reason}"
+        else:
+            text = f"luigid at {url} does not answer ({reason}): running tasks and progress are not shown."
+        self.banners.append(Banner(source, text))
+        return default

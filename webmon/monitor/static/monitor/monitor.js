@@ -1,0 +1,97 @@
+// webmon: a little plain JavaScript. Loaded from a static file (the CSP allows no inline script).
+// - Pages with <body data-refresh-seconds> reload themselves while #auto-refresh is checked.
+// - The run page's log (#log-lines[data-follow-url]) is followed live while the run runs.
+// Text from the server is only ever inserted with textContent, never as HTML.
+(function () {
+  "use strict";
+
+  function autoRefresh() {
+    var seconds = parseInt(document.body.getAttribute("data-refresh-seconds") || "0", 10);
+    var box = document.getElementById("auto-refresh");
+    if (!seconds || !box) { return; }
+    var key = "webmon.autoRefresh";
+    if (window.localStorage && localStorage.getItem(key) === "off") { box.checked = false; }
+    box.addEventListener("change", function () {
+      if (window.localStorage) { localStorage.setItem(key, box.checked ? "on" : "off"); }
+    });
+    window.setInterval(function () {
+      if (box.checked && document.visibilityState !== "hidden") { window.location.reload(); }
+    }, seconds * 1000);
+  }
+
+  function cell(row, cls, text) {
+    var td = document.createElement("td");
+    td.className = cls;
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function followLog() {
+    var table = document.getElementById("log-lines");
+    var url = table && table.getAttribute("data-follow-url");
+    if (!url) { return; }
+    var follow = document.getElementById("log-follow");
+    var status = document.getElementById("log-status");
+    var body = table.tBodies[0];
+    var empty = document.getElementById("log-empty");
+    var base = url.split("?")[0];
+    var query = new URLSearchParams(url.split("?")[1] || "");
+    var timer = null;
+
+    function say(text) { if (status) { status.textContent = text; } }
+
+    function append(line) {
+      var row = document.createElement("tr");
+      row.className = "log-line level-" + String(line.level).toLowerCase();
+      row.setAttribute("data-seq", line.seq);
+      cell(row, "log-seq", line.seq);
+      cell(row, "log-ts", String(line.ts).slice(11, 23));
+      cell(row, "log-level", line.level);
+      cell(row, "log-logger", line.logger);
+      var msg = cell(row, "log-message", "");
+      var span = document.createElement("span");
+      span.className = "log-text";
+      span.textContent = line.message;
+      msg.appendChild(span);
+      if (line.cut && line.full_url) {
+        var link = document.createElement("a");
+        link.className = "show-full";
+        link.href = line.full_url;
+        link.textContent = " show full line";
+        msg.appendChild(link);
+      }
+      body.appendChild(row);
+    }
+
+    function poll() {
+      if (follow && !follow.checked) { timer = window.setTimeout(poll, 2000); return; }
+      fetch(base + "?" + query.toString(), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          if (data.error) { say(data.error); timer = window.setTimeout(poll, 5000); return; }
+          (data.lines || []).forEach(append);
+          if (data.lines && data.lines.length) {
+            if (empty) { empty.hidden = true; }
+            query.set("after", String(data.after));
+            if (!follow || follow.checked) { window.scrollTo(0, document.body.scrollHeight); }
+          }
+          if (data.running || data.more) {
+            say("Following: run is " + data.status + ".");
+            timer = window.setTimeout(poll, data.more ? 200 : 2000);
+          } else {
+            say("The run finished (" + data.status + "). Reload for the final state.");
+            var runStatus = document.getElementById("run-status");
+            if (runStatus) { runStatus.textContent = data.status; runStatus.setAttribute("data-status", data.status); }
+          }
+        })
+        .catch(function () { say("Cannot reach webmon; retrying."); timer = window.setTimeout(poll, 5000); });
+    }
+    timer = window.setTimeout(poll, 2000);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    autoRefresh();
+    followLog();
+  });
+}());

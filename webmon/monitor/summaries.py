@@ -1,0 +1,167 @@
+"""What the pages show, computed from rows already read: pure functions, clock passed in."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from webmon.history.runs import STALE, json_object
+from webmon.history.ticks import BAD, DONE, FINISHED, RUNNING, Tick, group_ticks
+from webmon.monitor.charts import Spark, sparkline
+
+SPARK_TICKS = 20
+
+
+def success_rate(counts: dict[str, int]) -> float | None:
+    """done / finished runs, or None when nothing finished."""
+    done = counts.get(DONE, 0)
+    finished = done + sum(counts.get(s, 0) for s in BAD)
+    return done / finished if finished else None
+
+
+@dataclass
+class CrawlRow:
+    """A row of the overview: one crawl."""
+
+    name: str
+    last: Any | None  # the newest run record
+    last_status: str
+    last_success: Any | None
+    rate: float | None
+    finished: int  # finished runs behind the rate
+    spark: Spark | None
+    next_run: datetime | None = None  # once scheduling exists
+
+
+def tick_durations(ticks: Sequence[Tick], now: datetime, n: int) -> list[tuple[Tick, float]]:
+    """(tick, seconds) of the newest `n` finished ticks, oldest first."""
+    finished = [t for t in ticks if t.status != RUNNING][:n]
+    return [(t, t.duration(now).total_seconds()) for t in reversed(finished)]
+
+
+def crawl_rows(
+    names: Sequence[str],
+    newest: Sequence[Any],
+    successes: dict[str, Any],
+    counts: dict[str, dict[str, int]],
+    now: datetime,
+    stale_after: timedelta,
+) -> list[CrawlRow]:
+    by_crawl: dict[str, list[Any]] = {}
+    for run in newest:
+        by_crawl.setdefault(run.crawl, []).append(run)
+    rows = []
+    for name in names:
+        runs = sorted(by_crawl.get(name, []), key=lambda r: (r.started_at, r.id), reverse=True)
+        last = runs[0] if runs else None
+        ticks = group_ticks(runs)
+        status = ticks[0].status if ticks else (last.status if last else "")
+        if last is not None and status == RUNNING and last.display_status(now, stale_after) == STALE:
+            status = STALE
+        if ticks:
+            values = [secs for _, secs in tick_durations(ticks, now, SPARK_TICKS)]
+        else:  # families outside the crawl chain: one point per run
+            values = [r.duration(now).total_seconds() for r in reversed(runs[:SPARK_TICKS]) if r.status in FINISHED]
+        crawl_counts = counts.get(name, {})
+        rows.append(
+            CrawlRow(
+                name=name,
+                last=last,
+                last_status=status,
+                last_success=successes.get(name),
+                rate=success_rate(crawl_counts),
+                finished=sum(crawl_counts.get(s, 0) for s in FINISHED),
+                spark=sparkline(values),
+            )
+        )
+    return rows
+
+
+def day_css(counts: dict[str, int]) -> str:
+    """The calendar colour of a day from its runs per status."""
+    bad = sum(counts.get(s, 0) for s in BAD)
+    done = counts.get(DONE, 0)
+    if bad and done:
+        return "day-mixed"
+    if bad:
+        return "day-failed"
+    if done:
+        return "day-ok"
+    return "day-running" if counts.get(RUNNING) else "day-none"
+
+
+def calendar_days(daily: dict[str, dict[str, int]]) -> dict[str, tuple[str, str]]:
+    days = {}
+    for day, counts in daily.items():
+        parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        days[day] = (day_css(counts), f"{day}: {parts}")
+    return days
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The nearest-rank percentile `p` (0-100] of `values` (sorted or not)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)]
+
+
+@dataclass
+class FamilyRow:
+    """A row of the families page: one task family over its window."""
+
+    family: str
+    runs: int = 0
+    failed: int = 0
+    running: int = 0
+    p50: timedelta | None = None
+    p95: timedelta | None = None
+    newest: datetime | None = None
+    oldest: datetime | None = None
+    capped: bool = False  # the window is the last N runs, not the whole period
+
+
+def family_rows(
+    families: Sequence[str], rows: Sequence[tuple[str, str, datetime, float | None]], cap: int
+) -> list[FamilyRow]:
+    """Rows of (family, status, started_at, seconds) summed up per family."""
+    stats = {family: FamilyRow(family) for family in families}
+    seconds: dict[str, list[float]] = {family: [] for family in families}
+    for family, status, started_at, secs in rows:
+        row = stats.get(family)
+        if row is None:
+            continue
+        row.runs += 1
+        row.failed += status in BAD
+        row.running += status == RUNNING
+        row.newest = max(filter(None, (row.newest, started_at)), default=None)
+        row.oldest = min(filter(None, (row.oldest, started_at)), default=None)
+        if status in FINISHED and secs is not None:
+            seconds[family].append(float(secs))
+    for family, row in stats.items():
+        row.capped = row.runs >= cap
+        for name, p in (("p50", 50), ("p95", 95)):
+            value = percentile(seconds[family], p)
+            setattr(row, name, timedelta(seconds=value) if value is not None else None)
+    return list(stats.values())
+
+
+@dataclass
+class StoreRow:
+    run: Any
+    items: int | None
+    new: int | None
+    changed: int | None
+
+
+def store_rows(runs: Sequence[Any]) -> list[StoreRow]:
+    """Items stored by each run of the last stage, from its stats (absent counts are None)."""
+    rows = []
+    for run in runs:
+        stats = json_object(run.stats)
+        counts = [stats.get(key) for key in ("items", "new", "changed")]
+        rows.append(StoreRow(run, *[c if isinstance(c, int) and not isinstance(c, bool) else None for c in counts]))
+    return rows

@@ -1,1 +1,0 @@
-"""The monitor's pages: thin views (query, context, render). None yet."""

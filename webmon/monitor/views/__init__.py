@@ -1,0 +1,1 @@
+"""The monitor's pages: thin views (query, context, render), one module per page."""

@@ -1,0 +1,79 @@
+"""Crawl detail: duration trend, 90-day calendar, failures, items stored per run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from webmon.history.models import CrawlRun
+from webmon.history.ticks import group_ticks
+from webmon.monitor.charts import bar_chart, calendar
+from webmon.monitor.clock import Clock
+from webmon.monitor.sources import Sources
+from webmon.monitor.summaries import calendar_days, store_rows, tick_durations
+from webmon.monitor.templatetags.monitor import human
+
+NEWEST_RUNS = 400  # run records read for the trend (about 100 ticks of four tasks)
+TREND_TICKS = 100
+CALENDAR_DAYS = 90
+FAILURES = 20
+STORES = 50
+
+
+def crawl_detail(request: HttpRequest) -> HttpResponse:
+    crawl = request.GET.get("name", "")
+    if not crawl:
+        raise Http404("Which crawl? Give its name as ?name=.")
+    clock, sources = Clock.current(), Sources()
+    since = clock.now - timedelta(days=CALENDAR_DAYS)
+    runs = CrawlRun.objects
+    newest = sources.history(lambda: runs.newest_of_crawl(crawl, NEWEST_RUNS), [])
+    daily = sources.history(lambda: runs.daily_counts(crawl, since), {})
+    failures = sources.history(lambda: runs.failures_of_crawl(crawl, since, FAILURES), [])
+    stores = store_rows(sources.history(lambda: runs.stores_of_crawl(crawl, STORES), []))
+
+    durations = tick_durations(group_ticks(newest), clock.now, TREND_TICKS)
+    trend = bar_chart(
+        [
+            (
+                secs,
+                f"bar-{tick.status}",
+                f"{tick.started_at:%Y-%m-%d %H:%M} UTC: {tick.status}, {human(secs)}",
+                reverse("monitor:run", args=[tick.newest.id]),
+            )
+            for tick, secs in durations
+        ],
+        top_label=human(max((s for _, s in durations), default=0)),
+    )
+    items = bar_chart(
+        [
+            (
+                row.items or 0,
+                "bar-items",
+                f"{row.run.started_at:%Y-%m-%d %H:%M} UTC: {row.items} items, {row.new} new, {row.changed} changed",
+                reverse("monitor:run", args=[row.run.id]),
+            )
+            for row in reversed(stores)
+        ],
+        top_label=f"{max((row.items or 0 for row in stores), default=0):,} items",
+    )
+    return render(
+        request,
+        "monitor/crawl.html",
+        {
+            "clock": clock,
+            "banners": sources.banners,
+            "crawl": crawl,
+            "has_runs": bool(newest),
+            "trend": trend,
+            "ticks": len(durations),
+            "calendar": calendar(calendar_days(daily), clock.now.date(), CALENDAR_DAYS),
+            "calendar_days": CALENDAR_DAYS,
+            "failures": failures,
+            "stores": stores,
+            "items": items,
+        },
+    )

@@ -1,0 +1,68 @@
+"""Run detail: one task attempt with its tick's chain, luigid events, stats, error and log."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from webmon.history.models import CrawlRun, CrawlRunLog, TaskEvent
+from webmon.monitor import luigid
+from webmon.monitor.clock import Clock
+from webmon.monitor.forms import LogFilterForm
+from webmon.monitor.runparts import LINE_HEAD, LOG_PAGE, LogView, chain, event_window
+from webmon.monitor.sources import Sources
+from webmon.monitor.views.common import query_with
+
+MAX_ATTEMPTS = 200  # run records of one tick read for the chain and the attempts list
+MAX_EVENTS = 200
+
+
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    clock, sources = Clock.current(), Sources()
+    run = sources.history(lambda: CrawlRun.objects.filter(pk=pk).first(), None)
+    if run is None and sources.history_ok:
+        raise Http404("No run with this id in the history DB.")
+    form = LogFilterForm(request.GET)
+    context = {"clock": clock, "run": run, "log_form": form, "pk": pk}
+    if run is not None:
+        attempts = sources.history(lambda: CrawlRun.objects.tick_attempts(run, MAX_ATTEMPTS), [])
+        since, until = event_window(run, attempts, clock)
+        log = LogView.of(run, *form.values())
+        lines = sources.history(
+            lambda: CrawlRunLog.objects.viewer(
+                run.id, after=log.after, limit=LOG_PAGE + 1, head=LINE_HEAD, levels=log.levels, q=log.q
+            ),
+            [],
+        )
+        more = len(lines) > LOG_PAGE
+        lines = lines[:LOG_PAGE]
+        last_seq = lines[-1].seq if lines else log.after
+        context.update(
+            {
+                "chain": chain(attempts, clock),
+                "attempts": [a for a in attempts if a.task_id == run.task_id],
+                "events": sources.history(
+                    lambda: TaskEvent.objects.timeline(run.task_id, since, until, MAX_EVENTS), []
+                ),
+                "log": log,
+                "lines": lines,
+                "log_more_query": query_with(request.GET, after=str(last_seq)) if more else None,
+                "log_tail_query": query_with(request.GET, after=str(max(run.log_lines - LOG_PAGE, 0))),
+                "log_first_query": query_with(request.GET, after="0"),
+                "follow_url": (
+                    f"{reverse('monitor:run-log-json', args=[run.id])}?{query_with(request.GET, after=str(last_seq))}"
+                )
+                if run.is_running and not more
+                else None,
+                "luigid_task": sources.luigid(lambda: _luigid_state(run.task_id), None) if run.is_running else None,
+                "visualiser_url": luigid.visualiser_url(run.task_id),
+            }
+        )
+    context["banners"] = sources.banners
+    return render(request, "monitor/run.html", context)
+
+
+def _luigid_state(task_id: str) -> luigid.RunningTask | None:
+    # luigid's search matches display names, not task ids: list the running tasks and pick.
+    return next((t for t in luigid.running_tasks().tasks if t.task_id == task_id), None)

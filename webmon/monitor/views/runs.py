@@ -1,0 +1,51 @@
+"""Runs: every task attempt, newest first, filtered, keyset-paginated."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from webmon.history.models import CrawlRun
+from webmon.history.queries import Cursor, RunPage
+from webmon.monitor.clock import Clock
+from webmon.monitor.forms import RunFilterForm
+from webmon.monitor.sources import Sources
+from webmon.monitor.views.common import query_with
+
+MAX_NAMES = 500  # crawls and families offered in the filter's lists
+
+
+def runs(request: HttpRequest) -> HttpResponse:
+    clock, sources = Clock.current(), Sources()
+    form = RunFilterForm(request.GET)
+    run_filter = form.run_filter()
+    before = Cursor.decode(request.GET.get("before", ""))
+    after = Cursor.decode(request.GET.get("after", ""))
+    crawls = sources.history(lambda: CrawlRun.objects.crawl_names(MAX_NAMES), [])
+    families = sources.history(lambda: CrawlRun.objects.family_names(MAX_NAMES), [])
+    page = sources.history(
+        lambda: CrawlRun.objects.page(
+            run_filter, before=before, after=after, size=settings.WEBMON_PAGE_SIZE, window=settings.WEBMON_SCAN_WINDOW
+        ),
+        RunPage([], None, None),
+    )
+    params = request.GET
+    return render(
+        request,
+        "monitor/runs.html",
+        {
+            "clock": clock,
+            "banners": sources.banners,
+            "form": form,
+            "filter": run_filter,
+            "crawls": crawls,
+            "families": families,
+            "page": page,
+            "window": settings.WEBMON_SCAN_WINDOW,
+            "older_query": query_with(params, before=page.older, after=None) if page.older else None,
+            "newer_query": query_with(params, after=page.newer, before=None) if page.newer else None,
+            "newest_query": query_with(params, after=None, before=None),
+            "paged": before is not None or after is not None,
+        },
+    )
