@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from webmon.scheduling.ticks import Cadence, cron_error, due_ticks, next_ticks, ticks_between, timezone_error
 
-UTC = timezone.utc
+UTC = UTC
 START = datetime(2020, 1, 1, tzinfo=UTC)
 
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
 CATCHUP_POLICIES = ("none", "latest", "all")
-UTC = timezone.utc
+UTC = UTC
 
 
 def cron_error(expr: str) -> str | None:
