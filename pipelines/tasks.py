@@ -121,6 +121,7 @@ class FetchPages(CrawlTask):
             _write_json(tmp / "stats.json", stats)
         self._progress(stats, final=True)
         log.info("fetch stats %s", json.dumps(stats, sort_keys=True))
+        self.run_stats = stats
 
     def _progress(self, stats: dict, final: bool = False) -> None:
         done = stats["fetched"] + stats["failed"]
@@ -190,6 +191,7 @@ class ParsePages(CrawlTask):
             _write_json(tmp / "stats.json", stats)
         self._status(f"parsed: {stats['items']:,} items, {stats['errors']:,} errors", 100)
         log.info("parse stats %s", json.dumps(stats, sort_keys=True))
+        self.run_stats = stats
 
 
 class StoreItems(CrawlTask):
@@ -210,6 +212,7 @@ class StoreItems(CrawlTask):
         self._status(f"stored: {stats['items']:,} items, {stats['new']:,} new, {stats['changed']:,} changed, "
                      f"{stats['unchanged']:,} unchanged", 100)
         log.info("store stats %s", json.dumps(stats, sort_keys=True))
+        self.run_stats = stats
 
 
 class RunCrawl(luigi.WrapperTask):
@@ -239,6 +242,7 @@ class RunCrawl(luigi.WrapperTask):
         message = "; ".join(parts)
         self.set_status_message(message)
         log.info("crawl %s tick %s done: %s", store.spec.name, self.at.isoformat(), message)
+        self.run_stats = {"fetch": fetch_stats, "store": marker, "summary": message}
 
 
 def _exit_cleanly_on_sigterm() -> None:

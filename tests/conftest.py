@@ -205,6 +205,11 @@ db_connection = {history_url}
 
 [worker]
 keep_alive = false
+task_process_context = pipelines.runs.context.RunContext
+
+[runs]
+webmon_url = http://127.0.0.1:8000
+json_log = {home}/tasks.jsonl
 
 [retcode]
 already_running = 10
