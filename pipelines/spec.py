@@ -99,8 +99,25 @@ def available_specs(spec_dirs: list[Path]) -> list[Path]:
     return sorted(p for d in spec_dirs if d.is_dir() for p in d.glob("*.toml"))
 
 
-def load_spec(name_or_path: str, spec_dirs: list[Path] | None = None) -> CrawlSpec:
-    """Load and validate a crawl spec by name (searched in spec_dirs) or path."""
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """`data` with `overrides` applied: {"max_pages": 5, "fetch.delay": 1.0} (dotted = a table's key).
+
+    Schedules and manual runs pass these; the result is validated like the file.
+    """
+    for key, value in (overrides or {}).items():
+        table, _, name = str(key).rpartition(".")
+        target = data
+        if table:
+            target = data.setdefault(table, {})
+            if not isinstance(target, dict):
+                raise SpecError("overrides", key, f"{table!r} is not a table in the spec")
+        target[name] = value
+    return data
+
+
+def load_spec(name_or_path: str, spec_dirs: list[Path] | None = None,
+              overrides: dict[str, Any] | None = None) -> CrawlSpec:
+    """Load and validate a crawl spec by name (searched in spec_dirs) or path, with optional overrides."""
     if spec_dirs is None:
         from pipelines.config import crawl
 
@@ -112,7 +129,7 @@ def load_spec(name_or_path: str, spec_dirs: list[Path] | None = None) -> CrawlSp
         raise SpecError(path, None, f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(path, None, f"is not valid TOML: {exc}") from None
-    return parse_spec(data, path)
+    return parse_spec(apply_overrides(data, overrides), path)
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -84,10 +84,13 @@ class CrawlTask(luigi.Task):
 
     crawl = luigi.Parameter(description="Crawl name (a spec in [crawl] spec_dirs) or path to a .toml spec.")
     at = MinuteParameter(description="Logical time of the tick, UTC, to the minute.")
+    # Not part of the task's identity: a tick is a tick; overrides change how it runs the first time.
+    overrides = luigi.DictParameter(default={}, significant=False,
+                                    description='Spec overrides, e.g. {"max_pages": 100, "fetch.delay": 1}.')
 
     @cached_property
     def spec(self) -> CrawlSpec:
-        return load_spec(str(self.crawl))
+        return load_spec(str(self.crawl), overrides=dict(self.overrides))
 
     @property
     def tick_dir(self) -> Path:
@@ -137,7 +140,7 @@ class ParsePages(CrawlTask):
     """Extracts items from the item pages of the WARC into items.jsonl; failures into errors.jsonl."""
 
     def requires(self) -> FetchPages:
-        return FetchPages(crawl=self.crawl, at=self.at)
+        return FetchPages(crawl=self.crawl, at=self.at, overrides=self.overrides)
 
     def output(self) -> AtomicDirectory:
         return AtomicDirectory(str(self.tick_dir / "parse"))
@@ -198,7 +201,7 @@ class StoreItems(CrawlTask):
     """Upserts the tick's items into the items DB with the tick's marker, in one transaction."""
 
     def requires(self) -> ParsePages:
-        return ParsePages(crawl=self.crawl, at=self.at)
+        return ParsePages(crawl=self.crawl, at=self.at, overrides=self.overrides)
 
     def output(self) -> MarkerTarget:
         return MarkerTarget(config.store().db_connection, self.spec.name, self.at)
@@ -220,9 +223,12 @@ class RunCrawl(luigi.WrapperTask):
 
     crawl = luigi.Parameter(description="Crawl name (a spec in [crawl] spec_dirs) or path to a .toml spec.")
     at = MinuteParameter(description="Logical time of the tick, UTC, to the minute.")
+    # Not part of the task's identity: a tick is a tick; overrides change how it runs the first time.
+    overrides = luigi.DictParameter(default={}, significant=False,
+                                    description='Spec overrides, e.g. {"max_pages": 100, "fetch.delay": 1}.')
 
     def requires(self) -> StoreItems:
-        return StoreItems(crawl=self.crawl, at=self.at)
+        return StoreItems(crawl=self.crawl, at=self.at, overrides=self.overrides)
 
     def run(self) -> None:
         _setup_logging()

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "webmon.monitor",
     "webmon.history",
+    "webmon.scheduling",
 ]
 
 MIDDLEWARE = [

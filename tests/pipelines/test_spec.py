@@ -221,3 +221,11 @@ def test_it_names_a_missing_environment_variable(tmp_path: Path) -> None:
     error = error_of(tmp_path, GOOD.replace('Accept-Language = "en"', 'Authorization = "Bearer ${NO_SUCH_TOKEN_X}"'))
     assert error.key == "fetch.headers.Authorization"
     assert "uses ${NO_SUCH_TOKEN_X}, which is not set in the environment" in str(error)
+
+
+def test_overrides_replace_keys_and_are_validated(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    spec = load_spec(str(path), overrides={"max_pages": 5, "fetch.concurrency": 2})
+    assert spec.max_pages == 5 and spec.fetch.concurrency == 2
+    with pytest.raises(SpecError, match="fetch.concurrency: expected a whole number >= 1, got 0"):
+        load_spec(str(path), overrides={"fetch.concurrency": 0})

@@ -1,0 +1,1 @@
+"""Schedules in the admin and the trigger daemon that fires them (what Luigi lacks)."""

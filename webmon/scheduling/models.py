@@ -1,0 +1,244 @@
+"""Schedules, their runs and their state: what the trigger daemon reads and writes.
+
+Rules live here (Healthchecks style): `Schedule.cadence()`, `Schedule.clean()`
+with a sentence for each bad value, `ScheduledRun.retry_at()`, the state
+transitions in `Schedule.set_state()`. All times are aware UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.timezone import now as utcnow
+
+from webmon.scheduling.ticks import CATCHUP_POLICIES, Cadence, cron_error, next_ticks, timezone_error
+
+PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
+
+
+def known_crawls() -> list[str]:
+    """Crawl names of the specs in luigi.cfg's [crawl] spec_dirs."""
+    from pipelines.config import crawl
+    from pipelines.spec import available_specs
+
+    return [p.stem for p in available_specs(crawl().spec_folders())]
+
+
+def crawl_error(name: str) -> str | None:
+    from pipelines.exceptions import SpecError
+    from pipelines.spec import load_spec
+
+    try:
+        load_spec(name)
+    except SpecError as exc:
+        return str(exc)
+    return None
+
+
+class Channel(models.Model):
+    """Where notices go: an email address list, or a webhook (JSON, Slack or DingTalk payload)."""
+
+    EMAIL, WEBHOOK = "email", "webhook"
+    KINDS = [(EMAIL, "Email"), (WEBHOOK, "Webhook")]
+    JSON, SLACK, DINGTALK = "json", "slack", "dingtalk"
+    FORMATS = [(JSON, "JSON"), (SLACK, "Slack-compatible"), (DINGTALK, "DingTalk-compatible")]
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=KINDS)
+    target = models.CharField(max_length=500, help_text="Email addresses (comma-separated) or the webhook URL.")
+    payload_format = models.CharField(max_length=10, choices=FORMATS, default=JSON)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    def clean(self) -> None:
+        if self.kind == self.WEBHOOK and not self.target.startswith(("http://", "https://")):
+            raise ValidationError({"target": "A webhook needs an http:// or https:// URL."})
+        if self.kind == self.EMAIL and "@" not in self.target:
+            raise ValidationError({"target": "Give one or more email addresses, separated by commas."})
+
+
+class Schedule(models.Model):
+    """A crawl on a cadence, with catch-up, overlap, retry, timeout and lateness rules."""
+
+    CATCHUP = [("none", "none: skip missed ticks"), ("latest", "latest: run the newest missed tick"),
+               ("all", "all: run every missed tick")]
+    SKIP, QUEUE, ALLOW = "skip", "queue", "allow"
+    OVERLAP = [(SKIP, "skip the tick while a run is active"), (QUEUE, "queue it until the active run ends"),
+               (ALLOW, "allow parallel runs (up to max active runs)")]
+    NEW, UP, LATE, DOWN, PAUSED = "new", "up", "late", "down", "paused"
+    STATES = [(s, s) for s in (NEW, UP, LATE, DOWN, PAUSED)]
+
+    name = models.CharField(max_length=100, unique=True)
+    crawl = models.CharField(max_length=200, help_text="A crawl spec name (pipelines/crawls/NAME.toml).")
+    cron = models.CharField(max_length=100, blank=True, help_text="5-field cron, e.g. */15 * * * *")
+    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name the cron is read in.")
+    interval_seconds = models.PositiveIntegerField(null=True, blank=True,
+                                                   help_text="Instead of cron: every N seconds from the start.")
+    enabled = models.BooleanField(default=True)
+    start_at = models.DateTimeField(default=utcnow)
+    end_at = models.DateTimeField(null=True, blank=True)
+    catchup = models.CharField(max_length=10, choices=CATCHUP, default="latest")
+    max_active_runs = models.PositiveIntegerField(default=1)
+    overlap = models.CharField(max_length=10, choices=OVERLAP, default=SKIP)
+    jitter_seconds = models.PositiveIntegerField(default=0, help_text="Random delay up to this, per tick.")
+    retries = models.PositiveIntegerField(default=2)
+    retry_delay_seconds = models.PositiveIntegerField(default=60)
+    retry_exponential = models.BooleanField(default=True, help_text="Double the delay after each failure.")
+    max_retry_delay_seconds = models.PositiveIntegerField(default=3600)
+    timeout_seconds = models.PositiveIntegerField(null=True, blank=True,
+                                                  help_text="Kill a run after this long (its process group).")
+    grace_seconds = models.PositiveIntegerField(default=300,
+                                                help_text="How long after a tick without a success it is late.")
+    params = models.JSONField(default=dict, blank=True,
+                              help_text='Spec overrides for every run, e.g. {"max_pages": 500, "fetch.delay": 1}.')
+    channels = models.ManyToManyField(Channel, blank=True)
+
+    # Maintained by the trigger daemon.
+    state = models.CharField(max_length=10, choices=STATES, default=NEW, editable=False)
+    last_tick = models.DateTimeField(null=True, blank=True, editable=False)
+    next_due = models.DateTimeField(null=True, blank=True, editable=False)
+    last_success = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if bool(self.cron.strip()) == bool(self.interval_seconds):
+            errors["cron"] = "Give either a cron expression or an interval, not both and not neither."
+        elif self.cron.strip():
+            problem = cron_error(self.cron.strip())
+            if problem:
+                errors["cron"] = f"Not a valid cron expression: {problem}."
+        if self.interval_seconds is not None and self.interval_seconds < 60:
+            errors["interval_seconds"] = "The interval is at least 60 seconds (ticks are whole minutes)."
+        problem = timezone_error(self.timezone)
+        if problem:
+            errors["timezone"] = problem[0].upper() + problem[1:] + "."
+        if self.crawl:
+            problem = crawl_error(self.crawl)
+            if problem:
+                errors["crawl"] = f"Unknown or broken crawl: {problem}"
+        if self.catchup not in CATCHUP_POLICIES:
+            errors["catchup"] = f"Expected one of {', '.join(CATCHUP_POLICIES)}."
+        if self.max_active_runs < 1:
+            errors["max_active_runs"] = "At least 1."
+        if self.end_at and self.start_at and self.end_at <= self.start_at:
+            errors["end_at"] = "The end must be after the start."
+        if not isinstance(self.params, dict):
+            errors["params"] = 'Expected a JSON object, e.g. {"max_pages": 500}.'
+        else:
+            bad = [k for k in self.params if not PARAM_NAME.match(str(k))]
+            if bad:
+                errors["params"] = f"Unknown override key {bad[0]!r}: use spec keys such as max_pages or fetch.delay."
+        if errors:
+            raise ValidationError(errors)
+
+    def cadence(self) -> Cadence:
+        return Cadence(
+            start=self.start_at, cron=self.cron.strip() or None, tz=self.timezone,
+            interval=timedelta(seconds=self.interval_seconds) if self.interval_seconds else None,
+            end=self.end_at,
+        )
+
+    def upcoming(self, now: datetime, n: int = 5) -> list[datetime]:
+        return next_ticks(self.cadence(), max(now, self.last_tick or now), n)
+
+    def retry_delay(self, attempt: int) -> timedelta:
+        """Delay before retry number `attempt` (1 = the first retry)."""
+        seconds = self.retry_delay_seconds
+        if self.retry_exponential:
+            seconds *= 2 ** (attempt - 1)
+        return timedelta(seconds=min(seconds, self.max_retry_delay_seconds))
+
+    def params_json(self) -> str:
+        return json.dumps(self.params or {}, sort_keys=True)
+
+
+class ScheduledRun(models.Model):
+    """One tick of a schedule (or a manual or backfill run) and its CLI process."""
+
+    SCHEDULE, MANUAL, BACKFILL = "schedule", "manual", "backfill"
+    TRIGGERS = [(t, t) for t in (SCHEDULE, MANUAL, BACKFILL)]
+    QUEUED, RUNNING, SUCCESS, FAILED, SKIPPED, TIMED_OUT = (
+        "queued", "running", "success", "failed", "skipped", "timed_out")
+    STATES = [(s, s.replace("_", " ")) for s in (QUEUED, RUNNING, SUCCESS, FAILED, SKIPPED, TIMED_OUT)]
+    ACTIVE = (RUNNING,)
+    FINAL = (SUCCESS, FAILED, SKIPPED, TIMED_OUT)
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="runs")
+    logical_time = models.DateTimeField()
+    trigger = models.CharField(max_length=10, choices=TRIGGERS, default=SCHEDULE)
+    state = models.CharField(max_length=10, choices=STATES, default=QUEUED)
+    reason = models.TextField(blank=True)  # why skipped / the error line / "missed"
+    params = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    not_before = models.DateTimeField(null=True, blank=True)  # jitter and retry backoff
+    claimed_by = models.CharField(max_length=200, blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    luigi_task_id = models.CharField(max_length=255, blank=True)
+    output_path = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=utcnow)
+
+    class Meta:
+        ordering = ["-logical_time", "-id"]
+        constraints = [
+            # Two daemons on one database never fire a tick twice: the insert of the
+            # second one fails on this constraint.
+            models.UniqueConstraint(fields=["schedule", "logical_time", "trigger"], name="uq_run_tick"),
+        ]
+        indexes = [models.Index(fields=["state", "not_before"]), models.Index(fields=["schedule", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.schedule.name} @ {self.logical_time:%Y-%m-%d %H:%M} ({self.state})"
+
+    @property
+    def at_param(self) -> str:
+        """RunCrawl's --at: the tick in UTC, to the minute."""
+        return self.logical_time.astimezone(UTC).strftime("%Y-%m-%dT%H%M")
+
+
+class ScheduleEvent(models.Model):
+    """A change of a schedule's state, with the reason; notices are sent for some."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=utcnow)
+    old_state = models.CharField(max_length=10)
+    new_state = models.CharField(max_length=10)
+    reason = models.CharField(max_length=20)  # failed, missed, timed_out, recovered, paused, resumed, late
+    detail = models.TextField(blank=True)
+    run = models.ForeignKey(ScheduledRun, null=True, blank=True, on_delete=models.SET_NULL)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["notified_at", "at"])]
+
+
+class Delivery(models.Model):
+    """One attempt to deliver a notice to a channel."""
+
+    event = models.ForeignKey(ScheduleEvent, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE)
+    at = models.DateTimeField(default=utcnow)
+    ok = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+
+
+class DaemonHeartbeat(models.Model):
+    """The trigger daemon's liveness: one row per daemon, updated every loop."""
+
+    name = models.CharField(max_length=200, unique=True)  # host:pid
+    started_at = models.DateTimeField(default=utcnow)
+    beat_at = models.DateTimeField(default=utcnow)
