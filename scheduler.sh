@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # crawlops: start, stop and drive the product on one machine.
 #
-#   ./scheduler.sh up            set up .venv if needed, start luigid, the demo site
-#                                and the webmon monitor, run the demo crawl once,
+#   ./scheduler.sh up            set up .venv if needed, start luigid, the demo site,
+#                                the webmon monitor and the trigger daemon, run the
+#                                demo crawl once,
 #                                print what to open
 #   ./scheduler.sh down          stop what `up` started (and nothing else)
 #   ./scheduler.sh status        what is running
 #   ./scheduler.sh crawl NAME [--at 2026-11-21T0730]
 #                                run one crawl tick through luigid (default: this minute, UTC)
 #   ./scheduler.sh test [ARGS]   set up .venv if needed and run the test suite (ARGS go to pytest)
+#   ./scheduler.sh crontab       print crontab lines equivalent to the enabled schedules in
+#                                webmon's DB (for cron instead of the trigger daemon)
 #
 # Environment: PYTHON (interpreter for the venv, 3.11+), CRAWLOPS_VENV (use
 # this venv instead of .venv), LUIGID_PORT (8082), DEMO_SITE_PORT (8090),
@@ -118,6 +121,20 @@ start() {  # name port command...
     say "started $name (pid $(cat "$RUN/$name.pid")) on 127.0.0.1:$port"
 }
 
+start_daemon() {  # name command... (a service without a port: alive after a second is up)
+    local name=$1
+    shift
+    if pid=$(pid_of "$name"); then
+        say "$name already running (pid $pid)"
+        return 0
+    fi
+    setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+    echo $! >"$RUN/$name.pid"
+    sleep 1
+    pid_of "$name" >/dev/null || die "$name exited during start-up; see $LOGS/$name.log"
+    say "started $name (pid $(cat "$RUN/$name.pid"))"
+}
+
 stop_one() {
     local name=$1 pid i
     if ! pid=$(pid_of "$name"); then
@@ -156,12 +173,15 @@ cmd_up() {
     # later `up --prod` serves webmon with gunicorn.
     LUIGID_URL=${LUIGID_URL:-http://127.0.0.1:$LUIGID_PORT} \
         start webmon "$WEBMON_PORT" "$VPY" manage.py runserver --noreload --skip-checks "127.0.0.1:$WEBMON_PORT"
+    "$VPY" manage.py ensure_demo_schedule
+    LUIGID_URL=${LUIGID_URL:-http://127.0.0.1:$LUIGID_PORT} start_daemon trigger "$VPY" manage.py trigger
     say "running the demo crawl once through luigid"
     cmd_crawl demo
     cat <<EOF
 
 crawlops is up.
   webmon monitor      http://127.0.0.1:$WEBMON_PORT/   (log in as admin)
+  schedules           http://127.0.0.1:$WEBMON_PORT/schedules/   (the trigger daemon fires them)
   luigid visualiser   http://127.0.0.1:$LUIGID_PORT/
   demo site           http://127.0.0.1:$DEMO_SITE_PORT/
   crawled items       $VAR/items.db (table crawl_items)
@@ -175,6 +195,7 @@ EOF
 
 cmd_down() {
     [ $# -eq 0 ] || usage
+    stop_one trigger
     stop_one webmon
     stop_one demo-site
     stop_one luigid
@@ -183,7 +204,7 @@ cmd_down() {
 cmd_status() {
     [ $# -eq 0 ] || usage
     local name pid
-    for name in luigid demo-site webmon; do
+    for name in luigid demo-site webmon trigger; do
         if pid=$(pid_of "$name"); then
             say "$name: running (pid $pid)"
         else
@@ -210,6 +231,12 @@ cmd_crawl() {
         --scheduler-host 127.0.0.1 --scheduler-port "$LUIGID_PORT"
 }
 
+cmd_crontab() {
+    [ $# -eq 0 ] || usage
+    [ -x "$VPY" ] || die "no virtualenv yet: run ./scheduler.sh up first"
+    "$VPY" manage.py crontab --python "$VPY" --repo "$ROOT"
+}
+
 cmd_test() {
     ensure_venv
     unset LUIGI_CONFIG_PATH  # tests write their own configs
@@ -225,6 +252,7 @@ case $command in
     status) cmd_status "$@" ;;
     crawl) cmd_crawl "$@" ;;
     test) cmd_test "$@" ;;
+    crontab) cmd_crontab "$@" ;;
     help | -h | --help) usage ;;
     *) printf 'scheduler.sh: unknown command %q\n' "$command" >&2; usage ;;
 esac

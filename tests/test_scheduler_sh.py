@@ -64,15 +64,18 @@ def test_up_starts_everything_and_runs_the_demo_crawl(checkout: Path) -> None:
     with sqlite3.connect(checkout / "var" / "history.db") as db:
         names = {r[0] for r in db.execute("SELECT name FROM tasks")}
     assert names == {"FetchPages", "ParsePages", "StoreItems", "RunCrawl"}
+    with sqlite3.connect(checkout / "var" / "webmon.db") as db:
+        assert db.execute("SELECT crawl, cron FROM scheduling_schedule").fetchall() == [("demo", "*/15 * * * *")]
+        assert db.execute("SELECT COUNT(*) FROM scheduling_daemonheartbeat").fetchone()[0] == 1  # the daemon beats
 
 
 def test_up_twice_starts_nothing_twice(checkout: Path) -> None:
     before = pids(checkout)
-    assert set(before) == {"luigid", "demo-site", "webmon"}
+    assert set(before) == {"luigid", "demo-site", "webmon", "trigger"}
     result = sh(checkout, "up")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "luigid already running" in result.stdout and "demo-site already running" in result.stdout
-    assert "webmon already running" in result.stdout
+    assert "webmon already running" in result.stdout and "trigger already running" in result.stdout
     assert "password" not in result.stdout  # printed once, on the first start only
     assert pids(checkout) == before
 
@@ -81,7 +84,7 @@ def test_status_and_crawl(checkout: Path) -> None:
     status = sh(checkout, "status")
     assert status.returncode == 0
     assert "luigid: running" in status.stdout and "demo-site: running" in status.stdout
-    assert "webmon: running" in status.stdout
+    assert "webmon: running" in status.stdout and "trigger: running" in status.stdout
     crawl = sh(checkout, "crawl", "demo", "--at", "2026-01-01T00:00")
     assert crawl.returncode == 0, crawl.stderr[-3000:]
     assert (checkout / "var" / "data" / "demo" / "20260101T0000Z" / "fetch" / "stats.json").exists()

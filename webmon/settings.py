@@ -133,6 +133,20 @@ CONTENT_SECURITY_POLICY = (
 
 # -- what the monitor reads ------------------------------------------------------
 LUIGID_URL = env_http_url("LUIGID_URL", luigid_url())
+# Links in notices point here (the address operators open webmon at).
+WEBMON_BASE_URL = env_http_url("WEBMON_BASE_URL", "http://127.0.0.1:8000")
+
+# Email for schedule notices (and, in production, error reports). Without
+# EMAIL_HOST, mail is printed to the console of the process that sends it.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                        else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crawlops@localhost")
 LUIGID_TIMEOUT = 1.0  # seconds; luigid answers on one thread, a page must not wait on it
 WEBMON_PAGE_SIZE = env_int("WEBMON_PAGE_SIZE", 50, minimum=1)
 WEBMON_SCAN_WINDOW = env_int("WEBMON_SCAN_WINDOW", 20000, minimum=100)

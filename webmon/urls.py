@@ -1,4 +1,4 @@
-"""URLs of webmon: the monitor's pages at the root, Django's admin under /admin/."""
+"""URLs of webmon: the monitor's pages at the root, schedules under /schedules/, Django's admin under /admin/."""
 
 from __future__ import annotations
 
@@ -7,5 +7,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("webmon.scheduling.urls")),
     path("", include("webmon.monitor.urls")),
 ]

@@ -99,16 +99,15 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from history_seed import HistorySeed  # noqa: E402
 
-_test_environment = False
-
 
 @pytest.fixture(scope="session")
 def webmon_db() -> None:
     """webmon's own DB (in memory in these tests), migrated once; the test client allowed."""
-    global _test_environment
-    if not _test_environment:
+    from django.test.utils import _TestState
+
+    # Asked Django, not a module global: this conftest is also imported by tests/scheduling.
+    if not hasattr(_TestState, "saved_data"):
         setup_test_environment()  # ALLOWED_HOSTS gets "testserver"; templates are recorded
-        _test_environment = True
     call_command("migrate", verbosity=0, interactive=False)
 
 

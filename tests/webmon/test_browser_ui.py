@@ -568,3 +568,21 @@ def test_log_out_with_the_button(signed_in: Browser) -> None:
     b.get("/")
     wait(b, lambda d: "/login/" in d.current_url)
     assert find(b, "body").get_attribute("id") == "page-login"
+
+
+def test_kept_alive_requests_are_not_held_back_by_nagle(stack: Stack) -> None:
+    """runserver writes headers and body in separate send()s: without TCP_NODELAY (webmon/wsgi.py)
+    the body waits for the client's delayed ACK, +40 ms on every request of a kept-alive connection."""
+    import statistics
+
+    import requests
+
+    with requests.Session() as session:  # one kept-alive connection, as a browser's
+        assert session.get(f"{stack.url}/healthz", timeout=10).status_code == 200
+        times = []
+        for _ in range(15):
+            started = time.perf_counter()
+            answer = session.get(f"{stack.url}/healthz", timeout=10)
+            times.append((time.perf_counter() - started) * 1000)
+            assert answer.status_code == 200
+    assert statistics.median(times) < 35, f"median {statistics.median(times):.1f} ms: {times}"

@@ -149,6 +149,27 @@ def family_rows(
     return list(stats.values())
 
 
+def family_window_rows(windows: Sequence[Any], cap: int) -> list[FamilyRow]:
+    """family_rows() from windows already summed up by the database query (RunQuerySet.family_window_stats)."""
+    rows = []
+    for window in windows:
+        p50, p95 = percentile(window.seconds, 50), percentile(window.seconds, 95)
+        rows.append(
+            FamilyRow(
+                family=window.family,
+                runs=window.runs,
+                failed=sum(window.statuses.get(s, 0) for s in BAD),
+                running=window.statuses.get(RUNNING, 0),
+                p50=None if p50 is None else timedelta(seconds=p50),
+                p95=None if p95 is None else timedelta(seconds=p95),
+                newest=window.newest,
+                oldest=window.oldest,
+                capped=window.runs >= cap,
+            )
+        )
+    return rows
+
+
 @dataclass
 class StoreRow:
     run: Any

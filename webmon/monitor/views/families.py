@@ -8,9 +8,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from webmon.history.models import CrawlRun
+from webmon.history.queries import FamilyWindow
 from webmon.monitor.clock import Clock
 from webmon.monitor.sources import Sources
-from webmon.monitor.summaries import family_rows
+from webmon.monitor.summaries import family_window_rows
 
 MAX_FAMILIES = 200
 WINDOW = timedelta(days=30)
@@ -20,14 +21,17 @@ PER_FAMILY = 1000  # newest runs per family within WINDOW
 def families(request: HttpRequest) -> HttpResponse:
     clock, sources = Clock.current(), Sources()
     names = sources.history(lambda: CrawlRun.objects.family_names(MAX_FAMILIES), [])
-    rows = sources.history(lambda: CrawlRun.objects.family_windows(names, clock.now - WINDOW, PER_FAMILY), [])
+    windows = sources.history(
+        lambda: CrawlRun.objects.family_window_stats(names, clock.now - WINDOW, PER_FAMILY),
+        [FamilyWindow(name, {}, []) for name in names],
+    )
     return render(
         request,
         "monitor/families.html",
         {
             "clock": clock,
             "banners": sources.banners,
-            "families": family_rows(names, rows, PER_FAMILY),
+            "families": family_window_rows(windows, PER_FAMILY),
             "window_days": WINDOW.days,
             "per_family": PER_FAMILY,
         },

@@ -1,0 +1,181 @@
+"""Admin of schedules and channels; runs, events, deliveries and heartbeats are read-mostly.
+
+A schedule's change page shows its next five fire times and its last runs
+with their status; bad values are refused with Schedule.clean()'s sentences.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from webmon.scheduling.forms import ScheduleAdminForm
+from webmon.scheduling.models import Channel, DaemonHeartbeat, Delivery, Schedule, ScheduledRun, ScheduleEvent
+from webmon.scheduling.views import cadence_text
+
+LAST_RUNS = 10
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    form = ScheduleAdminForm
+    list_display = ["name", "crawl", "cadence", "state", "enabled", "next_due"]
+    list_filter = ["state", "enabled", "crawl", "catchup", "overlap"]
+    search_fields = ["name", "crawl"]
+    filter_horizontal = ["channels"]
+    readonly_fields = ["state", "last_tick", "next_due", "last_success", "next_five_fire_times", "last_runs"]
+    fieldsets = [
+        (None, {"fields": ["name", "crawl", "enabled", "params", "channels"]}),
+        (
+            "When",
+            {
+                "fields": [
+                    "cron",
+                    "timezone",
+                    "interval_seconds",
+                    "start_at",
+                    "end_at",
+                    "catchup",
+                    "jitter_seconds",
+                    "next_five_fire_times",
+                ]
+            },
+        ),
+        (
+            "Runs",
+            {
+                "fields": [
+                    "max_active_runs",
+                    "overlap",
+                    "retries",
+                    "retry_delay_seconds",
+                    "retry_exponential",
+                    "max_retry_delay_seconds",
+                    "timeout_seconds",
+                    "grace_seconds",
+                ]
+            },
+        ),
+        (
+            "State (kept by the trigger daemon)",
+            {"fields": ["state", "last_tick", "next_due", "last_success", "last_runs"]},
+        ),
+    ]
+
+    @admin.display(description="cadence")
+    def cadence(self, obj: Schedule) -> str:
+        return cadence_text(obj)
+
+    @admin.display(description="next five fire times")
+    def next_five_fire_times(self, obj: Schedule) -> SafeString | str:
+        if obj.pk is None:
+            return "Shown once the schedule is saved."
+        try:
+            ticks = obj.upcoming(timezone.now(), 5)
+        except ValueError:
+            return "No valid cadence."
+        if not ticks:
+            return "None: the schedule has ended."
+        local = obj.timezone if obj.cron.strip() and obj.timezone != "UTC" else None
+        return format_html(
+            "<ol class='next-fire-times'>{}</ol>",
+            format_html_join(
+                "",
+                "<li>{} UTC{}</li>",
+                ((f"{t:%Y-%m-%d %H:%M}", f" ({_local(t, local)} {local})" if local else "") for t in ticks),
+            ),
+        )
+
+    @admin.display(description="last runs")
+    def last_runs(self, obj: Schedule) -> SafeString | str:
+        if obj.pk is None:
+            return "—"
+        runs = list(obj.runs.order_by("-logical_time", "-id")[:LAST_RUNS])
+        if not runs:
+            return "No runs yet."
+        return format_html(
+            "<ul class='last-runs'>{}</ul>",
+            format_html_join(
+                "",
+                "<li><a href='{}'>{} UTC</a> {}: <strong>{}</strong>{}</li>",
+                (
+                    (
+                        reverse("admin:scheduling_scheduledrun_change", args=[r.pk]),
+                        f"{r.logical_time:%Y-%m-%d %H:%M}",
+                        r.trigger,
+                        r.get_state_display(),
+                        f" ({r.reason[:120]})" if r.reason else "",
+                    )
+                    for r in runs
+                ),
+            ),
+        )
+
+
+def _local(tick: datetime, tz: str) -> str:
+    return f"{tick.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}"
+
+
+class ReadMostly(admin.ModelAdmin):
+    """Written by the daemon and the pages: viewable, deletable, not added or edited here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ScheduledRun)
+class ScheduledRunAdmin(ReadMostly):
+    list_display = [
+        "schedule",
+        "logical_time",
+        "trigger",
+        "state",
+        "attempts",
+        "exit_code",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["state", "trigger", "schedule"]
+    list_select_related = ["schedule"]
+    search_fields = ["schedule__name", "reason"]
+    date_hierarchy = "logical_time"
+
+
+@admin.register(ScheduleEvent)
+class ScheduleEventAdmin(ReadMostly):
+    list_display = ["schedule", "at", "old_state", "new_state", "reason", "detail", "notified_at"]
+    list_filter = ["new_state", "reason", "schedule"]
+    list_select_related = ["schedule"]
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    # The target is not listed: webhook URLs carry their secret.
+    list_display = ["name", "kind", "payload_format"]
+    list_filter = ["kind", "payload_format"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadMostly):
+    list_display = ["notice", "channel", "at", "ok", "error"]
+    list_filter = ["ok", "channel"]
+    list_select_related = ["event__schedule", "channel"]
+
+    @admin.display(description="notice")
+    def notice(self, obj: Delivery) -> str:
+        return f"{obj.event.schedule.name}: {obj.event.old_state} → {obj.event.new_state} ({obj.event.reason})"
+
+
+@admin.register(DaemonHeartbeat)
+class DaemonHeartbeatAdmin(ReadMostly):
+    list_display = ["name", "started_at", "beat_at"]

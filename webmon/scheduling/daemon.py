@@ -1,0 +1,394 @@
+"""The trigger daemon: fires schedules as `python -m luigi ... RunCrawl` processes.
+
+A loop of small steps, each returning whether it did work (Healthchecks'
+`sendalerts` is the model); the daemon sleeps only when a whole round did
+nothing. Every step is safe with several daemons on one database:
+
+- `plan`: compute the due ticks of each enabled schedule (catch-up policy
+  applied) and claim them by moving the schedule's `last_tick` forward with
+  a conditional UPDATE; only the daemon whose update hit the row inserts the
+  runs (and a unique constraint on (schedule, tick, trigger) backs that up).
+- `start`: queued runs whose time has come are claimed one by one with a
+  conditional UPDATE (queued -> running), after the overlap rule and the
+  maximum of active runs; the claimer spawns the process in its own process
+  group with its output in a per-run file.
+- `reap`: exit codes of this daemon's children; a failure is queued again
+  with backoff while retries remain; a timeout kills the whole process group.
+- `adopt`: runs left running by a daemon that stopped (SIGTERM, crash) on this
+  host: a live process is watched until it ends; a dead one is judged by the
+  tick's completion marker, so nothing runs twice and nothing is lost.
+- `late`: schedules whose tick passed its grace period without a success.
+- `notify`: notices for down and recovered schedules.
+
+SIGTERM sets a flag: the loop finishes its step and exits; running crawls go
+on in their own process groups and the next daemon adopts them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
+from django.utils.timezone import now as utcnow
+
+from webmon.scheduling.models import DaemonHeartbeat, Schedule, ScheduledRun
+from webmon.scheduling.ticks import due_ticks
+
+log = logging.getLogger("webmon.scheduling")
+
+# luigi.cfg [retcode]: what a non-zero exit means, for the run's reason.
+RETCODES = {10: "already running elsewhere", 20: "missing data", 25: "not run", 30: "a task failed",
+            35: "scheduling error (e.g. a broken spec)", 40: "unhandled exception"}
+
+
+def _minute(dt: datetime) -> datetime:
+    return dt.replace(second=0, microsecond=0)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead for our purposes
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+@dataclass
+class Trigger:
+    """One daemon. `clock` and `command` are injectable for tests."""
+
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    clock: Callable[[], datetime] = utcnow
+    command: Callable[[ScheduledRun], list[str]] | None = None
+    output_dir: Path = field(default_factory=lambda: Path(settings.BASE_DIR) / "var" / "log" / "runs")
+    kill_grace: float = 10.0
+    stale_after: timedelta = timedelta(seconds=30)  # a daemon silent this long has stopped
+    children: dict[int, subprocess.Popen | _Adopted] = field(default_factory=dict)  # run id -> process
+    stopping: bool = False
+
+    # -- the loop ----------------------------------------------------------
+    def run_forever(self, idle_sleep: float = 1.0) -> None:
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        signal.signal(signal.SIGINT, self._on_sigterm)
+        log.info("trigger daemon %s started", self.name)
+        while not self.stopping:
+            if not self.tick():
+                self._sleep(idle_sleep)
+        log.info("trigger daemon %s stopped; %d running crawls left to the next daemon", self.name,
+                 len(self.children))
+
+    def tick(self) -> bool:
+        """One round of every step; True if any did work."""
+        now = self.clock()
+        self.heartbeat(now)
+        did = False
+        for step in (self.adopt, self.reap, self.plan, self.start, self.late, self.notify):
+            if self.stopping:
+                break
+            try:
+                did = step(now) or did
+            except Exception:  # one bad schedule or a DB hiccup must not kill the daemon
+                log.exception("trigger step %s failed", step.__name__)
+        return did
+
+    def _on_sigterm(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(0.1, seconds))
+
+    def heartbeat(self, now: datetime) -> None:
+        updated = DaemonHeartbeat.objects.filter(name=self.name).update(beat_at=now)
+        if not updated:
+            DaemonHeartbeat.objects.create(name=self.name, started_at=now, beat_at=now)
+
+    # -- plan: due ticks -> runs -----------------------------------------------
+    def plan(self, now: datetime) -> bool:
+        did = False
+        for schedule in Schedule.objects.filter(enabled=True).exclude(state=Schedule.PAUSED):
+            did = self._plan_one(schedule, now) or did
+        return did
+
+    def _plan_one(self, schedule: Schedule, now: datetime) -> bool:
+        cadence = schedule.cadence()
+        due = due_ticks(cadence, schedule.last_tick, now, schedule.catchup,
+                        grace=timedelta(seconds=schedule.grace_seconds))
+        ticks = due.fire + due.missed
+        upcoming = schedule.upcoming(now, 1)
+        next_due = upcoming[0] if upcoming else None
+        if not ticks:
+            if schedule.next_due != next_due:
+                Schedule.objects.filter(pk=schedule.pk).update(next_due=next_due)
+            return False
+        newest = max(ticks)
+        # The claim: only one daemon moves last_tick from what it read.
+        claimed = Schedule.objects.filter(pk=schedule.pk, last_tick=schedule.last_tick).update(
+            last_tick=newest, next_due=next_due)
+        if not claimed:
+            return False
+        from webmon.scheduling import states
+
+        for tick in due.missed:
+            run = self._insert(schedule, tick, state=ScheduledRun.SKIPPED, reason="missed", finished_at=now)
+            if run is not None:
+                states.record_outcome(schedule, run, now)
+        for tick in due.fire:
+            jitter = random.uniform(0, schedule.jitter_seconds) if schedule.jitter_seconds else 0
+            self._insert(schedule, tick, state=ScheduledRun.QUEUED, params=schedule.params or {},
+                         not_before=tick + timedelta(seconds=jitter) if jitter else None)
+        return True
+
+    def _insert(self, schedule: Schedule, tick: datetime, **values: object) -> ScheduledRun | None:
+        try:
+            with transaction.atomic():
+                return ScheduledRun.objects.create(schedule=schedule, logical_time=tick,
+                                                   trigger=ScheduledRun.SCHEDULE, **values)
+        except IntegrityError:
+            return None  # another daemon inserted this tick
+
+    # -- start: queued -> running ---------------------------------------------
+    def start(self, now: datetime) -> bool:
+        queued = (ScheduledRun.objects.filter(state=ScheduledRun.QUEUED)
+                  .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+                  .select_related("schedule").order_by("logical_time", "id"))
+        active = dict(ScheduledRun.objects.filter(state=ScheduledRun.RUNNING)
+                      .values_list("schedule").annotate(n=Count("id")))
+        did = False
+        for run in queued[:100]:
+            schedule = run.schedule
+            running = active.get(schedule.pk, 0)
+            if running and (running >= schedule.max_active_runs or schedule.overlap != Schedule.ALLOW):
+                if schedule.overlap == Schedule.SKIP and run.trigger == ScheduledRun.SCHEDULE and run.attempts == 0:
+                    ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.QUEUED).update(
+                        state=ScheduledRun.SKIPPED, finished_at=now,
+                        reason=f"overlap: {running} run(s) still active")
+                    did = True
+                continue  # queue: wait for the active run to end
+            claimed = ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.QUEUED).update(
+                state=ScheduledRun.RUNNING, claimed_by=self.name, started_at=now, finished_at=None,
+                attempts=F("attempts") + 1, exit_code=None)
+            if not claimed:
+                continue
+            run.refresh_from_db()
+            self._spawn(run)
+            active[schedule.pk] = running + 1
+            did = True
+        return did
+
+    def default_command(self, run: ScheduledRun) -> list[str]:
+        command = [sys.executable, "-m", "luigi", "--module", "pipelines.tasks", "RunCrawl",
+                   "--crawl", run.schedule.crawl, "--at", run.at_param,
+                   "--scheduler-url", settings.LUIGID_URL]  # the luigid webmon watches
+        if run.params:
+            command += ["--overrides", json.dumps(run.params, sort_keys=True)]
+        return command
+
+    def _spawn(self, run: ScheduledRun) -> None:
+        command = (self.command or self.default_command)(run)
+        folder = self.output_dir / str(run.schedule_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        output = folder / f"{run.pk}-{run.attempts}.log"
+        env = {**os.environ, "TZ": "UTC"}
+        try:
+            with open(output, "ab") as out:
+                out.write(f"$ {' '.join(command)}\n".encode())
+                out.flush()
+                # Its own session and process group: a timeout kills the crawl's whole tree.
+                process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=out,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                           start_new_session=True)
+        except OSError as exc:
+            ScheduledRun.objects.filter(pk=run.pk).update(
+                state=ScheduledRun.FAILED, finished_at=self.clock(), reason=f"cannot start: {exc}")
+            return
+        self.children[run.pk] = process
+        ScheduledRun.objects.filter(pk=run.pk).update(pid=process.pid, output_path=str(output))
+        log.info("started %s (pid %d)", run, process.pid)
+
+    # -- reap: exit codes, retries, timeouts ---------------------------------
+    def reap(self, now: datetime) -> bool:
+        did = False
+        for run_id, process in list(self.children.items()):
+            code = process.poll()
+            run = ScheduledRun.objects.select_related("schedule").filter(pk=run_id).first()
+            if run is None:
+                self.children.pop(run_id)
+                continue
+            if code is None:
+                if self._timed_out(run, now):
+                    self._kill_group(process.pid)
+                    process.wait()
+                    self.children.pop(run_id)
+                    self._finish(run, now, None, timed_out=True)
+                    did = True
+                continue
+            self.children.pop(run_id)
+            if isinstance(process, _Adopted):  # not our child: its exit code is gone, the marker tells
+                code = 0 if tick_complete(run) else 1
+            self._finish(run, now, code)
+            did = True
+        return did
+
+    def _timed_out(self, run: ScheduledRun, now: datetime) -> bool:
+        limit = run.schedule.timeout_seconds
+        return bool(limit and run.started_at and now - run.started_at > timedelta(seconds=limit))
+
+    def _kill_group(self, pid: int) -> None:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + self.kill_grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def _finish(self, run: ScheduledRun, now: datetime, code: int | None, timed_out: bool = False) -> None:
+        from webmon.scheduling import states
+
+        schedule = run.schedule
+        if code == 0:
+            state, reason = ScheduledRun.SUCCESS, ""
+        elif timed_out:
+            state, reason = ScheduledRun.TIMED_OUT, f"timed out after {schedule.timeout_seconds} s"
+        else:
+            state = ScheduledRun.FAILED
+            reason = f"exit code {code}: {RETCODES.get(code or 0, 'failed')}"
+            line = error_line(run.output_path)
+            if line:
+                reason += f": {line}"
+        if state != ScheduledRun.SUCCESS and run.attempts <= schedule.retries:
+            retry_at = now + schedule.retry_delay(run.attempts)
+            ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.RUNNING).update(
+                state=ScheduledRun.QUEUED, exit_code=code, not_before=retry_at, pid=None,
+                reason=f"{reason}; retry {run.attempts} of {schedule.retries} at {retry_at:%H:%M:%S}")
+            log.info("%s: %s; retrying at %s", run, reason, retry_at)
+            return
+        updated = ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.RUNNING).update(
+            state=state, exit_code=code, finished_at=now, reason=reason)
+        if updated:
+            run.refresh_from_db()
+            if state == ScheduledRun.SUCCESS:
+                Schedule.objects.filter(pk=schedule.pk).update(last_success=now)
+            states.record_outcome(schedule, run, now)
+            log.info("%s: %s %s", run, state, reason)
+
+    # -- adopt: runs of daemons that stopped ----------------------------------
+    def adopt(self, now: datetime) -> bool:
+        alive = set(DaemonHeartbeat.objects.filter(beat_at__gte=now - self.stale_after)
+                    .values_list("name", flat=True))
+        alive.add(self.name)
+        host = socket.gethostname()
+        did = False
+        orphans = ScheduledRun.objects.filter(state=ScheduledRun.RUNNING).exclude(claimed_by__in=alive)
+        for run in orphans.select_related("schedule"):
+            if not run.claimed_by.startswith(host + ":"):
+                continue  # another host's daemon: only that host can see its processes
+            if run.pid and pid_alive(run.pid):
+                if ScheduledRun.objects.filter(pk=run.pk, claimed_by=run.claimed_by).update(claimed_by=self.name):
+                    log.info("adopted %s (pid %d, still running)", run, run.pid)
+                    self.children[run.pk] = _Adopted(run.pid)
+                    did = True
+                continue
+            if ScheduledRun.objects.filter(pk=run.pk, claimed_by=run.claimed_by).update(claimed_by=self.name):
+                run.refresh_from_db()
+                self._finish(run, now, 0 if tick_complete(run) else 1)
+                did = True
+        return did
+
+    # -- late and notices ---------------------------------------------------------
+    def late(self, now: datetime) -> bool:
+        from webmon.scheduling import states
+
+        did = False
+        for schedule in Schedule.objects.filter(enabled=True, state__in=[Schedule.NEW, Schedule.UP]):
+            pending = schedule.runs.filter(trigger=ScheduledRun.SCHEDULE,
+                                           state__in=[ScheduledRun.QUEUED, ScheduledRun.RUNNING],
+                                           logical_time__lt=now - timedelta(seconds=schedule.grace_seconds))
+            if pending.exists() and states.mark_late(schedule, now) is not None:
+                did = True
+        return did
+
+    def notify(self, now: datetime) -> bool:
+        from webmon.scheduling import notify
+
+        return notify.send_pending(now) > 0
+
+
+class _Adopted:
+    """A process this daemon did not start: it can be watched, not waited for."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        return None if pid_alive(self.pid) else -1
+
+    def wait(self) -> int:
+        while pid_alive(self.pid):
+            time.sleep(0.1)
+        return -1
+
+
+def tick_complete(run: ScheduledRun) -> bool:
+    """Whether the run's tick is stored (its completion marker exists)."""
+    from datetime import UTC
+
+    from pipelines.config import store
+    from pipelines.spec import load_spec
+    from pipelines.store import engine_for, marker_exists
+
+    try:
+        name = load_spec(run.schedule.crawl).name
+        return marker_exists(engine_for(store().db_connection), name, run.logical_time.astimezone(UTC))
+    except Exception:  # noqa: BLE001 - unknown means not complete: the retry rules decide
+        log.exception("cannot check the completion of %s", run)
+        return False
+
+
+def error_line(path: str, limit: int = 64 * 1024) -> str:
+    """The most telling line of a run's output: the last exception line, else the last line."""
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - limit))
+            tail = fh.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail if line.strip()]
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if head.endswith(("Error", "Exception", "Exceeded", "Aborted")) and " " not in head:
+            return line[:500]
+    return lines[-1][:500] if lines else ""

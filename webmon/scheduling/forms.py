@@ -1,0 +1,218 @@
+"""Forms of the schedule pages and the admin; each refuses bad input with a sentence.
+
+Creating work means inserting queued ScheduledRun rows; the trigger daemon
+starts them (applying overlap, max active runs, retries and timeouts) with
+`run.params` as the whole set of overrides, so a run gets the schedule's
+params with the ones given here on top:
+- TriggerForm.save(): one manual run at the current minute, with overrides;
+- BackfillForm.save(): one backfill run per tick of the cadence in [start, end],
+  skipping ticks that have a run already (of any trigger), at most 1,000 ticks.
+`manage.py backfill` uses BackfillForm too, so the web and the command agree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from webmon.scheduling.models import Schedule, ScheduledRun, known_crawls
+from webmon.scheduling.ticks import Cadence, iter_ticks
+
+MAX_BACKFILL_TICKS = 1000
+
+
+def parse_when(text: str, *, end: bool = False) -> datetime:
+    """An ISO date or date-time as aware UTC; no offset means UTC; a date alone is its
+    whole day (00:00 as a start, 23:59 as an end)."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time(23, 59) if end else time(0, 0), tzinfo=UTC)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            f"{text!r} is not a date or time; use ISO 8601 such as 2026-11-01 or 2026-11-02T12:00 "
+            "(UTC unless an offset such as +01:00 is given)."
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def parse_overrides(text: str, schedule: Schedule) -> dict[str, Any]:
+    """A JSON object of spec overrides, checked against the crawl's spec (with the schedule's own)."""
+    text = text.strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"The overrides are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        ) from None
+    if not isinstance(value, dict):
+        raise ValidationError('The overrides must be a JSON object, e.g. {"max_pages": 500}.')
+    from pipelines.exceptions import SpecError
+    from pipelines.spec import load_spec
+
+    try:
+        load_spec(schedule.crawl, overrides={**(schedule.params or {}), **value})
+    except SpecError as exc:
+        raise ValidationError(f"These overrides do not fit crawl {schedule.crawl}: {exc}") from None
+    return value
+
+
+def this_minute(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+class TriggerForm(forms.Form):
+    overrides = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.TextInput(attrs={"placeholder": '{"max_pages": 50}', "size": 22}),
+        help_text="Optional spec overrides (JSON object).",
+    )
+
+    def __init__(self, schedule: Schedule, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schedule = schedule
+
+    def clean_overrides(self) -> dict[str, Any]:
+        return parse_overrides(self.cleaned_data.get("overrides") or "", self.schedule)
+
+    def save(self, now: datetime) -> ScheduledRun | None:
+        """The new manual run at this minute, or None when one exists for this minute already."""
+        try:
+            with transaction.atomic():
+                return ScheduledRun.objects.create(
+                    schedule=self.schedule,
+                    logical_time=this_minute(now),
+                    trigger=ScheduledRun.MANUAL,
+                    state=ScheduledRun.QUEUED,
+                    params={**(self.schedule.params or {}), **self.cleaned_data["overrides"]},
+                    created_at=now,
+                )
+        except IntegrityError:  # uq_run_tick: (schedule, logical_time, trigger)
+            return None
+
+
+@dataclass(frozen=True)
+class BackfillPlan:
+    ticks: list[datetime]  # every tick in the range, oldest first
+    existing: set[datetime]  # ticks that have a run already (any trigger)
+
+    @property
+    def new(self) -> list[datetime]:
+        return [t for t in self.ticks if t not in self.existing]
+
+
+def backfill_cadence(schedule: Schedule, start: datetime) -> Cadence:
+    """The schedule's cadence without its start and end: a backfill is an explicit request.
+
+    An interval keeps its phase: its ticks stay start_at + k * interval, also before start_at.
+    """
+    cadence = schedule.cadence()
+    anchor = cadence.start
+    if cadence.interval is not None and start < anchor:
+        anchor -= cadence.interval * -((start - anchor) // cadence.interval)
+    elif cadence.interval is None:
+        anchor = min(anchor, start)
+    return replace(cadence, start=anchor, end=None)
+
+
+def plan_backfill(schedule: Schedule, start: datetime, end: datetime) -> BackfillPlan:
+    if end < start:
+        raise ValidationError("The end of the range is before its start.")
+    ticks = []
+    for tick in islice(
+        iter_ticks(backfill_cadence(schedule, start), start - timedelta(microseconds=1)), MAX_BACKFILL_TICKS + 1
+    ):
+        if tick > end:
+            break
+        ticks.append(tick)
+    if len(ticks) > MAX_BACKFILL_TICKS:
+        raise ValidationError(
+            f"From {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC {schedule.name} has more than "
+            f"{MAX_BACKFILL_TICKS:,} ticks; backfill at most {MAX_BACKFILL_TICKS:,} at a time (split the range)."
+        )
+    existing: set[datetime] = set()
+    if ticks:
+        existing = set(
+            ScheduledRun.objects.filter(
+                schedule=schedule, logical_time__gte=ticks[0], logical_time__lte=ticks[-1]
+            ).values_list("logical_time", flat=True)
+        )
+    return BackfillPlan(ticks, existing)
+
+
+class BackfillForm(forms.Form):
+    start = forms.CharField(
+        max_length=40, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC; a date alone starts at 00:00."
+    )
+    end = forms.CharField(
+        max_length=40, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC; a date alone ends at 23:59."
+    )
+
+    def __init__(self, schedule: Schedule, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schedule = schedule
+        self.plan: BackfillPlan | None = None
+
+    def clean_start(self) -> datetime:
+        return parse_when(self.cleaned_data["start"])
+
+    def clean_end(self) -> datetime:
+        return parse_when(self.cleaned_data["end"], end=True)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "start" in data and "end" in data:
+            self.plan = plan_backfill(self.schedule, data["start"], data["end"])
+        return data
+
+    def save(self, now: datetime) -> int:
+        """Create the planned runs; how many were created."""
+        assert self.plan is not None, "call is_valid() first"
+        runs = [
+            ScheduledRun(
+                schedule=self.schedule,
+                logical_time=tick,
+                trigger=ScheduledRun.BACKFILL,
+                state=ScheduledRun.QUEUED,
+                params=self.schedule.params or {},
+                created_at=now,
+            )
+            for tick in self.plan.new
+        ]
+        # ignore_conflicts: a tick fired by the daemon meanwhile keeps its run; ours is dropped.
+        ScheduledRun.objects.bulk_create(runs, batch_size=200, ignore_conflicts=True)
+        return len(runs)
+
+    def errors_text(self) -> str:
+        return " ".join(str(e) for errors in self.errors.values() for e in errors)
+
+
+class ScheduleAdminForm(forms.ModelForm):
+    """The admin's form: the crawl chosen from the loaded specs; Schedule.clean() says what is wrong."""
+
+    crawl = forms.ChoiceField(choices=(), help_text="A crawl spec in luigi.cfg's [crawl] spec_dirs.")
+
+    class Meta:
+        model = Schedule
+        fields = "__all__"
+        widgets = {"cron": forms.TextInput(attrs={"placeholder": "*/15 * * * *"})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = known_crawls()
+        current = self.instance.crawl if self.instance.pk else ""
+        if current and current not in names:  # its spec is gone: keep the value visible; clean() names it
+            names = [current, *names]
+        self.fields["crawl"].choices = [("", "---------")] + [(n, n) for n in names]

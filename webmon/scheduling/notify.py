@@ -1,0 +1,198 @@
+"""Notices of schedules going down and recovering: by email and by webhook.
+
+`send_pending(now)` is the step the trigger daemon calls (like Healthchecks'
+`sendalerts`): it finds events with new state "down" or reason "recovered"
+that were not notified, claims each with one conditional UPDATE of
+`notified_at` (two daemons never send the same notice twice), and delivers it
+to each of the schedule's channels, recording a Delivery per channel. A
+channel that fails is recorded with its error and does not stop the others.
+
+Webhook payloads (`Channel.payload_format`):
+- json:     {"schedule", "crawl", "state", "reason", "detail", "run_url", "at"}
+- slack:    {"text", "blocks"}  (an incoming-webhook message)
+- dingtalk: {"msgtype": "markdown", "markdown": {"title", "text"}}  (a custom robot)
+
+Settings read: WEBMON_BASE_URL (links in notices; default http://127.0.0.1:8000),
+DEFAULT_FROM_EMAIL and Django's EMAIL_* (the mail backend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db.models import Q
+from django.urls import reverse
+
+from webmon.scheduling.models import Channel, Delivery, Schedule, ScheduleEvent
+
+WEBHOOK_TIMEOUT = 5.0  # seconds; a slow receiver must not hold up the daemon's loop
+BATCH = 100  # events per call; the next call takes the rest
+ERROR_MAX = 300
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What one event says, whatever the channel."""
+
+    schedule: str
+    crawl: str
+    state: str  # "down" or "up"
+    reason: str
+    detail: str
+    run_url: str
+    at: datetime
+    tick: datetime | None
+
+    @classmethod
+    def of(cls, event: ScheduleEvent) -> Notice:
+        base = getattr(settings, "WEBMON_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+        schedule = event.schedule
+        if event.run_id is not None:
+            path = reverse("scheduling:run", args=[schedule.pk, event.run_id])
+        else:
+            path = reverse("scheduling:detail", args=[schedule.pk])
+        return cls(
+            schedule=schedule.name,
+            crawl=schedule.crawl,
+            state=event.new_state,
+            reason=event.reason,
+            detail=event.detail,
+            run_url=base + path,
+            at=event.at,
+            tick=event.run.logical_time if event.run is not None else None,
+        )
+
+    @property
+    def headline(self) -> str:
+        if self.state == Schedule.DOWN:
+            return f"{self.schedule} is DOWN: {self.reason.replace('_', ' ')}"
+        return f"{self.schedule} is UP again: {self.reason}"
+
+    def lines(self) -> list[str]:
+        lines = [f"Crawl: {self.crawl}"]
+        if self.tick is not None:
+            lines.append(f"Tick: {self.tick:%Y-%m-%d %H:%M} UTC")
+        if self.detail:
+            lines.append(f"Error: {self.detail}")
+        lines.append(f"At: {self.at:%Y-%m-%d %H:%M:%S} UTC")
+        return lines
+
+
+def send_pending(now: datetime) -> int:
+    """Send the notices not sent yet; how many events this call claimed and sent."""
+    pending = (
+        ScheduleEvent.objects.filter(notified_at__isnull=True)
+        .filter(Q(new_state=Schedule.DOWN) | Q(reason="recovered"))
+        .select_related("schedule", "run")
+        .order_by("at", "id")[:BATCH]
+    )
+    sent = 0
+    for event in pending:
+        claimed = ScheduleEvent.objects.filter(pk=event.pk, notified_at__isnull=True).update(notified_at=now)
+        if claimed != 1:  # another daemon took it between our read and our claim
+            continue
+        notice = Notice.of(event)
+        for channel in event.schedule.channels.all():
+            error = deliver(channel, notice)
+            Delivery.objects.create(event=event, channel=channel, at=now, ok=error is None, error=error or "")
+        sent += 1
+    return sent
+
+
+def deliver(channel: Channel, notice: Notice) -> str | None:
+    """Send `notice` to `channel`; None when it went out, else why not (no secrets in it)."""
+    try:
+        if channel.kind == Channel.EMAIL:
+            return send_email(channel.target, notice)
+        if channel.kind == Channel.WEBHOOK:
+            return post_webhook(channel.target, payload(channel.payload_format, notice))
+        return f"unknown channel kind {channel.kind!r}"
+    except Exception as exc:  # noqa: BLE001 - one broken channel must not stop the others or the daemon
+        return _cut(f"{type(exc).__name__}: {_scrub(str(exc), channel.target)}")
+
+
+def send_email(target: str, notice: Notice) -> str | None:
+    recipients = [address.strip() for address in target.split(",") if address.strip()]
+    if not recipients:
+        return "no email address in the channel"
+    body = "\n".join([notice.headline, "", *notice.lines(), "", f"Run: {notice.run_url}", ""])
+    send_mail(f"[crawlops] {notice.headline}", body, None, recipients)
+    return None
+
+
+def payload(fmt: str, notice: Notice) -> dict[str, Any]:
+    """The JSON body of a webhook in format `fmt` (json, slack or dingtalk)."""
+    if fmt == Channel.SLACK:
+        text = "\n".join(
+            [
+                f"*{_slack(notice.headline)}*",
+                *(_slack(line) for line in notice.lines()),
+                f"<{notice.run_url}|Open the run>",
+            ]
+        )
+        return {
+            "text": f"[crawlops] {notice.headline}",  # shown in notifications and by clients without blocks
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+        }
+    if fmt == Channel.DINGTALK:
+        # DingTalk robots with a keyword filter need the keyword in the text: "crawlops" is.
+        text = "\n\n".join([f"### [crawlops] {notice.headline}", *notice.lines(), f"[Open the run]({notice.run_url})"])
+        return {"msgtype": "markdown", "markdown": {"title": f"[crawlops] {notice.headline}", "text": text}}
+    return {
+        "schedule": notice.schedule,
+        "crawl": notice.crawl,
+        "state": notice.state,
+        "reason": notice.reason,
+        "detail": notice.detail,
+        "run_url": notice.run_url,
+        "at": notice.at.isoformat(),
+    }
+
+
+def post_webhook(url: str, body: dict[str, Any]) -> str | None:
+    try:
+        response = requests.post(url, json=body, timeout=WEBHOOK_TIMEOUT)
+    except requests.Timeout:
+        return f"no answer from {_where(url)} within {WEBHOOK_TIMEOUT:g} s"
+    except requests.ConnectionError:
+        return f"could not connect to {_where(url)}"
+    if response.status_code >= 400:
+        return _cut(f"HTTP {response.status_code} from {_where(url)}: {_scrub(response.text.strip(), url)}")
+    return None
+
+
+def _where(url: str) -> str:
+    # Host and port only: webhook URLs carry their secret in the path (Slack) or the query (DingTalk).
+    parts = urlsplit(url)
+    return parts.netloc.rpartition("@")[2] or "the webhook"
+
+
+def _scrub(text: str, url: str) -> str:
+    """`text` without the URL's path, query, their longer parts and any password (the likely secrets)."""
+    parts = urlsplit(url)
+    secrets = [
+        url,
+        parts.path + ("?" + parts.query if parts.query else ""),
+        parts.query,
+        parts.path,
+        parts.password or "",
+    ]
+    secrets += [value for _, value in parse_qsl(parts.query)] + parts.path.split("/")
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 6:
+            text = text.replace(secret, "…")
+    return text
+
+
+def _slack(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 1] + "…"

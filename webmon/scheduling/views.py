@@ -1,0 +1,275 @@
+"""The schedule pages and their actions: thin views (query, context, render / redirect).
+
+Pages need a login (LoginRequiredMiddleware). Actions are POST with the CSRF
+token and need the permission `scheduling.change_schedule` (403 otherwise);
+they say what they did in a message and go back to the page they came from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db.models import OuterRef, Q, Subquery
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST, require_safe
+
+from webmon.monitor.clock import Clock
+from webmon.scheduling import states
+from webmon.scheduling.forms import BackfillForm, TriggerForm
+from webmon.scheduling.models import Schedule, ScheduledRun
+
+RECENT_RUNS = 5  # status dots per schedule on the list
+RUNS_PAGE = 50
+EVENTS = 50
+CHANGE = "scheduling.change_schedule"
+
+STATE_BADGE = {Schedule.UP: "done", Schedule.DOWN: "failed", Schedule.LATE: "stale"}  # monitor.css status-*
+RUN_DOT = {
+    ScheduledRun.SUCCESS: "day-ok",
+    ScheduledRun.FAILED: "day-failed",
+    ScheduledRun.TIMED_OUT: "day-failed",
+    ScheduledRun.RUNNING: "day-running",
+    ScheduledRun.SKIPPED: "day-mixed",
+}  # monitor.css day-*
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run: ScheduledRun
+    dot: str
+    duration: timedelta | None
+
+    @classmethod
+    def of(cls, run: ScheduledRun, now: datetime) -> RunRow:
+        end = run.finished_at or (now if run.state == ScheduledRun.RUNNING else None)
+        return cls(run, RUN_DOT.get(run.state, "day-none"), end - run.started_at if run.started_at and end else None)
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    schedule: Schedule
+    badge: str
+    next_run: datetime | None
+    recent: list[RunRow]
+
+
+def cadence_text(schedule: Schedule) -> str:
+    if schedule.cron.strip():
+        return f"{schedule.cron.strip()} ({schedule.timezone})"
+    return f"every {schedule.interval_seconds} s" if schedule.interval_seconds else "—"
+
+
+def next_run(schedule: Schedule, now: datetime) -> datetime | None:
+    if not schedule.enabled or schedule.state == Schedule.PAUSED:
+        return None
+    if schedule.next_due is not None:
+        return schedule.next_due
+    try:
+        upcoming = schedule.upcoming(now, 1)
+    except ValueError:  # no valid cadence (a row written around the admin's validation)
+        return None
+    return upcoming[0] if upcoming else None
+
+
+@require_safe
+def schedule_list(request: HttpRequest) -> HttpResponse:
+    clock = Clock.current()
+    # The logical time of each schedule's 5th newest run: one seek per schedule on uq_run_tick's index.
+    fifth = ScheduledRun.objects.filter(schedule=OuterRef("pk")).order_by("-logical_time").values("logical_time")
+    schedules = list(Schedule.objects.annotate(cutoff=Subquery(fifth[RECENT_RUNS - 1 : RECENT_RUNS])))
+    recent: dict[int, list[RunRow]] = {s.pk: [] for s in schedules}
+    if schedules:
+        wanted = Q()
+        for s in schedules:
+            wanted |= Q(schedule_id=s.pk, logical_time__gte=s.cutoff) if s.cutoff else Q(schedule_id=s.pk)
+        for run in ScheduledRun.objects.filter(wanted).order_by("schedule_id", "-logical_time", "-id"):
+            if len(recent[run.schedule_id]) < RECENT_RUNS:  # ties at the cutoff minute give a few extra
+                recent[run.schedule_id].append(RunRow.of(run, clock.now))
+    rows = [ScheduleRow(s, STATE_BADGE.get(s.state, ""), next_run(s, clock.now), recent[s.pk]) for s in schedules]
+    return render(
+        request,
+        "scheduling/schedules.html",
+        {
+            "clock": clock,
+            "rows": rows,
+            "can_change": request.user.has_perm(CHANGE),
+        },
+    )
+
+
+@require_safe
+def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    clock = Clock.current()
+    schedule = get_object_or_404(Schedule, pk=pk)
+    runs = schedule.runs.order_by("-logical_time", "-id")
+    cursor = _cursor(request.GET.get("from", ""))
+    if cursor is not None:  # keyset: this run and the older ones
+        runs = runs.filter(Q(logical_time__lt=cursor[0]) | Q(logical_time=cursor[0], id__lte=cursor[1]))
+    page = list(runs[: RUNS_PAGE + 1])
+    older = page[RUNS_PAGE] if len(page) > RUNS_PAGE else None
+    try:
+        upcoming = schedule.upcoming(clock.now, 5)
+    except ValueError:
+        upcoming = []
+    return render(
+        request,
+        "scheduling/schedule.html",
+        {
+            "clock": clock,
+            "schedule": schedule,
+            "badge": STATE_BADGE.get(schedule.state, ""),
+            "cadence": cadence_text(schedule),
+            "upcoming": upcoming,
+            "channels": list(schedule.channels.all()),
+            "events": list(schedule.events.select_related("run")[:EVENTS]),
+            "runs": [RunRow.of(run, clock.now) for run in page[:RUNS_PAGE]],
+            "older": _cursor_text(older) if older else None,
+            "paged": cursor is not None,
+            "can_change": request.user.has_perm(CHANGE),
+            "trigger_form": TriggerForm(schedule),
+            "backfill_form": BackfillForm(schedule),
+            "rerunnable": (ScheduledRun.FAILED, ScheduledRun.TIMED_OUT),
+        },
+    )
+
+
+@require_safe
+def run_link(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+    """The address notices link to: the schedule's page, starting at this run."""
+    run = get_object_or_404(ScheduledRun, pk=run_id, schedule_id=pk)
+    url = reverse("scheduling:detail", args=[pk])
+    return redirect(f"{url}?from={_cursor_text(run)}#run-{run.pk}")
+
+
+@require_safe
+def run_output(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+    """The run's CLI output file, streamed; only files inside var/ are served."""
+    run = get_object_or_404(ScheduledRun, pk=run_id, schedule_id=pk)
+    if not run.output_path:
+        raise Http404("This run has no output file (yet).")
+    var = Path(settings.VAR_DIR).resolve()
+    path = Path(run.output_path)
+    path = (path if path.is_absolute() else Path(settings.BASE_DIR) / path).resolve()
+    if not path.is_relative_to(var):
+        return HttpResponseForbidden(
+            f"The output file of run {run.pk} is outside {var}; it is not served.",
+            content_type="text/plain; charset=utf-8",
+        )
+    try:
+        handle = path.open("rb")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise Http404("The output file is gone.") from None
+    return FileResponse(handle, content_type="text/plain; charset=utf-8")
+
+
+@require_POST
+@permission_required(CHANGE, raise_exception=True)
+def pause(request: HttpRequest, pk: int) -> HttpResponse:
+    schedule = get_object_or_404(Schedule, pk=pk)
+    if states.pause(schedule, timezone.now(), request.user.get_username()):
+        messages.success(request, f"Paused {schedule.name}: no ticks fire until it is resumed.")
+    else:
+        messages.info(request, f"{schedule.name} was paused already.")
+    return _back(request, schedule)
+
+
+@require_POST
+@permission_required(CHANGE, raise_exception=True)
+def resume(request: HttpRequest, pk: int) -> HttpResponse:
+    schedule = get_object_or_404(Schedule, pk=pk)
+    if states.resume(schedule, timezone.now(), request.user.get_username()):
+        messages.success(
+            request,
+            f"Resumed {schedule.name}: ticks fire again from now on; "
+            "those that fell due while it was paused are not fired.",
+        )
+    else:
+        messages.info(request, f"{schedule.name} was not paused.")
+    return _back(request, schedule)
+
+
+@require_POST
+@permission_required(CHANGE, raise_exception=True)
+def trigger(request: HttpRequest, pk: int) -> HttpResponse:
+    schedule = get_object_or_404(Schedule, pk=pk)
+    form = TriggerForm(schedule, request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Not triggered: {' '.join(form.errors.get('overrides', ['bad input.']))}")
+        return _back(request, schedule)
+    now = timezone.now()
+    run = form.save(now)
+    if run is None:
+        messages.warning(
+            request,
+            f"{schedule.name} has a manual run at {now:%H:%M} UTC already; "
+            "trigger again in the next minute, or rerun that one.",
+        )
+    else:
+        given = form.cleaned_data["overrides"]
+        messages.success(
+            request,
+            f"Queued a manual run of {schedule.name} at {run.logical_time:%Y-%m-%d %H:%M} UTC"
+            f"{' with overrides ' + json.dumps(given, sort_keys=True) if given else ''}.",
+        )
+    return _back(request, schedule)
+
+
+@require_POST
+@permission_required(CHANGE, raise_exception=True)
+def backfill(request: HttpRequest, pk: int) -> HttpResponse:
+    schedule = get_object_or_404(Schedule, pk=pk)
+    form = BackfillForm(schedule, request.POST)
+    if not form.is_valid():
+        messages.error(request, f"No backfill: {form.errors_text()}")
+        return _back(request, schedule)
+    created = form.save(timezone.now())
+    skipped = len(form.plan.existing) if form.plan else 0
+    messages.success(
+        request,
+        f"Queued {created} backfill run{'s' if created != 1 else ''} of {schedule.name}"
+        f"{f'; skipped {skipped} tick(s) that have a run already' if skipped else ''}.",
+    )
+    return _back(request, schedule)
+
+
+@require_POST
+@permission_required(CHANGE, raise_exception=True)
+def rerun(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+    run = get_object_or_404(ScheduledRun.objects.select_related("schedule"), pk=run_id, schedule_id=pk)
+    if states.rerun(run, request.user.get_username()):
+        messages.success(request, f"Queued the run of {run.logical_time:%Y-%m-%d %H:%M} UTC again.")
+    else:
+        messages.error(
+            request,
+            f"The run of {run.logical_time:%Y-%m-%d %H:%M} UTC is {run.get_state_display()}: "
+            "only failed and timed-out runs can be rerun.",
+        )
+    return _back(request, run.schedule)
+
+
+def _back(request: HttpRequest, schedule: Schedule) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect("scheduling:detail", schedule.pk)
+
+
+def _cursor_text(run: ScheduledRun) -> str:
+    return f"{int(run.logical_time.timestamp())}.{run.pk}"
+
+
+def _cursor(text: str) -> tuple[datetime, int] | None:
+    seconds, _, pk = text.partition(".")
+    if not (seconds.isdigit() and pk.isdigit()):
+        return None
+    return datetime.fromtimestamp(int(seconds), tz=UTC), int(pk)
