@@ -29,7 +29,8 @@ def test_two_daemons_over_1000_ticks_fire_each_tick_once(postgres_url: str, tmp_
         "from webmon.scheduling.models import Schedule; from datetime import datetime, UTC;"
         "Schedule.objects.create(name='fast', crawl='demo', cron='* * * * *', catchup='all', overlap='allow',"
         f" max_active_runs=1000, retries=0, start_at=datetime.fromisoformat('{BASE.isoformat()}'),"
-        f" last_tick=datetime.fromisoformat('{BASE.isoformat()}'))")],
+        f" last_tick=datetime.fromisoformat('{BASE.isoformat()}'),"
+        f" end_at=datetime.fromisoformat('{(BASE + timedelta(minutes=1000)).isoformat()}'))")],
         cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert create.returncode == 0, create.stderr
     out = tmp_path / "fired.txt"

@@ -73,8 +73,8 @@ class CookiesMiddleware(DownloaderMiddleware):
         self.jar = load_cookies(file) if file else http.cookiejar.CookieJar()
 
     def process_request(self, request: Request) -> Request | Response | None:
-        if "Cookie" in request.headers:
-            return None  # set explicitly: leave it alone
+        if "Cookie" in request.headers or not len(self.jar):
+            return None  # set explicitly, or nothing to send (most crawls: skip the jar's cost)
         probe = urllib.request.Request(request.url)
         self.jar.add_cookie_header(probe)
         cookie = probe.get_header("Cookie")
