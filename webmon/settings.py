@@ -29,6 +29,10 @@ Environment variables (unset or empty means the default):
     WEBMON_STALE_AFTER_S  A running run whose last heartbeat is older than this
                           is shown as stale. Default 180.
     WEBMON_LOG_LEVEL      Level of the JSON request log (stderr). Default INFO.
+    METRICS_TOKEN         `Authorization: Bearer <token>` opens /metrics. Default
+                          empty: no token works (see webmon/metrics/access.py).
+    METRICS_ALLOW         Comma-separated IPs/CIDRs that may read /metrics
+                          without the token. Default 127.0.0.1,::1; `none`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from pathlib import Path
 from webmon.dburl import db_from_url, install_pymysql_if_needed, make_sqlite_folder, read_only
 from webmon.env import env_bool, env_choice, env_http_url, env_int, env_list, env_str
 from webmon.luigicfg import HISTORY_SETTING, history_db_url, luigid_url
+from webmon.metrics.access import allow_list
 from webmon.secret_key import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent  # the repository root
@@ -58,6 +63,7 @@ INSTALLED_APPS = [
     "webmon.monitor",
     "webmon.history",
     "webmon.scheduling",
+    "webmon.metrics",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +157,10 @@ LUIGID_TIMEOUT = 1.0  # seconds; luigid answers on one thread, a page must not w
 WEBMON_PAGE_SIZE = env_int("WEBMON_PAGE_SIZE", 50, minimum=1)
 WEBMON_SCAN_WINDOW = env_int("WEBMON_SCAN_WINDOW", 20000, minimum=100)
 WEBMON_STALE_AFTER_S = env_int("WEBMON_STALE_AFTER_S", 180, minimum=1)
+
+# -- /metrics: a bearer token, or a client address on the allow-list ----------------
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")  # env_str: never echoed in an error
+METRICS_ALLOW = allow_list(env_list("METRICS_ALLOW", ["127.0.0.1", "::1"]))
 
 # -- logging: one JSON line per request on stderr ----------------------------------
 LOGGING = {

@@ -1,4 +1,5 @@
-"""URLs of webmon: the monitor's pages at the root, schedules under /schedules/, Django's admin under /admin/."""
+"""URLs of webmon: the monitor's pages at the root, schedules under /schedules/, Django's admin under /admin/,
+Prometheus's /metrics."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("webmon.metrics.urls")),
     path("", include("webmon.scheduling.urls")),
     path("", include("webmon.monitor.urls")),
 ]

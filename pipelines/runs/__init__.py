@@ -3,6 +3,7 @@
     context.py   RunContext, luigi's [worker] task_process_context: record, heartbeat, capture, tracking URL
     records.py   create / beat / finish a run record; reads (log lines after N); the engine
     sweep.py     runs whose process died are marked killed (also `python -m pipelines.runs.sweep`)
+    totals.py    pre-aggregated outcome totals for webmon's /metrics (`python -m pipelines.runs.totals --rebuild`)
     capture.py   the root log handler and the stdout/stderr tees of one run
     sink.py      numbering and batching of captured lines; the pipe to the writer process
     writer.py    the log writer process: masks, stores, writes the JSON lines
@@ -10,5 +11,5 @@
     masking.py   secrets out of lines before they are stored
     jsonlog.py   JSON lines for log shippers
     settings.py  the [runs] section of luigi.cfg
-    models.py    the tables
+    models.py    the tables (run records, log lines, totals)
 """

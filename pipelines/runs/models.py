@@ -87,3 +87,33 @@ run_logs = sa.Table(
     sa.Column("message", LongText, nullable=False),          # secrets masked before it is stored
     sa.UniqueConstraint("run_id", "seq", name="uq_crawl_run_logs_seq"),
 )
+
+# -- pre-aggregated totals (pipelines/runs/totals.py): what webmon's /metrics reads -----------
+# Maintained in the transaction that finishes a run (records.finish) or kills it (sweep), so a
+# scrape reads a few rows whatever the size of crawl_runs. Durations in integer microseconds
+# (sums stay exact), timestamps in epoch seconds.
+
+DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)  # seconds, crawl_task_duration_seconds
+
+
+def bucket_column(le: float) -> str:
+    return f"le_{le:g}".replace(".", "_")
+
+
+run_totals = sa.Table(
+    "crawl_run_totals", metadata,
+    sa.Column("family", sa.String(100), primary_key=True),
+    sa.Column("status", sa.String(10), primary_key=True),          # done, failed, killed
+    sa.Column("runs", sa.BigInteger, nullable=False),              # outcomes recorded
+    sa.Column("duration_us", sa.BigInteger, nullable=False),       # sum of finished_at - started_at
+    *(sa.Column(bucket_column(le), sa.BigInteger, nullable=False) for le in DURATION_BUCKETS),  # cumulative
+    sa.Column("last_finished", sa.Float(53), nullable=False),      # epoch seconds of the newest outcome
+    sa.Column("last_duration_us", sa.BigInteger, nullable=False),  # duration of that newest outcome
+)
+
+crawl_totals = sa.Table(
+    "crawl_crawl_totals", metadata,
+    sa.Column("crawl", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(40), primary_key=True),            # pages_fetched, responses_2xx, ... (totals.py)
+    sa.Column("value", sa.Float(53), nullable=False),              # a count, or epoch seconds for last_success_at
+)

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pipelines.runs import totals
 from pipelines.runs.models import DONE, FAILED, KILLED, RUNNING, metadata, run_logs, runs
 
 _engines: dict[tuple[str, int], Engine] = {}
@@ -46,7 +47,7 @@ def new_engine(url: str) -> Engine:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create crawl_runs and crawl_run_logs if missing.
+    """Create crawl_runs, crawl_run_logs and the totals tables if missing.
 
     Two workers starting at once may both see the tables missing; the loser's
     CREATE fails, which is fine when the tables are there afterwards.
@@ -55,7 +56,7 @@ def create_tables(engine: Engine) -> None:
         metadata.create_all(engine)
     except sa.exc.DatabaseError:
         inspector = sa.inspect(engine)
-        if not all(inspector.has_table(t.name) for t in (runs, run_logs)):
+        if not all(inspector.has_table(t.name) for t in metadata.sorted_tables):
             raise
 
 
@@ -95,15 +96,24 @@ def beat(engine: Engine, run_id: int, now: datetime) -> None:
 def finish(engine: Engine, run_id: int, *, status: str, now: datetime, error_type: str | None = None,
            error_message: str | None = None, traceback: str | None = None, stats: str | None = None,
            log_lines: int = 0, log_truncated: bool = False) -> None:
-    """Write the outcome of a run. Overwrites a sweep's "killed": the process knows better."""
+    """Write the outcome of a run, and add it to the run totals in the same transaction.
+
+    Overwrites a sweep's "killed": the process knows better (the totals keep both outcomes).
+    """
     if status not in (DONE, FAILED, KILLED):
         raise ValueError(f"a finished run is done, failed or killed, not {status!r}")
-    with engine.begin() as conn:
+
+    def change(conn: sa.engine.Connection) -> list[totals.Outcome]:
         conn.execute(runs.update().where(runs.c.id == run_id).values(
             status=status, finished_at=now, heartbeat_at=now, error_type=error_type and error_type[:255],
             error_message=error_message, traceback=traceback, stats=stats,
             log_lines=log_lines, log_truncated=log_truncated,
         ))
+        row = conn.execute(sa.select(runs.c.family, runs.c.crawl, runs.c.started_at)
+                           .where(runs.c.id == run_id)).first()
+        return [totals.Outcome(row.family, row.crawl, status, row.started_at, now, stats)] if row else []
+
+    totals.in_one_transaction(engine, change, f"run {run_id}")
 
 
 def get_run(engine: Engine, run_id: int) -> dict[str, Any] | None:

@@ -9,7 +9,8 @@ rules, both idempotent (they touch only rows still `running`):
   (no need to wait for the heartbeat to go stale).
 
 `finished_at` becomes the last heartbeat: the last moment the run was known
-alive. Every task run sweeps before it starts; run it by hand or from cron:
+alive. Each killed run is added to the run totals (totals.py) in the same
+transaction. Every task run sweeps before it starts; run it by hand or from cron:
 
     python -m pipelines.runs.sweep            # uses luigi.cfg ([task_history], [runs])
 
@@ -27,12 +28,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from pipelines.runs.models import KILLED, RUNNING, runs
 from pipelines.runs.records import engine_for, utcnow
 from pipelines.runs.settings import history_url
 from pipelines.runs.settings import runs as runs_config
+from pipelines.runs.totals import Outcome, in_one_transaction
 
 
 def pid_alive(pid: int) -> bool:
@@ -55,32 +57,40 @@ def pid_alive(pid: int) -> bool:
 
 def sweep(engine: Engine, now: datetime, dead_after: float, *, host: str | None = None,
           alive: Callable[[int], bool] = pid_alive) -> list[int]:
-    """Mark dead runs killed; returns their ids. `now` is aware UTC, `dead_after` seconds."""
+    """Mark dead runs killed, and count them in the run totals; returns their ids.
+
+    `now` is aware UTC, `dead_after` seconds. Each run is killed by its own
+    conditional UPDATE (still running, same heartbeat), so a run that beat in
+    between stays running and no run is counted twice.
+    """
     host = socket.gethostname() if host is None else host
     cutoff = now - timedelta(seconds=dead_after)
     killed: list[int] = []
-    with engine.begin() as conn:
-        stale = [r.id for r in conn.execute(
-            sa.select(runs.c.id).where(runs.c.status == RUNNING, runs.c.heartbeat_at < cutoff))]
-        if stale:
-            # The heartbeat test is repeated in the UPDATE: a run that beat in between stays running.
+
+    def change(conn: Connection) -> list[Outcome]:
+        killed.clear()
+        outcomes: list[Outcome] = []
+
+        def kill(row: sa.engine.Row, why: str) -> None:
             result = conn.execute(runs.update()
-                                  .where(runs.c.id.in_(stale), runs.c.status == RUNNING, runs.c.heartbeat_at < cutoff)
-                                  .values(status=KILLED, finished_at=runs.c.heartbeat_at,
-                                          error_message=f"no heartbeat for more than {dead_after:g} s: the worker died"))
+                                  .where(runs.c.id == row.id, runs.c.status == RUNNING,
+                                         runs.c.heartbeat_at == row.heartbeat_at)
+                                  .values(status=KILLED, finished_at=runs.c.heartbeat_at, error_message=why))
             if result.rowcount:
-                killed += stale
-        local = conn.execute(sa.select(runs.c.id, runs.c.pid, runs.c.heartbeat_at)
-                             .where(runs.c.status == RUNNING, runs.c.host == host)).all()
-        for run_id, pid, heartbeat in local:
-            if pid == os.getpid() or alive(pid):
+                killed.append(row.id)
+                outcomes.append(Outcome(row.family, row.crawl, KILLED, row.started_at, row.heartbeat_at))
+
+        columns = (runs.c.id, runs.c.family, runs.c.crawl, runs.c.started_at, runs.c.heartbeat_at, runs.c.pid)
+        stale = sa.select(*columns).where(runs.c.status == RUNNING, runs.c.heartbeat_at < cutoff)
+        for row in conn.execute(stale).all():
+            kill(row, f"no heartbeat for more than {dead_after:g} s: the worker died")
+        for row in conn.execute(sa.select(*columns).where(runs.c.status == RUNNING, runs.c.host == host)).all():
+            if row.pid == os.getpid() or alive(row.pid):
                 continue
-            result = conn.execute(runs.update()
-                                  .where(runs.c.id == run_id, runs.c.status == RUNNING, runs.c.heartbeat_at == heartbeat)
-                                  .values(status=KILLED, finished_at=runs.c.heartbeat_at,
-                                          error_message=f"process {pid} on {host} is gone: the worker died"))
-            if result.rowcount:
-                killed.append(run_id)
+            kill(row, f"process {row.pid} on {host} is gone: the worker died")
+        return outcomes
+
+    in_one_transaction(engine, change, "the sweep")
     return sorted(set(killed))
 
 

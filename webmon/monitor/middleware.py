@@ -4,8 +4,9 @@ RequestLogMiddleware goes first in settings.MIDDLEWARE so its time covers
 everything else. It gives each request an id (uuid4), sent back as
 X-Request-ID, and the time to produce the response as X-Page-Duration-ms;
 then it logs one line to the logger `webmon.requests` (formatted as JSON by
-webmon.monitor.jsonlog). Only the path is logged, never the query string:
-it can hold search terms or tokens. Streaming responses are timed to their
+webmon.monitor.jsonlog) and counts the response by status class for
+/metrics. Only the path is logged, never the query string: it can hold
+search terms or tokens. Streaming responses are timed to their
 first byte.
 """
 
@@ -18,6 +19,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+
+from webmon.metrics import http as http_metrics
 
 log = logging.getLogger("webmon.requests")
 
@@ -36,6 +39,7 @@ class RequestLogMiddleware:
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
         response["X-Request-ID"] = request_id
         response["X-Page-Duration-ms"] = f"{duration_ms}"
+        http_metrics.count(response.status_code)  # crawl_http_responses_total
         user = getattr(request, "user", None)
         log.info(
             "request",

@@ -1,0 +1,327 @@
+"""Pre-aggregated totals of run outcomes: what webmon's /metrics reads instead of crawl_runs.
+
+Two small tables in the history DB (models.py), kept by the writers of run
+outcomes in the same transaction as the outcome itself:
+
+- `crawl_run_totals`, a row per (task family, final status): outcomes, the
+  sum and cumulative histogram buckets of their durations, and the newest
+  outcome's end and duration;
+- `crawl_crawl_totals`, a row per (crawl, name): pages fetched, bytes,
+  retries, responses by status class, fetch failures by reason, items parsed,
+  dropped and stored, from the `run_stats` of FetchPages, ParsePages and
+  StoreItems; and `last_success_at`, the end of the newest RunCrawl done.
+
+`records.finish` and the sweep call `in_one_transaction`. Counts only grow, as
+Prometheus counters must: a run the sweep killed that later turns out alive
+was counted killed at the sweep and is counted again with its real outcome.
+
+A history DB with runs from before these tables needs the totals computed
+once, from every finished crawl_runs row (with the workers stopped: on SQLite
+and PostgreSQL the rebuild holds a lock that makes finishing runs wait):
+
+    python -m pipelines.runs.totals --rebuild      # uses luigi.cfg [task_history]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import PurePath
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from pipelines.runs.models import (  # noqa: F401 - DURATION_BUCKETS is part of this module's interface
+    DONE,
+    DURATION_BUCKETS,
+    FAILED,
+    KILLED,
+    bucket_column,
+    crawl_totals,
+    run_totals,
+    runs,
+)
+
+FINAL = (DONE, FAILED, KILLED)
+BUCKET_COLUMNS = tuple(bucket_column(le) for le in DURATION_BUCKETS)
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+STORED_KINDS = ("new", "changed", "unchanged")
+# The crawler's fixed failure reasons; http_404 and the like fold into http_4xx / http_5xx, the rest into other.
+FAILURE_REASONS = ("timeout", "connection_error", "proxy_error", "truncated", "too_large", "decode_error",
+                   "bad_redirect", "redirect_loop", "max_redirects", "error_redirect", "content_check",
+                   "no_live_proxy", "internal_error", "http_4xx", "http_5xx", "other")
+LAST_SUCCESS = "last_success_at"
+MAX_NAMES = (LAST_SUCCESS,)  # kept as the newest value; every other name is a sum
+_HTTP_REASON = re.compile(r"^http_([45])\d\d$")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A run that reached a final status (from its crawl_runs row)."""
+
+    family: str
+    crawl: str | None
+    status: str
+    started_at: datetime
+    finished_at: datetime
+    stats: str | dict | None = None
+
+
+def crawl_label(crawl: str) -> str:
+    """The crawl as a label: a spec given as a path (`specs/shop.toml`) counts under its name (`shop`)."""
+    if crawl.endswith(".toml") or "/" in crawl or "\\" in crawl:
+        return PurePath(crawl.replace("\\", "/")).stem[:100]
+    return crawl[:100]
+
+
+def failure_reason(reason: str) -> str:
+    match = _HTTP_REASON.match(reason)
+    if match:
+        return f"http_{match.group(1)}xx"
+    return reason if reason in FAILURE_REASONS else "other"
+
+
+def crawl_counts(family: str, stats: Any) -> dict[str, float]:
+    """The crawl counters in a stage's run_stats (names of crawl_crawl_totals)."""
+    if isinstance(stats, str):
+        try:
+            stats = json.loads(stats)
+        except ValueError:
+            return {}
+    if not isinstance(stats, dict):
+        return {}
+    counts: dict[str, float] = {}
+
+    def put(name: str, value: Any) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            counts[name] = counts.get(name, 0) + value
+
+    if family == "FetchPages":
+        put("pages_fetched", stats.get("fetched"))
+        put("bytes", stats.get("bytes"))
+        put("retries", stats.get("retries"))
+        for status, n in _items(stats.get("responses_by_status")):
+            if len(status) == 3 and status.isdigit() and "1" <= status[0] <= "5":
+                put(f"responses_{status[0]}xx", n)
+        for reason, n in _items(stats.get("failed_by_reason")):
+            put(f"failures_{failure_reason(reason)}", n)
+    elif family == "ParsePages":
+        put("items_parsed", stats.get("items"))
+        put("items_dropped", stats.get("errors"))
+    elif family == "StoreItems":
+        for kind in STORED_KINDS:
+            put(f"items_stored_{kind}", stats.get(kind))
+    return counts
+
+
+def _items(value: Any) -> list[tuple[str, Any]]:
+    return [(str(k), v) for k, v in value.items()] if isinstance(value, dict) else []
+
+
+def _duration_us(outcome: Outcome) -> int:
+    return max(0, (outcome.finished_at - outcome.started_at) // timedelta(microseconds=1))
+
+
+class Totals:
+    """Outcomes merged the way the upserts merge them: sums, bucket counts, the newest end."""
+
+    def __init__(self) -> None:
+        self.runs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.crawls: dict[tuple[str, str], float] = {}
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.status not in FINAL:
+            raise ValueError(f"only final outcomes are counted, not {outcome.status!r}")
+        duration = _duration_us(outcome)
+        ended = outcome.finished_at.timestamp()
+        buckets = zip(BUCKET_COLUMNS, DURATION_BUCKETS, strict=True)
+        row = {"runs": 1, "duration_us": duration, "last_finished": ended, "last_duration_us": duration,
+               **{col: int(duration <= le * 1_000_000) for col, le in buckets}}
+        key = (outcome.family[:100], outcome.status)
+        old = self.runs.get(key)
+        if old is None:
+            self.runs[key] = row
+        else:
+            for col in ("runs", "duration_us", *BUCKET_COLUMNS):
+                old[col] += row[col]
+            if _newer(ended, duration, old["last_finished"], old["last_duration_us"]):
+                old["last_finished"], old["last_duration_us"] = ended, duration
+        if not outcome.crawl:
+            return
+        crawl = crawl_label(outcome.crawl)
+        for name, value in crawl_counts(outcome.family, outcome.stats).items():
+            self.crawls[crawl, name] = self.crawls.get((crawl, name), 0) + value
+        if outcome.family == "RunCrawl" and outcome.status == DONE:
+            self.crawls[crawl, LAST_SUCCESS] = max(ended, self.crawls.get((crawl, LAST_SUCCESS), ended))
+
+    def run_rows(self) -> list[dict[str, Any]]:
+        # Sorted: concurrent writers lock the rows in one order (no deadlock on PostgreSQL / MySQL).
+        return [{"family": f, "status": s, **values} for (f, s), values in sorted(self.runs.items())]
+
+    def crawl_rows(self) -> list[dict[str, Any]]:
+        return [{"crawl": c, "name": n, "value": v} for (c, n), v in sorted(self.crawls.items())]
+
+
+def _newer(ended: float, duration: int, last_ended: float, last_duration: int) -> bool:
+    # Ties go to the longer run, so the result does not depend on the order outcomes arrive in.
+    return ended > last_ended or (ended == last_ended and duration > last_duration)
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def record(conn: Connection, outcomes: Iterable[Outcome]) -> None:
+    """Add outcomes to the totals, inside the caller's transaction (dialect upserts)."""
+    totals = Totals()
+    for outcome in outcomes:
+        totals.add(outcome)
+    if totals.runs:
+        conn.execute(_run_upsert(conn), totals.run_rows())
+    if totals.crawls:
+        conn.execute(_crawl_upsert(conn), totals.crawl_rows())
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    name = conn.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert
+    else:
+        raise NotImplementedError(f"run totals need SQLite, PostgreSQL or MySQL/MariaDB, not {name}")
+    return insert(table)
+
+
+def _upsert(conn: Connection, table: sa.Table, stmt: Any, assignments: list[tuple[str, Any]]) -> Any:
+    if conn.dialect.name in ("mysql", "mariadb"):
+        # MySQL evaluates assignments in order, each seeing the ones before: the list keeps that order.
+        return stmt.on_duplicate_key_update(assignments)
+    return stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key], set_=dict(assignments))
+
+
+def _new(conn: Connection, stmt: Any) -> Any:
+    return stmt.inserted if conn.dialect.name in ("mysql", "mariadb") else stmt.excluded
+
+
+def _run_upsert(conn: Connection) -> Any:
+    t = run_totals.c
+    stmt = _insert(conn, run_totals)
+    new = _new(conn, stmt)
+    newer = sa.or_(new.last_finished > t.last_finished,
+                   sa.and_(new.last_finished == t.last_finished, new.last_duration_us > t.last_duration_us))
+    assignments = [(col, t[col] + new[col]) for col in ("runs", "duration_us", *BUCKET_COLUMNS)]
+    # last_duration_us before last_finished: on MySQL it must still see the old last_finished.
+    assignments += [("last_duration_us", sa.case((newer, new.last_duration_us), else_=t.last_duration_us)),
+                    ("last_finished", sa.case((newer, new.last_finished), else_=t.last_finished))]
+    return _upsert(conn, run_totals, stmt, assignments)
+
+
+def _crawl_upsert(conn: Connection) -> Any:
+    t = crawl_totals.c
+    stmt = _insert(conn, crawl_totals)
+    new = _new(conn, stmt)
+    newest = sa.case((new.value > t.value, new.value), else_=t.value)
+    # The names as SQL literals, not parameters: PyMySQL's executemany allows none after VALUES.
+    is_max = sa.or_(*(t.name == sa.literal_column(f"'{name}'") for name in MAX_NAMES))
+    return _upsert(conn, crawl_totals, stmt, [("value", sa.case((is_max, newest), else_=t.value + new.value))])
+
+
+class _NotRecorded(Exception):
+    pass
+
+
+def in_one_transaction(engine: Engine, change: Callable[[Connection], list[Outcome]], what: str) -> None:
+    """Make `change` and add the outcomes it returns to the totals, in one transaction.
+
+    If adding fails (a bug, a table dropped by hand), `change` is made again alone and the
+    problem reported: a run's record is never lost to its totals, which stay short until
+    `--rebuild`.
+    """
+    try:
+        with engine.begin() as conn:
+            outcomes = change(conn)
+            try:
+                record(conn, outcomes)
+            except sa.exc.SQLAlchemyError as exc:
+                raise _NotRecorded(f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
+    except _NotRecorded as failed:
+        _report(f"run totals not updated for {what} ({failed}); run `python -m pipelines.runs.totals --rebuild`")
+        with engine.begin() as conn:
+            change(conn)
+
+
+def _report(message: str) -> None:
+    stream = sys.__stderr__  # as sink.report: never through a run's log capture
+    if stream is not None:
+        stream.write(f"crawlops.runs: {message}\n")
+        stream.flush()
+
+
+# -- rebuilding -------------------------------------------------------------------------------
+
+
+def rebuild(engine: Engine, batch: int = 10_000) -> int:
+    """Recompute both totals tables from every finished crawl_runs row, in one transaction; returns the rows read.
+
+    The write lock is taken first (SQLite BEGIN IMMEDIATE, PostgreSQL SHARE lock on
+    crawl_runs), so no outcome recorded meanwhile is lost: finishing runs wait.
+    """
+    query = (sa.select(runs.c.family, runs.c.crawl, runs.c.status, runs.c.started_at, runs.c.finished_at,
+                       runs.c.stats)
+             .where(runs.c.status.in_(FINAL), runs.c.finished_at.is_not(None)))
+    totals = Totals()
+    read = 0
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("LOCK TABLE crawl_runs IN SHARE MODE")
+        result = conn.execute(query.execution_options(stream_results=True))
+        for rows in result.partitions(batch):
+            for row in rows:
+                totals.add(Outcome(*row))
+            read += len(rows)
+        conn.execute(run_totals.delete())
+        conn.execute(crawl_totals.delete())
+        if totals.runs:
+            conn.execute(run_totals.insert(), totals.run_rows())
+        if totals.crawls:
+            conn.execute(crawl_totals.insert(), totals.crawl_rows())
+    return read
+
+
+def read_totals(engine: Engine) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Both tables, ordered: for tests and checks."""
+    with engine.connect() as conn:
+        run_rows = [dict(r) for r in conn.execute(sa.select(run_totals).order_by(*run_totals.primary_key)).mappings()]
+        crawl_rows = [dict(r) for r in
+                      conn.execute(sa.select(crawl_totals).order_by(*crawl_totals.primary_key)).mappings()]
+    return run_rows, crawl_rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.runs.totals",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rebuild", action="store_true", required=True,
+                        help="recompute crawl_run_totals and crawl_crawl_totals from crawl_runs")
+    parser.parse_args(argv)
+    from pipelines.runs.records import engine_for  # noqa: PLC0415 - records imports this module
+    from pipelines.runs.settings import history_url  # noqa: PLC0415
+
+    started = time.monotonic()
+    read = rebuild(engine_for(history_url()))
+    print(f"rebuilt the run totals from {read:,} finished runs in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

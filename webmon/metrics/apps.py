@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class MetricsConfig(AppConfig):
+    name = "webmon.metrics"
+    label = "metrics"
+    verbose_name = "Metrics"
+    default_auto_field = "django.db.models.BigAutoField"

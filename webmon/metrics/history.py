@@ -1,0 +1,108 @@
+"""Task and crawl metrics from the totals tables of the history DB (two queries, a few rows each).
+
+The workers keep `crawl_run_totals` and `crawl_crawl_totals` in the transaction
+that records each outcome (pipelines/runs/totals.py), so what a scrape reads
+does not grow with crawl_runs. Labels come from those rows: task families and
+crawl names, both bounded by the code and the specs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db import connections
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
+
+from webmon.routers import HISTORY_ALIAS
+
+US = 1_000_000
+
+
+def families() -> list[Metric]:
+    from pipelines.runs.totals import BUCKET_COLUMNS  # noqa: PLC0415 - webmon starts without pipelines/
+
+    columns = ("family", "status", "runs", "duration_us", *BUCKET_COLUMNS, "last_finished", "last_duration_us")
+    with connections[HISTORY_ALIAS].cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM crawl_run_totals")
+        run_rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        cursor.execute("SELECT crawl, name, value FROM crawl_crawl_totals")
+        crawl_rows = cursor.fetchall()
+    return task_families(run_rows) + crawl_families(crawl_rows)
+
+
+def task_families(rows: list[dict[str, Any]]) -> list[Metric]:
+    from pipelines.runs.totals import BUCKET_COLUMNS, DURATION_BUCKETS, FINAL  # noqa: PLC0415
+
+    by_family: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for row in rows:
+        if row["status"] in FINAL:
+            by_family[str(row["family"])][row["status"]] = row
+    runs = CounterMetricFamily("crawl_task_runs", "Task runs that ended, by final status (a run the sweep "
+                               "killed that was alive after all also counts with its real outcome).",
+                               labels=["family", "status"])
+    duration = HistogramMetricFamily("crawl_task_duration_seconds", "Duration of ended task runs "
+                                     "(start to end; a killed run ends at its last heartbeat).", labels=["family"])
+    success = GaugeMetricFamily("crawl_task_last_success_timestamp_seconds",
+                                "When the newest run of the family that ended done ended.", labels=["family"])
+    failure = GaugeMetricFamily("crawl_task_last_failure_timestamp_seconds",
+                                "When the newest run of the family that failed or was killed ended.",
+                                labels=["family"])
+    last = GaugeMetricFamily("crawl_task_last_duration_seconds", "Duration of the newest ended run of the family.",
+                             labels=["family"])
+    for family, statuses in sorted(by_family.items()):
+        for status in FINAL:
+            runs.add_metric([family, status], statuses[status]["runs"] if status in statuses else 0)
+        rows_ = statuses.values()
+        cumulative = [sum(r[col] for r in rows_) for col in BUCKET_COLUMNS]
+        count = sum(r["runs"] for r in rows_)
+        buckets = [*zip(map(floatToGoString, DURATION_BUCKETS), cumulative, strict=True), ("+Inf", count)]
+        duration.add_metric([family], buckets, sum(r["duration_us"] for r in rows_) / US)
+        if "done" in statuses:
+            success.add_metric([family], statuses["done"]["last_finished"])
+        failed = [statuses[s]["last_finished"] for s in ("failed", "killed") if s in statuses]
+        if failed:
+            failure.add_metric([family], max(failed))
+        newest = max(rows_, key=lambda r: (r["last_finished"], r["last_duration_us"]))
+        last.add_metric([family], newest["last_duration_us"] / US)
+    return [runs, duration, success, failure, last]
+
+
+def crawl_families(rows: list[tuple[str, str, float]]) -> list[Metric]:
+    from pipelines.runs.totals import LAST_SUCCESS, STATUS_CLASSES, STORED_KINDS, failure_reason  # noqa: PLC0415
+
+    by_crawl: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for crawl, name, value in rows:
+        if name.startswith("failures_"):
+            name = "failures_" + failure_reason(name.removeprefix("failures_"))
+        by_crawl[str(crawl)][name] += value
+    help_ = {
+        "pages_fetched": "Pages fetched (responses stored) by FetchPages.",
+        "bytes": "Bytes of response bodies fetched by FetchPages.",
+        "retries": "Requests retried by FetchPages.",
+        "items_parsed": "Items extracted by ParsePages.",
+        "items_dropped": "Item pages ParsePages could not parse (its errors).",
+    }
+    simple = {name: CounterMetricFamily(f"crawl_{name}", text, labels=["crawl"]) for name, text in help_.items()}
+    responses = CounterMetricFamily("crawl_responses", "Responses FetchPages received, by status class.",
+                                    labels=["crawl", "status_class"])
+    failures = CounterMetricFamily("crawl_fetch_failures", "URLs FetchPages gave up on, by reason (the crawler's "
+                                   "reason words; http_4xx and http_5xx for error statuses; other).",
+                                   labels=["crawl", "reason"])
+    stored = CounterMetricFamily("crawl_items_stored", "Items StoreItems stored, by kind.", labels=["crawl", "kind"])
+    success = GaugeMetricFamily("crawl_last_success_timestamp_seconds",
+                                "When the newest RunCrawl of the crawl that ended done ended.", labels=["crawl"])
+    for crawl, values in sorted(by_crawl.items()):
+        for name, family in simple.items():
+            family.add_metric([crawl], values.get(name, 0))
+        for status_class in STATUS_CLASSES:
+            responses.add_metric([crawl, status_class], values.get(f"responses_{status_class}", 0))
+        for name, value in sorted(values.items()):
+            if name.startswith("failures_"):
+                failures.add_metric([crawl, name.removeprefix("failures_")], value)
+        for kind in STORED_KINDS:
+            stored.add_metric([crawl, kind], values.get(f"items_stored_{kind}", 0))
+        if LAST_SUCCESS in values:
+            success.add_metric([crawl], values[LAST_SUCCESS])
+    return [*simple.values(), responses, failures, stored, success]
