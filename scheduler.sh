@@ -171,6 +171,11 @@ cmd_up() {
     admin_note=$("$VPY" manage.py ensure_admin)
     # Django's development server, single process: fine for one machine; a
     # later `up --prod` serves webmon with gunicorn.
+    # The token Prometheus sends (deploy/prometheus/crawlops_metrics_token), unless one is given.
+    if [ -z "${METRICS_TOKEN:-}" ] && [ -s deploy/prometheus/crawlops_metrics_token ]; then
+        METRICS_TOKEN=$(cat deploy/prometheus/crawlops_metrics_token)
+        export METRICS_TOKEN
+    fi
     LUIGID_URL=${LUIGID_URL:-http://127.0.0.1:$LUIGID_PORT} \
         start webmon "$WEBMON_PORT" "$VPY" manage.py runserver --noreload --skip-checks "127.0.0.1:$WEBMON_PORT"
     "$VPY" manage.py ensure_demo_schedule
