@@ -74,6 +74,8 @@ runs = sa.Table(
     sa.Index("ix_crawl_runs_crawl_started", "crawl", "started_at"),
     sa.Index("ix_crawl_runs_status_heartbeat", "status", "heartbeat_at"),
     sa.Index("ix_crawl_runs_started", "started_at"),
+    # webmon's families page: p50/p95 per family over a recent window, from the index alone.
+    sa.Index("ix_crawl_runs_family_window", "family", "started_at", "status", "finished_at"),
 )
 
 run_logs = sa.Table(

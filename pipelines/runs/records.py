@@ -58,6 +58,14 @@ def create_tables(engine: Engine) -> None:
         inspector = sa.inspect(engine)
         if not all(inspector.has_table(t.name) for t in metadata.sorted_tables):
             raise
+    # create_all adds missing tables only: an index added in a later release
+    # is created here, once, on a history that already has the table.
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            try:
+                index.create(engine, checkfirst=True)
+            except sa.exc.DatabaseError:
+                pass  # another worker is creating it at this moment
 
 
 def utcnow() -> datetime:
