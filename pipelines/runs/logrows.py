@@ -18,12 +18,12 @@ then SQLite's datetime formatting); ready tuples for the driver cost about 1.
 from __future__ import annotations
 
 import sqlite3
-import time
 from datetime import UTC, datetime
 from itertools import chain
 
 from sqlalchemy.engine import Engine
 
+from pipelines.runs.jsonlog import Timestamps
 from pipelines.runs.models import run_logs
 
 Row = tuple[int, float, str, str, str]  # seq, unix time, level, logger, message (masked)
@@ -32,19 +32,9 @@ _COLUMNS = ("run_id", "seq", "ts", "level", "logger", "message")
 ROWS_PER_STATEMENT = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 160
 
 
-class SqliteTimestamps:
-    """Unix time -> '2026-11-21 07:30:00.123456' (SQLAlchemy's SQLite DATETIME format); the second is cached."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-
-    def __call__(self, ts: float) -> str:
-        second = int(ts)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{int((ts - second) * 1_000_000):06d}"
+def sqlite_timestamps() -> Timestamps:
+    """Unix time -> '2026-11-21 07:30:00.123456' (SQLAlchemy's SQLite DATETIME format)."""
+    return Timestamps("%Y-%m-%d %H:%M:%S", digits=6, suffix="")
 
 
 class LogRows:
@@ -57,7 +47,7 @@ class LogRows:
         # The fast path needs the qmark statement with its columns in our order, as pysqlite compiles it.
         self._sqlite = dialect.name == "sqlite" and list(compiled.positiontup or ()) == list(_COLUMNS)
         self._sql = str(compiled)
-        self._ts = SqliteTimestamps()
+        self._ts = sqlite_timestamps()
         self._multi: dict[int, str] = {}
 
     def insert(self, rows: list[Row]) -> None:
