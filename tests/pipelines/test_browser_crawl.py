@@ -68,12 +68,13 @@ def test_a_browser_crawl_extracts_the_javascript_rendered_page(luigid: Luigid, d
     assert wait_until_gone(luigid.home / "browsers") == []
 
 
-def test_a_killed_browser_worker_leaves_no_chromium_behind(luigid: Luigid, slow_demo_site: DemoSite) -> None:
+def start_browser_worker(luigid: Luigid, crawl: str, site: DemoSite) -> subprocess.Popen:
+    """A luigi CLI worker crawling every listing page in a browser, once its pool of 2 is up."""
     run_dir = luigid.home / "browsers"
-    spec = browser_spec(luigid, "js-killed", slow_demo_site, browser_pool=2, concurrency=2)
+    spec = browser_spec(luigid, crawl, site, browser_pool=2, concurrency=2)
     spec.write_text(spec.read_text().replace("page-1\\.html$']", "page-\\d+\\.html$']"))
     worker = subprocess.Popen(
-        [PYTHON, "-m", "luigi", "--module", "pipelines.tasks", "RunCrawl", "--crawl", "js-killed", "--at", TICK],
+        [PYTHON, "-m", "luigi", "--module", "pipelines.tasks", "RunCrawl", "--crawl", crawl, "--at", TICK],
         cwd=ROOT, env=luigid.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
@@ -81,6 +82,12 @@ def test_a_killed_browser_worker_leaves_no_chromium_behind(luigid: Luigid, slow_
         time.sleep(0.1)
     assert len(list(run_dir.glob("*.json"))) == 2, "the browser pool never started"
     assert browsers_left(run_dir)
+    return worker
+
+
+def test_a_killed_browser_worker_leaves_no_chromium_behind(luigid: Luigid, slow_demo_site: DemoSite) -> None:
+    run_dir = luigid.home / "browsers"
+    worker = start_browser_worker(luigid, "js-killed", slow_demo_site)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
     time.sleep(0.5)
@@ -102,16 +109,7 @@ def slow_demo_site() -> DemoSite:
 
 def test_a_worker_stopped_with_sigterm_quits_its_browsers(luigid: Luigid, slow_demo_site: DemoSite) -> None:
     run_dir = luigid.home / "browsers"
-    spec = browser_spec(luigid, "js-term", slow_demo_site, browser_pool=2, concurrency=2)
-    spec.write_text(spec.read_text().replace("page-1\\.html$']", "page-\\d+\\.html$']"))
-    worker = subprocess.Popen(
-        [PYTHON, "-m", "luigi", "--module", "pipelines.tasks", "RunCrawl", "--crawl", "js-term", "--at", TICK],
-        cwd=ROOT, env=luigid.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(run_dir.glob("*.json"))) < 2 and worker.poll() is None:
-        time.sleep(0.1)
-    assert browsers_left(run_dir), "the browser pool never started"
+    worker = start_browser_worker(luigid, "js-term", slow_demo_site)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) != 0
     assert wait_until_gone(run_dir) == []  # no reaper involved
