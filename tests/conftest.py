@@ -226,6 +226,10 @@ browser_run_dir = {home}/browsers
 
 [store]
 db_connection = {items_url}
+
+[backup]
+dir = {home}/backups
+run_dir = {home}/run
 """)
     return config
 
