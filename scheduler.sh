@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # crawlops: start, stop and drive the product on one machine.
 #
-#   ./scheduler.sh up            set up .venv if needed, start luigid, the demo site,
-#                                the webmon monitor and the trigger daemon, run the
-#                                demo crawl once,
-#                                print what to open
+#   ./scheduler.sh up [--prod]   set up .venv if needed, start luigid, the demo site,
+#                                the webmon monitor and the trigger daemon, create the
+#                                default schedules, run the demo crawl once,
+#                                print what to open. --prod: DEBUG off, webmon under
+#                                gunicorn (2 workers); needs SECRET_KEY (docs/operations.md)
 #   ./scheduler.sh down          stop what `up` started (and nothing else)
 #   ./scheduler.sh status        what is running
 #   ./scheduler.sh crawl NAME [--at 2026-11-21T0730]
@@ -158,7 +159,16 @@ stop_one() {
 # -- commands ----------------------------------------------------------------
 
 cmd_up() {
-    [ $# -eq 0 ] || usage
+    local prod=0
+    case $# in
+        0) ;;
+        1) [ "$1" = --prod ] || usage; prod=1 ;;
+        *) usage ;;
+    esac
+    if [ $prod -eq 1 ]; then
+        [ -n "${SECRET_KEY:-}" ] || die "up --prod needs SECRET_KEY in the environment: set it to a long random string (see docs/operations.md); it is never generated in production"
+        export DEBUG=false
+    fi
     ensure_venv
     mkdir -p "$RUN" "$LOGS" "$VAR/luigid" "$VAR/data"
     start luigid "$LUIGID_PORT" "$VPY" -c 'import luigi.cmdline; luigi.cmdline.luigid()' \
@@ -169,16 +179,27 @@ cmd_up() {
     "$VPY" manage.py migrate --noinput -v 0
     # Prints a generated password once, on first start only: to this terminal, never to a log.
     admin_note=$("$VPY" manage.py ensure_admin)
-    # Django's development server, single process: fine for one machine; a
-    # later `up --prod` serves webmon with gunicorn.
+    # Django's development server, single process: fine for one machine; `up --prod`
+    # serves webmon with gunicorn instead.
     # The token Prometheus sends (deploy/prometheus/crawlops_metrics_token), unless one is given.
     if [ -z "${METRICS_TOKEN:-}" ] && [ -s deploy/prometheus/crawlops_metrics_token ]; then
         METRICS_TOKEN=$(cat deploy/prometheus/crawlops_metrics_token)
         export METRICS_TOKEN
     fi
-    LUIGID_URL=${LUIGID_URL:-http://127.0.0.1:$LUIGID_PORT} \
-        start webmon "$WEBMON_PORT" "$VPY" manage.py runserver --noreload --skip-checks "127.0.0.1:$WEBMON_PORT"
-    "$VPY" manage.py ensure_demo_schedule
+    if [ $prod -eq 1 ]; then
+        # gunicorn's workers share login-limiter counts in the database cache; WhiteNoise
+        # serves the collected static files.
+        "$VPY" manage.py createcachetable
+        "$VPY" manage.py collectstatic --noinput -v 0
+        LUIGID_URL=${LUIGID_URL:-http://127.0.0.1:$LUIGID_PORT} \
+            start webmon "$WEBMON_PORT" "$VPY" -m gunicorn webmon.wsgi:application \
+            --bind "127.0.0.1:$WEBMON_PORT" --workers 2 --access-logfile -
+    else
+        LUIGID_URL=${LUIGID_URL:-http://127.0.0.1:$LUIGID_PORT} \
+            start webmon "$WEBMON_PORT" "$VPY" manage.py runserver --noreload --skip-checks "127.0.0.1:$WEBMON_PORT"
+    fi
+    "$VPY" manage.py ensure_demo_schedule  # before the maintenance ones: only on an empty table
+    "$VPY" manage.py ensure_maintenance_schedules
     LUIGID_URL=${LUIGID_URL:-http://127.0.0.1:$LUIGID_PORT} start_daemon trigger "$VPY" manage.py trigger
     say "running the demo crawl once through luigid"
     cmd_crawl demo

@@ -65,7 +65,12 @@ def test_up_starts_everything_and_runs_the_demo_crawl(checkout: Path) -> None:
         names = {r[0] for r in db.execute("SELECT name FROM tasks")}
     assert names == {"FetchPages", "ParsePages", "StoreItems", "RunCrawl"}
     with sqlite3.connect(checkout / "var" / "webmon.db") as db:
-        assert db.execute("SELECT crawl, cron FROM scheduling_schedule").fetchall() == [("demo", "*/15 * * * *")]
+        schedules = db.execute("SELECT name, task, cron FROM scheduling_schedule ORDER BY name").fetchall()
+        assert schedules == [("backup-history", "BackupDatabase", "0 2 * * *"),
+                             ("backup-items", "BackupDatabase", "0 2 * * *"),
+                             ("backup-webmon", "BackupDatabase", "0 2 * * *"),
+                             ("demo", "RunCrawl", "*/15 * * * *"),
+                             ("prune-history", "PruneHistory", "0 3 * * 0")]
         assert db.execute("SELECT COUNT(*) FROM scheduling_daemonheartbeat").fetchone()[0] == 1  # the daemon beats
 
 

@@ -21,7 +21,30 @@ Environment variables (unset or empty means the default):
                           luigi.cfg: [core] scheduler_url, else
                           http://scheduler_host:scheduler_port (127.0.0.1:8082).
     WEBMON_SECURE_COOKIES true when webmon is served over HTTPS: session and
-                          CSRF cookies are then sent over HTTPS only. Default false.
+                          CSRF cookies are then sent over HTTPS only. Default:
+                          false with DEBUG on, true with DEBUG off.
+
+  Production profile (DEBUG=false; docs/operations.md has the full table):
+    SECURE_SSL_REDIRECT   Redirect http:// to https:// (not /healthz, /metrics).
+                          Default true with DEBUG off, false with DEBUG on.
+    SECURE_HSTS_SECONDS   Strict-Transport-Security max-age. Default 31536000
+                          with DEBUG off, 0 (no header) with DEBUG on.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS, SECURE_HSTS_PRELOAD
+                          Default true with DEBUG off, false with DEBUG on.
+    BEHIND_TLS_PROXY      true: a reverse proxy terminates TLS and sets
+                          X-Forwarded-Proto (and X-Forwarded-For, used by the
+                          login limiter). Default false.
+    ADMINS                "Name <a@b.org>, c@d.org": server errors (500s) are
+                          mailed here, without the HTML page of locals. Default none.
+    SERVER_EMAIL          From address of those mails. Default DEFAULT_FROM_EMAIL.
+    SENTRY_DSN            Errors are sent to Sentry (sentry-sdk, no personal
+                          data) only when set. SENTRY_ENVIRONMENT: default production.
+    WEBMON_CACHE          locmem or database (the table of `manage.py
+                          createcachetable`; shared by all gunicorn workers).
+                          Default locmem with DEBUG on, database with DEBUG off.
+    WEBMON_LOGIN_FAILURES, WEBMON_LOGIN_FAILURES_PER_IP, WEBMON_LOGIN_WINDOW_S
+                          Failed logins per user name (5) and per client
+                          address (20) within the window (900 s) before 429.
     WEBMON_PAGE_SIZE      Runs per page of the runs list. Default 50.
     WEBMON_SCAN_WINDOW    How many runs one page of the runs list looks through
                           for filters no index serves (status, host, parameter
@@ -43,6 +66,7 @@ from webmon.dburl import db_from_url, install_pymysql_if_needed, make_sqlite_fol
 from webmon.env import env_bool, env_choice, env_http_url, env_int, env_list, env_str
 from webmon.luigicfg import HISTORY_SETTING, history_db_url, luigid_url
 from webmon.metrics.access import allow_list
+from webmon.monitor.production import init_sentry, parse_admins
 from webmon.secret_key import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent  # the repository root
@@ -69,12 +93,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "webmon.monitor.middleware.RequestLogMiddleware",  # first: its time covers the rest
     "django.middleware.security.SecurityMiddleware",
+    *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),  # static files under gunicorn
     "webmon.monitor.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",  # every page needs a login unless marked
+    "webmon.monitor.ratelimit.LoginRateLimitMiddleware",  # 429 after too many failed logins
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -129,7 +155,28 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("WEBMON_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("WEBMON_SECURE_COOKIES", not DEBUG)
+# HTTPS: on by default in production (DEBUG off), each switch can be turned off.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and Prometheus call the app directly
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# -- login rate limiting (webmon/monitor/ratelimit.py) and the cache it counts in ----------
+WEBMON_LOGIN_FAILURES = env_int("WEBMON_LOGIN_FAILURES", 5, minimum=1)
+WEBMON_LOGIN_FAILURES_PER_IP = env_int("WEBMON_LOGIN_FAILURES_PER_IP", 20, minimum=1)
+WEBMON_LOGIN_WINDOW_S = env_int("WEBMON_LOGIN_WINDOW_S", 900, minimum=1)
+# LocMemCache is per process: gunicorn's workers share the database cache instead.
+_CACHE = env_choice("WEBMON_CACHE", "locmem" if DEBUG else "database", ("locmem", "database"))
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if _CACHE == "locmem"
+    else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "webmon_cache"}
+}
 CSRF_COOKIE_HTTPONLY = True
 # Scripts and styles from our static files only: no inline script, no inline style.
 CONTENT_SECURITY_POLICY = (
@@ -153,6 +200,9 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "crawlops@localhost")
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)  # From: of error mails
+ADMINS = parse_admins(env_str("ADMINS", ""))  # who gets server errors (500s) by mail
+EMAIL_SUBJECT_PREFIX = "[crawlops webmon] "
 LUIGID_TIMEOUT = 1.0  # seconds; luigid answers on one thread, a page must not wait on it
 WEBMON_PAGE_SIZE = env_int("WEBMON_PAGE_SIZE", 50, minimum=1)
 WEBMON_SCAN_WINDOW = env_int("WEBMON_SCAN_WINDOW", 20000, minimum=100)
@@ -167,8 +217,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "webmon.monitor.jsonlog.JsonFormatter"}},
-    "handlers": {"json_stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "json_stderr": {"class": "logging.StreamHandler", "formatter": "json"},
+        # Server errors to ADMINS, as text: the HTML page of locals could carry secrets.
+        "mail_admins": {"class": "django.utils.log.AdminEmailHandler", "level": "ERROR",
+                        "filters": ["require_debug_false"], "include_html": False},
+    },
     "loggers": {
+        # 500s: one JSON line on stderr and a mail to ADMINS (not propagated: Django's
+        # default `django` logger would mail them a second time).
+        "django.request": {"handlers": ["json_stderr", "mail_admins"], "level": "ERROR", "propagate": False},
         "webmon.requests": {
             "handlers": ["json_stderr"],
             "level": env_choice("WEBMON_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -176,3 +235,6 @@ LOGGING = {
         },
     },
 }
+
+# -- Sentry: only with SENTRY_DSN; without it sentry-sdk is not even imported --------------
+SENTRY_ENABLED = init_sentry(env_str("SENTRY_DSN", ""), environment=env_str("SENTRY_ENVIRONMENT", "production"))

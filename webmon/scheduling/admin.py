@@ -26,13 +26,13 @@ LAST_RUNS = 10
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
     form = ScheduleAdminForm
-    list_display = ["name", "crawl", "cadence", "state", "enabled", "next_due"]
-    list_filter = ["state", "enabled", "crawl", "catchup", "overlap"]
+    list_display = ["name", "task", "crawl", "cadence", "state", "enabled", "next_due"]
+    list_filter = ["task", "state", "enabled", "crawl", "catchup", "overlap"]
     search_fields = ["name", "crawl"]
     filter_horizontal = ["channels"]
     readonly_fields = ["state", "last_tick", "next_due", "last_success", "next_five_fire_times", "last_runs"]
     fieldsets = [
-        (None, {"fields": ["name", "crawl", "enabled", "params", "channels"]}),
+        (None, {"fields": ["name", "task", "crawl", "task_params", "enabled", "params", "channels"]}),
         (
             "When",
             {

@@ -37,7 +37,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -220,10 +220,10 @@ class Trigger:
         return did
 
     def default_command(self, run: ScheduledRun) -> list[str]:
-        command = [sys.executable, "-m", "luigi", "--module", "pipelines.tasks", "RunCrawl",
-                   "--crawl", run.schedule.crawl, "--at", run.at_param,
+        tick = run.logical_time.astimezone(UTC)
+        command = [sys.executable, "-m", "luigi", *run.schedule.luigi_args(run.at_param, f"{tick:%Y-%m-%d}"),
                    "--scheduler-url", settings.LUIGID_URL]  # the luigid webmon watches
-        if run.params:
+        if run.params and run.schedule.task == Schedule.RUN_CRAWL:
             command += ["--overrides", json.dumps(run.params, sort_keys=True)]
         return command
 
@@ -390,7 +390,13 @@ def tick_complete(run: ScheduledRun) -> bool:
     from pipelines.store import engine_for, marker_exists
 
     try:
-        name = load_spec(run.schedule.crawl).name
+        schedule = run.schedule
+        if schedule.task != Schedule.RUN_CRAWL:  # maintenance: the task's own completeness
+            from pipelines.maintenance import tasks
+
+            params = dict(schedule.task_params or {}, date=run.logical_time.astimezone(UTC).date())
+            return getattr(tasks, schedule.task)(**params).complete()
+        name = load_spec(schedule.crawl).name
         return marker_exists(engine_for(store().db_connection), name, run.logical_time.astimezone(UTC))
     except Exception:  # noqa: BLE001 - unknown means not complete: the retry rules decide
         log.exception("cannot check the completion of %s", run)

@@ -202,7 +202,8 @@ class BackfillForm(forms.Form):
 class ScheduleAdminForm(forms.ModelForm):
     """The admin's form: the crawl chosen from the loaded specs; Schedule.clean() says what is wrong."""
 
-    crawl = forms.ChoiceField(choices=(), help_text="A crawl spec in luigi.cfg's [crawl] spec_dirs.")
+    crawl = forms.ChoiceField(choices=(), required=False,  # blank for maintenance tasks; clean() decides
+                              help_text="A crawl spec in luigi.cfg's [crawl] spec_dirs (RunCrawl only).")
 
     class Meta:
         model = Schedule
@@ -216,3 +217,7 @@ class ScheduleAdminForm(forms.ModelForm):
         if current and current not in names:  # its spec is gone: keep the value visible; clean() names it
             names = [current, *names]
         self.fields["crawl"].choices = [("", "---------")] + [(n, n) for n in names]
+        self.fields["task"].required = False  # a form without it schedules a crawl, as before maintenance tasks
+
+    def clean_task(self) -> str:
+        return self.cleaned_data.get("task") or Schedule.RUN_CRAWL

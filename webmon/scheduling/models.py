@@ -62,8 +62,31 @@ class Channel(models.Model):
             raise ValidationError({"target": "Give one or more email addresses, separated by commas."})
 
 
+MAINTENANCE_DBS = ("history", "items", "webmon")
+
+
+def task_params_error(task: str, params: object) -> str | None:
+    """What is wrong with a maintenance task's parameters, as a sentence; None when they fit."""
+    if not isinstance(params, dict):
+        return 'Expected a JSON object, e.g. {"db": "items"} or {"older_than_days": 90}.'
+    if task == Schedule.BACKUP:
+        if set(params) != {"db"} or params.get("db") not in MAINTENANCE_DBS:
+            return f'BackupDatabase takes {{"db": NAME}} with NAME one of {", ".join(MAINTENANCE_DBS)}.'
+    elif task == Schedule.PRUNE:
+        days = params.get("older_than_days")
+        if set(params) != {"older_than_days"} or isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            return 'PruneHistory takes {"older_than_days": N} with N a whole number of at least 1.'
+    elif params:
+        return "A crawl takes no task parameters: put spec overrides in params."
+    return None
+
+
 class Schedule(models.Model):
-    """A crawl on a cadence, with catch-up, overlap, retry, timeout and lateness rules."""
+    """A crawl (or a maintenance task) on a cadence, with catch-up, overlap, retry, timeout and lateness rules."""
+
+    RUN_CRAWL, BACKUP, PRUNE = "RunCrawl", "BackupDatabase", "PruneHistory"
+    TASKS = [(RUN_CRAWL, "RunCrawl: a crawl"), (BACKUP, "BackupDatabase: back up one database"),
+             (PRUNE, "PruneHistory: delete old task history")]
 
     CATCHUP = [("none", "none: skip missed ticks"), ("latest", "latest: run the newest missed tick"),
                ("all", "all: run every missed tick")]
@@ -74,7 +97,13 @@ class Schedule(models.Model):
     STATES = [(s, s) for s in (NEW, UP, LATE, DOWN, PAUSED)]
 
     name = models.CharField(max_length=100, unique=True)
-    crawl = models.CharField(max_length=200, help_text="A crawl spec name (pipelines/crawls/NAME.toml).")
+    task = models.CharField(max_length=20, choices=TASKS, default=RUN_CRAWL,
+                            help_text="What the schedule runs: a crawl, or a maintenance task.")
+    crawl = models.CharField(max_length=200, blank=True,
+                             help_text="A crawl spec name (pipelines/crawls/NAME.toml); RunCrawl only.")
+    task_params = models.JSONField(default=dict, blank=True,
+                                   help_text='Maintenance tasks only: {"db": "items"} for BackupDatabase, '
+                                             '{"older_than_days": 90} for PruneHistory.')
     cron = models.CharField(max_length=100, blank=True, help_text="5-field cron, e.g. */15 * * * *")
     timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name the cron is read in.")
     interval_seconds = models.PositiveIntegerField(null=True, blank=True,
@@ -123,10 +152,19 @@ class Schedule(models.Model):
         problem = timezone_error(self.timezone)
         if problem:
             errors["timezone"] = problem[0].upper() + problem[1:] + "."
-        if self.crawl:
-            problem = crawl_error(self.crawl)
+        if self.task not in dict(self.TASKS):
+            errors["task"] = f"Expected one of {', '.join(dict(self.TASKS))}."
+        elif self.task == self.RUN_CRAWL:
+            if not self.crawl:
+                errors["crawl"] = "A RunCrawl schedule needs a crawl."
+            else:
+                problem = crawl_error(self.crawl)
+                if problem:
+                    errors["crawl"] = f"Unknown or broken crawl: {problem}"
+        if self.task in dict(self.TASKS):
+            problem = task_params_error(self.task, self.task_params)
             if problem:
-                errors["crawl"] = f"Unknown or broken crawl: {problem}"
+                errors["task_params"] = problem
         if self.catchup not in CATCHUP_POLICIES:
             errors["catchup"] = f"Expected one of {', '.join(CATCHUP_POLICIES)}."
         if self.max_active_runs < 1:
@@ -139,6 +177,8 @@ class Schedule(models.Model):
             bad = [k for k in self.params if not PARAM_NAME.match(str(k))]
             if bad:
                 errors["params"] = f"Unknown override key {bad[0]!r}: use spec keys such as max_pages or fetch.delay."
+            elif self.params and self.task != self.RUN_CRAWL:
+                errors["params"] = "Spec overrides are for crawls only: a maintenance task takes task_params."
         if errors:
             raise ValidationError(errors)
 
@@ -158,6 +198,22 @@ class Schedule(models.Model):
         if self.retry_exponential:
             seconds *= 2 ** (attempt - 1)
         return timedelta(seconds=min(seconds, self.max_retry_delay_seconds))
+
+    def luigi_args(self, at: str, date: str) -> list[str]:
+        """`python -m luigi` arguments for one tick: `at` is RunCrawl's minute, `date` the day.
+
+        Shared by the trigger daemon and `scheduler.sh crontab` (which passes
+        shell expressions for both).
+        """
+        if self.task == self.RUN_CRAWL:
+            return ["--module", "pipelines.tasks", "RunCrawl", "--crawl", self.crawl, "--at", at]
+        params = self.task_params or {}
+        args = ["--module", "pipelines.maintenance.tasks", self.task]
+        if self.task == self.BACKUP:
+            args += ["--db", str(params["db"])]
+        elif self.task == self.PRUNE:
+            args += ["--older-than-days", str(params["older_than_days"])]
+        return args + ["--date", date]
 
     def params_json(self) -> str:
         return json.dumps(self.params or {}, sort_keys=True)

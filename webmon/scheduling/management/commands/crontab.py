@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from webmon.scheduling.models import Schedule
 
 AT = '"$(date -u +\\%Y-\\%m-\\%dT\\%H\\%M)"'  # % ends a crontab command line unless escaped
+DATE = '"$(date -u +\\%Y-\\%m-\\%d)"'
 
 
 def cron_escape(text: str) -> str:
@@ -37,16 +38,17 @@ def crontab_lines(schedules: list[Schedule], repo: Path, python: str) -> list[st
     ]
     for schedule in schedules:
         lines.append("")
-        lines.append(f"# {schedule.name} (id {schedule.pk}): crawl {schedule.crawl}")
+        what = f"crawl {schedule.crawl}" if schedule.task == Schedule.RUN_CRAWL else schedule.task
+        lines.append(f"# {schedule.name} (id {schedule.pk}): {what}")
         if not schedule.cron.strip():
             lines += interval_comment(schedule)
             continue
+        args = schedule.luigi_args(at="@AT@", date="@DATE@")
         command = cron_escape(
             f"cd {shlex.quote(str(repo))} && TZ=UTC {shlex.quote(python)} -m luigi "
-            f"--module pipelines.tasks RunCrawl --crawl {shlex.quote(schedule.crawl)}"
-        )
-        command += f" --at {AT}"
-        if schedule.params:
+            + " ".join(shlex.quote(a) for a in args)
+        ).replace("@AT@", AT).replace("@DATE@", DATE)
+        if schedule.params and schedule.task == Schedule.RUN_CRAWL:
             command += f" --overrides {cron_escape(shlex.quote(schedule.params_json()))}"
         lines.append(f"CRON_TZ={schedule.timezone}")
         lines.append(f"{schedule.cron.strip()} {command}")
