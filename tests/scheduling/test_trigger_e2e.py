@@ -134,6 +134,10 @@ def test_sigterm_mid_run_then_the_next_daemon_adopts_it(webmon: Webmon, luigid: 
     schedule_now(webmon, "slow", "slow", retries=0, timeout_seconds=600)
     first = webmon.daemon()
     run = webmon.wait_for("slow", ("running",))
+    deadline = time.monotonic() + 30
+    while run["pid"] is None and time.monotonic() < deadline:  # the pid is stored just after the claim
+        time.sleep(0.1)
+        run = webmon.run_state("slow")
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=15) == 0  # stops cleanly, at once
     assert webmon.run_state("slow")["state"] == "running"
