@@ -50,7 +50,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -71,7 +70,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench" / "crawl_vs_scrapy")]
 
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from harness import cpu_seconds, free_port, machine_busy_seconds, machine_info  # noqa: E402
+from harness import _stop, cpu_seconds, free_port, machine_busy_seconds, machine_info  # noqa: E402
 from measure import descendants  # noqa: E402
 
 from pipelines.runs import records, totals  # noqa: E402
@@ -264,16 +263,6 @@ def base_env() -> dict[str, str]:
            if not k.startswith(("LUIGI_", "CRAWL_", "WEBMON_", "DJANGO_", "METRICS_"))}
     env.update(TZ="UTC", PYTHONPATH=str(REPO))
     return env
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:

@@ -57,7 +57,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -80,7 +79,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench" / "crawl_vs_scrapy")]
 import requests  # noqa: E402
 import seed as seeding  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from harness import cpu_seconds, free_port, machine_busy_seconds, machine_info  # noqa: E402
+from harness import _stop, cpu_seconds, free_port, machine_busy_seconds, machine_info  # noqa: E402
 from measure import TreeSampler, descendants  # noqa: E402
 
 RESULTS = REPO / "var" / "bench" / "webmon.json"
@@ -104,16 +103,6 @@ def say(text: str) -> None:
 
 
 # -- processes ---------------------------------------------------------------------------
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
