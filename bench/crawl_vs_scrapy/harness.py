@@ -186,25 +186,38 @@ def luigid(cfg: Path, port: int, logfile: Path) -> Iterator[subprocess.Popen[byt
                                  "--port", str(port)], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_for(f"http://127.0.0.1:{port}/api/task_list", proc, logfile)
+        wait_http(f"http://127.0.0.1:{port}/api/task_list", proc, logfile, timeout=30)
         yield proc
     finally:
         _stop(proc)
 
 
-def _wait_for(url: str, proc: subprocess.Popen[bytes], logfile: Path, timeout: float = 30) -> None:
+class _KeepRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a redirect is an answer; following it (maybe to https://) is not our business
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_KeepRedirects)
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], logfile: Path, timeout: float = 60) -> None:
+    """Wait until the server behind `url` answers HTTP at all (a 503 from /healthz counts: it is up).
+
+    BenchError if `proc` exits or time runs out.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise BenchError(f"luigid exited with {proc.returncode}: {logfile.read_text()[-2000:]}")
+            raise BenchError(f"{url}: the server exited with {proc.returncode}: {logfile.read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
+            with _NO_REDIRECTS.open(url, timeout=2):
+                return
+        except urllib.error.HTTPError:  # any answer, a redirect or a 503 included, means it is up
+            return
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.1)
-    raise BenchError(f"luigid did not answer {url} within {timeout:.0f}s")
+    raise BenchError(f"{url} did not answer within {timeout:.0f} s")
 
 
 # -- machine -----------------------------------------------------------------

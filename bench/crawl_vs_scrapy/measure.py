@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -140,3 +141,29 @@ def run_measured(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log:
         returncode=proc.returncode, wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
         peak_rss_bytes=sampler.peak, rss_samples=sampler.samples, max_processes=sampler.max_processes,
     )
+
+
+def postmaster_pid() -> int | None:
+    """The PostgreSQL server's main process (a `postgres` whose parent is not one), if visible."""
+    comms: dict[int, tuple[str, int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with suppress(OSError):
+                stat = Path(f"/proc/{entry.name}/stat").read_bytes()
+                comm = stat[stat.find(b"(") + 1 : stat.rfind(b")")].decode(errors="replace")
+                comms[int(entry.name)] = (comm, int(stat[stat.rfind(b")") + 2 :].split()[1]))
+    roots = [pid for pid, (comm, ppid) in comms.items() if comm == "postgres" and comms.get(ppid, ("",))[0] != "postgres"]
+    return roots[0] if len(roots) == 1 else None
+
+
+def tree_cpu_seconds(root: int | None) -> float:
+    """CPU of a process, its live descendants, and the children it has already waited for."""
+    if root is None:
+        return 0.0
+    total = 0.0
+    for pid in descendants(root):
+        with suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if pid == root else 0)
+            total += ticks / os.sysconf("SC_CLK_TCK")
+    return total

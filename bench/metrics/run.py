@@ -58,7 +58,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,8 +70,15 @@ sys.path[:0] = [str(REPO), str(REPO / "bench" / "crawl_vs_scrapy")]
 
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from harness import _stop, cpu_seconds, free_port, machine_busy_seconds, machine_info  # noqa: E402
-from measure import descendants  # noqa: E402
+from harness import (  # noqa: E402
+    BenchError,
+    _stop,
+    free_port,
+    machine_busy_seconds,
+    machine_info,
+    wait_http,
+)
+from measure import postmaster_pid, tree_cpu_seconds  # noqa: E402
 
 from pipelines.runs import records, totals  # noqa: E402
 from pipelines.runs.models import runs as runs_table  # noqa: E402
@@ -91,10 +98,6 @@ FETCH = {"fetched": 480, "failed": 12, "skipped": 40, "queued": 0, "requests": 5
 PARSE = {"pages": 490, "item_pages": 400, "items": 396, "no_item": 1, "errors": 3, "error_ratio": 0.0075,
          "elapsed_s": 3.1}
 STORE = {"items": 396, "new": 12, "changed": 30, "unchanged": 354, "duplicates": 0}
-
-
-class BenchError(RuntimeError):
-    """The benchmark broke (as opposed to a target being missed)."""
 
 
 def say(text: str) -> None:
@@ -213,8 +216,8 @@ def seed_webmon(db: Path, n: int) -> float:
                 "INSERT INTO scheduling_schedule (name, crawl, cron, timezone, interval_seconds, enabled, start_at, "
                 "end_at, catchup, max_active_runs, overlap, jitter_seconds, retries, retry_delay_seconds, "
                 "retry_exponential, max_retry_delay_seconds, timeout_seconds, grace_seconds, params, state, "
-                "last_tick, next_due, last_success) VALUES (?, ?, ?, 'UTC', NULL, 1, ?, NULL, 'latest', 1, 'skip', 0, "
-                "2, 60, 1, 3600, NULL, 300, '{}', 'up', ?, ?, ?)",
+                "last_tick, next_due, last_success, task, task_params) VALUES (?, ?, ?, 'UTC', NULL, 1, ?, NULL, 'latest', "
+                "1, 'skip', 0, 2, 60, 1, 3600, NULL, 300, '{}', 'up', ?, ?, ?, 'RunCrawl', '{}')",
                 (f"sched{s:02d}", CRAWLS[s], f"{s % 60} * * * *", _django_dt(NOW - timedelta(days=3650)),
                  _django_dt(NOW), _django_dt(NOW + timedelta(hours=1)), _django_dt(NOW)))
         ids = [row[0] for row in con.execute("SELECT id FROM scheduling_schedule ORDER BY name")]
@@ -265,18 +268,6 @@ def base_env() -> dict[str, str]:
     return env
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"{url}: the server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        with suppress(requests.RequestException):
-            requests.get(url, timeout=2)
-            return
-        time.sleep(0.1)
-    raise BenchError(f"{url} did not answer within {timeout:.0f} s")
-
-
 @contextmanager
 def luigid(home: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
@@ -289,7 +280,7 @@ def luigid(home: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
                                 env={**base_env(), "LUIGI_CONFIG_PATH": str(cfg)}, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{url}/api/task_list", proc, log)
+        wait_http(f"{url}/api/task_list", proc, log)
         yield proc, url
     finally:
         _stop(proc)
@@ -310,29 +301,10 @@ def webmon(home: Path, name: str, db: Path, history_url: str, luigid_url: str
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{url}/healthz", proc, log)
+        wait_http(f"{url}/healthz", proc, log)
         yield proc, url
     finally:
         _stop(proc)
-
-
-def postmaster_pid() -> int | None:
-    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
-        with suppress(OSError):
-            if Path(f"/proc/{pid}/comm").read_text().strip() in ("postgres", "postmaster") and \
-                    Path(f"/proc/{pid}/stat").read_text().split()[3] == "1":
-                return pid
-    return None
-
-
-def tree_cpu(root: int | None) -> float:
-    if root is None:
-        return 0.0
-    total = 0.0
-    for pid in (root, *descendants(root)):
-        with suppress(OSError, IndexError, ValueError):
-            total += cpu_seconds(pid)
-    return total
 
 
 # -- measuring -------------------------------------------------------------------------------
@@ -389,7 +361,7 @@ def get(session: requests.Session, url: str) -> tuple[float, float, bytes]:
 def measure(session: requests.Session, url: str, requests_: int, pids: list[int | None]) -> Round:
     for _ in range(3):
         get(session, url)
-    ours_before = sum(tree_cpu(p) for p in pids) + time.process_time()
+    ours_before = sum(tree_cpu_seconds(p) for p in pids) + time.process_time()
     busy_before, wall_before = machine_busy_seconds(), time.monotonic()
     times, server = [], []
     for _ in range(requests_):
@@ -398,7 +370,7 @@ def measure(session: requests.Session, url: str, requests_: int, pids: list[int 
         server.append(on_server)
     wall = time.monotonic() - wall_before
     busy = machine_busy_seconds() - busy_before
-    ours = sum(tree_cpu(p) for p in pids) + time.process_time() - ours_before
+    ours = sum(tree_cpu_seconds(p) for p in pids) + time.process_time() - ours_before
     return Round(times, server, round(wall, 3), round(max(0.0, busy - ours), 3))
 
 

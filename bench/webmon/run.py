@@ -66,7 +66,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,8 +79,16 @@ sys.path[:0] = [str(REPO), str(REPO / "bench" / "crawl_vs_scrapy")]
 import requests  # noqa: E402
 import seed as seeding  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from harness import _stop, cpu_seconds, free_port, machine_busy_seconds, machine_info  # noqa: E402
-from measure import TreeSampler, descendants  # noqa: E402
+from harness import (  # noqa: E402
+    BenchError,
+    _stop,
+    cpu_seconds,
+    free_port,
+    machine_busy_seconds,
+    machine_info,
+    wait_http,
+)
+from measure import TreeSampler, postmaster_pid, tree_cpu_seconds  # noqa: E402
 
 RESULTS = REPO / "var" / "bench" / "webmon.json"
 RESULTS_PROPOSED = REPO / "var" / "bench" / "webmon-proposed-index.json"
@@ -94,27 +102,11 @@ MB = 1024 * 1024
 PYTHON = sys.executable
 
 
-class BenchError(RuntimeError):
-    """The benchmark broke (as opposed to a target being missed)."""
-
-
 def say(text: str) -> None:
     print(text, flush=True)
 
 
 # -- processes ---------------------------------------------------------------------------
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"{url}: the server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        with suppress(requests.RequestException):
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        time.sleep(0.1)
-    raise BenchError(f"{url} did not answer within {timeout:.0f} s")
 
 
 def base_env() -> dict[str, str]:
@@ -149,7 +141,7 @@ def luigid(home: Path, history_url: str) -> Iterator[tuple[subprocess.Popen[byte
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{url}/api/task_list", proc, log)
+        wait_http(f"{url}/api/task_list", proc, log)
         yield proc, url, cfg
     finally:
         _stop(proc)
@@ -160,6 +152,11 @@ def webmon(home: Path, cfg: Path, luigid_url: str) -> Iterator[tuple[subprocess.
     env = {
         **base_env(),
         "DEBUG": "false",
+        # Plain HTTP on loopback: the production profile's TLS defaults would redirect to https://.
+        "SECURE_SSL_REDIRECT": "false",
+        "WEBMON_SECURE_COOKIES": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "WEBMON_CACHE": "locmem",  # one process: no cache table needed for the login limiter
         "SECRET_KEY": "bench-only-" + uuid.uuid4().hex,
         "DATABASE_URL": f"sqlite:///{home / 'webmon.db'}",
         "LUIGI_CONFIG_PATH": str(cfg),
@@ -180,36 +177,10 @@ def webmon(home: Path, cfg: Path, luigid_url: str) -> Iterator[tuple[subprocess.
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{url}/login/", proc, log)
+        wait_http(f"{url}/login/", proc, log)
         yield proc, url
     finally:
         _stop(proc)
-
-
-def postmaster_pid() -> int | None:
-    """The PostgreSQL server's main process (a `postgres` whose parent is not one), if visible."""
-    comms: dict[int, tuple[str, int]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with suppress(OSError):
-                stat = Path(f"/proc/{entry.name}/stat").read_bytes()
-                comm = stat[stat.find(b"(") + 1 : stat.rfind(b")")].decode(errors="replace")
-                comms[int(entry.name)] = (comm, int(stat[stat.rfind(b")") + 2 :].split()[1]))
-    roots = [pid for pid, (comm, ppid) in comms.items() if comm == "postgres" and comms.get(ppid, ("",))[0] != "postgres"]
-    return roots[0] if len(roots) == 1 else None
-
-
-def tree_cpu_seconds(root: int | None) -> float:
-    """CPU of a process, its live descendants, and the children it has already waited for."""
-    if root is None:
-        return 0.0
-    total = 0.0
-    for pid in descendants(root):
-        with suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
-            ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if pid == root else 0)
-            total += ticks / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 # -- the history DBs ---------------------------------------------------------------------------
