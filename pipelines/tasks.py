@@ -237,9 +237,10 @@ class RunCrawl(luigi.WrapperTask):
         fetch_stats = _read_json(store.tick_dir / "fetch" / "stats.json")
         if fetch_stats:
             parts.append(
-                f"{fetch_stats['fetched']:,} pages fetched, {fetch_stats['failed']:,} failed "
-                f"{_top(fetch_stats['failed_by_reason'])}, {fetch_stats['skipped']:,} skipped "
-                f"{_top(fetch_stats['skipped_by_reason'])}, {fetch_stats['retries']:,} retries"
+                f"{fetch_stats['fetched']:,} pages fetched, "
+                f"{_counted(fetch_stats['failed'], 'failed', fetch_stats['failed_by_reason'])}, "
+                f"{_counted(fetch_stats['skipped'], 'skipped', fetch_stats['skipped_by_reason'])}, "
+                f"{fetch_stats['retries']:,} retries"
             )
         marker = read_marker(engine_for(config.store().db_connection), store.spec.name, self.at)
         if marker:
@@ -261,11 +262,23 @@ def _exit_cleanly_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
-def _top(reasons: dict[str, int]) -> str:
-    if not reasons:
-        return ""
-    ranked = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
-    return "(" + ", ".join(f"{k} {v:,}" for k, v in ranked) + ")"
+_LISTED_REASONS = 4  # more than this many: the top ones and "N other", so the line stays short
+
+
+def _counted(total: int, what: str, reasons: dict[str, int]) -> str:
+    """'9 failed (timeout 4, http_404 2, redirect_loop 1, 2 other)': the reasons always add up to the total."""
+    if not total:
+        return f"0 {what}"
+    ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ranked if len(ranked) <= _LISTED_REASONS else ranked[:_LISTED_REASONS - 1]
+    parts = [f"{reason} {count:,}" for reason, count in shown]
+    rest = sum(count for _, count in ranked[len(shown):])
+    if rest:
+        parts.append(f"{rest:,} other")
+    unexplained = total - sum(reasons.values())
+    if unexplained > 0:  # stats written by an older crawler, say: say so rather than hide it
+        parts.append(f"{unexplained:,} without a reason")
+    return f"{total:,} {what} (" + ", ".join(parts) + ")"
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
