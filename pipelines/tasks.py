@@ -34,6 +34,7 @@ from pipelines.exceptions import ParseRatioExceeded
 from pipelines.fetch.crawler import Crawler
 from pipelines.fetch.http import charset_of
 from pipelines.parse import Extractor, PageError, item_key
+from pipelines.runs.reclaim import ReclaimFirst
 from pipelines.spec import CrawlSpec, load_spec
 from pipelines.store import MarkerTarget, engine_for, read_marker, store_items
 from pipelines.targets import AtomicDirectory
@@ -79,8 +80,12 @@ def _setup_logging() -> None:
         logger.setLevel(logging.INFO)
 
 
-class CrawlTask(luigi.Task):
-    """Parameters and paths shared by the stages of one crawl tick."""
+class CrawlTask(ReclaimFirst, luigi.Task):
+    """Parameters and paths shared by the stages of one crawl tick.
+
+    ReclaimFirst: a rerun after a SIGKILLed worker frees the tick in luigid before scheduling it
+    (pipelines/runs/reclaim.py).
+    """
 
     crawl = luigi.Parameter(description="Crawl name (a spec in [crawl] spec_dirs) or path to a .toml spec.")
     at = MinuteParameter(description="Logical time of the tick, UTC, to the minute.")
@@ -218,7 +223,7 @@ class StoreItems(CrawlTask):
         self.run_stats = stats
 
 
-class RunCrawl(luigi.WrapperTask):
+class RunCrawl(ReclaimFirst, luigi.WrapperTask):
     """One crawl tick: the whole chain. Complete when its items are stored."""
 
     crawl = luigi.Parameter(description="Crawl name (a spec in [crawl] spec_dirs) or path to a .toml spec.")

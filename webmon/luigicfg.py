@@ -8,6 +8,8 @@ in webmon's own settings: luigi.cfg is their one source of truth.
 
 from __future__ import annotations
 
+import math
+
 import luigi.configuration
 from django.core.exceptions import ImproperlyConfigured
 
@@ -23,6 +25,26 @@ def history_db_url() -> str:
             " webmon reads: run from the repository root (where luigi.cfg is) or set LUIGI_CONFIG_PATH."
         )
     return str(url)
+
+
+def stale_after_seconds() -> int:
+    """When a running record's silence deserves a warning: 2 x [runs] heartbeat_seconds, at most dead_after_seconds.
+
+    Two missed heartbeats say more than one late one; past dead_after_seconds the sweep
+    should already have marked the run killed.
+    """
+    from pipelines.runs.settings import runs
+
+    try:
+        settings = runs()
+        seconds = min(2 * settings.heartbeat_seconds, settings.dead_after_seconds)
+    except ValueError as exc:  # a value luigi cannot read as a number
+        raise ImproperlyConfigured(
+            f"luigi.cfg [runs]: heartbeat_seconds and dead_after_seconds must be numbers of seconds ({exc})"
+        ) from None
+    if seconds <= 0:
+        raise ImproperlyConfigured("luigi.cfg [runs]: heartbeat_seconds and dead_after_seconds must be more than 0")
+    return max(1, math.ceil(seconds))
 
 
 def luigid_url() -> str:

@@ -50,7 +50,9 @@ Environment variables (unset or empty means the default):
                           for filters no index serves (status, host, parameter
                           search). Default 20000.
     WEBMON_STALE_AFTER_S  A running run whose last heartbeat is older than this
-                          is shown as stale. Default 180.
+                          is shown as stale, with a warning that its worker
+                          may have died. Default from luigi.cfg [runs]: 2 x
+                          heartbeat_seconds, at most dead_after_seconds (20).
     WEBMON_LOG_LEVEL      Level of the JSON request log (stderr). Default INFO.
     METRICS_TOKEN         `Authorization: Bearer <token>` opens /metrics. Default
                           empty: no token works (see webmon/metrics/access.py).
@@ -64,7 +66,7 @@ from pathlib import Path
 
 from webmon.dburl import db_from_url, install_pymysql_if_needed, make_sqlite_folder, read_only
 from webmon.env import env_bool, env_choice, env_http_url, env_int, env_list, env_str
-from webmon.luigicfg import HISTORY_SETTING, history_db_url, luigid_url
+from webmon.luigicfg import HISTORY_SETTING, history_db_url, luigid_url, stale_after_seconds
 from webmon.metrics.access import allow_list
 from webmon.monitor.production import init_sentry, parse_admins
 from webmon.secret_key import secret_key
@@ -206,7 +208,7 @@ EMAIL_SUBJECT_PREFIX = "[crawlops webmon] "
 LUIGID_TIMEOUT = 1.0  # seconds; luigid answers on one thread, a page must not wait on it
 WEBMON_PAGE_SIZE = env_int("WEBMON_PAGE_SIZE", 50, minimum=1)
 WEBMON_SCAN_WINDOW = env_int("WEBMON_SCAN_WINDOW", 20000, minimum=100)
-WEBMON_STALE_AFTER_S = env_int("WEBMON_STALE_AFTER_S", 180, minimum=1)
+WEBMON_STALE_AFTER_S = env_int("WEBMON_STALE_AFTER_S", stale_after_seconds(), minimum=1)
 
 # -- /metrics: a bearer token, or a client address on the allow-list ----------------
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")  # env_str: never echoed in an error

@@ -14,6 +14,7 @@ def test_a_fresh_clone_checks_and_migrates_with_no_setup(manage: Manage, tmp_pat
     clone = tmp_path / "clone"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "webmon", clone / "webmon", ignore=ignore)
+    shutil.copytree(ROOT / "pipelines", clone / "pipelines", ignore=ignore)  # webmon reads [runs] through it
     shutil.copy(ROOT / "manage.py", clone)
     shutil.copy(ROOT / "luigi.cfg", clone)
     no_setup = {"DATABASE_URL": None, "SECRET_KEY": None, "DEBUG": None, "LUIGI_CONFIG_PATH": None}

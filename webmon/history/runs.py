@@ -94,6 +94,12 @@ class CrawlRun(HistoryModel):
             return STALE
         return self.status
 
+    def silent_seconds(self, now: datetime, stale_after: timedelta) -> int | None:
+        """Whole seconds since the last heartbeat of a stale run (the worker may have died), else None."""
+        if self.display_status(now, stale_after) != STALE:
+            return None
+        return int((now - self.heartbeat_at).total_seconds())
+
     def duration(self, now: datetime) -> timedelta:
         return end_of(self, now) - self.started_at
 

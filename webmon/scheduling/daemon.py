@@ -19,6 +19,9 @@ nothing. Every step is safe with several daemons on one database:
   tick's completion marker, so nothing runs twice and nothing is lost.
 - `late`: schedules whose tick passed its grace period without a success.
 - `notify`: notices for down and recovered schedules.
+- `sweep`: every few seconds, run records of dead workers are marked killed
+  (pipelines/runs/sweep.py: same-host pids that are gone at once, other
+  hosts by a stale heartbeat), with no task having to start.
 
 SIGTERM sets a flag: the loop finishes its step and exits; running crawls go
 on in their own process groups and the next daemon adopts them.
@@ -45,6 +48,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils.timezone import now as utcnow
 
+from pipelines.runs.sweep import HistorySweeper
 from webmon.scheduling.models import DaemonHeartbeat, Schedule, ScheduledRun
 from webmon.scheduling.ticks import due_ticks
 
@@ -86,6 +90,9 @@ class Trigger:
     clock_speed: float = 1.0  # fake seconds per real second (a benchmark's fast clock)
     children: dict[int, subprocess.Popen | _Adopted] = field(default_factory=dict)  # run id -> process
     stopping: bool = False
+    sweep_every: float = 5.0  # real seconds between sweeps of the run records
+    sweeper: HistorySweeper | None = None  # None: the history DB of luigi.cfg, made at the first sweep
+    _next_sweep: float = field(default=0.0, repr=False)  # time.monotonic() of the next sweep
 
     # -- the loop ----------------------------------------------------------
     def run_forever(self, idle_sleep: float = 1.0) -> None:
@@ -103,7 +110,7 @@ class Trigger:
         now = self.clock()
         self.heartbeat(now)
         did = False
-        for step in (self.adopt, self.reap, self.plan, self.start, self.late, self.notify):
+        for step in (self.adopt, self.reap, self.plan, self.start, self.late, self.notify, self.sweep):
             if self.stopping:
                 break
             try:
@@ -364,6 +371,21 @@ class Trigger:
         from webmon.scheduling import notify
 
         return notify.send_pending(now) > 0
+
+    # -- sweep: run records of dead workers ------------------------------------
+    def sweep(self, now: datetime) -> bool:
+        """Mark the run records of dead workers killed, every `sweep_every` seconds.
+
+        Heartbeats are real time, so the sweep reads the real clock, not `now`
+        (a test's or a benchmark's clock). Cheap when nothing runs: one indexed
+        query. An unreadable or stock-Luigi history DB is reported, never raised.
+        """
+        if time.monotonic() < self._next_sweep:
+            return False
+        self._next_sweep = time.monotonic() + self.sweep_every
+        if self.sweeper is None:
+            self.sweeper = HistorySweeper.from_config(Path(settings.BASE_DIR))
+        return bool(self.sweeper.sweep(datetime.now(UTC)))
 
 
 class _Adopted:

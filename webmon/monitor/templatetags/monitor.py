@@ -56,6 +56,12 @@ def run_status(run: Any, clock: Clock) -> str:
 
 
 @register.filter
+def run_silence(run: Any, clock: Clock) -> int | None:
+    """Seconds without a heartbeat of a running record gone stale, else None (no warning)."""
+    return run.silent_seconds(clock.now, clock.stale_after)
+
+
+@register.filter
 def utc(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
