@@ -137,9 +137,24 @@ def demo_server(products: int) -> Iterator[Server]:
         _stop(proc)
 
 
-def luigi_cfg(tmp: Path, port: int) -> str:
-    """The repo's luigi.cfg with every path moved into ``tmp`` and our port."""
-    text = REPO_CFG.read_text(encoding="utf-8")
+def export_code(rev: str, dest: Path) -> Path:
+    """``pipelines/`` and ``luigi.cfg`` of git revision ``rev``, extracted into ``dest``.
+
+    Run a worker with ``dest`` as its working directory to measure committed
+    code, not a work tree that other people are editing. ``dest`` is returned.
+    """
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "pipelines", "luigi.cfg"],
+                             capture_output=True, stdin=subprocess.DEVNULL)
+    if archive.returncode != 0:
+        raise BenchError(f"git archive {rev} failed: {archive.stderr.decode(errors='replace').strip()}")
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
+
+
+def luigi_cfg(tmp: Path, port: int, source: Path = REPO_CFG) -> str:
+    """``source`` (the repo's luigi.cfg) with every path moved into ``tmp`` and our port."""
+    text = source.read_text(encoding="utf-8")
     replacements = {
         # luigi reads [core] scheduler_port, or the older default_scheduler_port.
         ("core", "scheduler_port"): str(port),
@@ -166,9 +181,9 @@ def luigi_cfg(tmp: Path, port: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def bench_spec(start_url: str, max_pages: int) -> str:
-    """demo.toml with our server's start URL and a max_pages that never binds."""
-    text = DEMO_SPEC.read_text(encoding="utf-8")
+def bench_spec(start_url: str, max_pages: int, source: Path = DEMO_SPEC) -> str:
+    """demo.toml (``source``) with our server's start URL and a max_pages that never binds."""
+    text = source.read_text(encoding="utf-8")
     text = re.sub(r'(?m)^name = .*$', 'name = "bench"', text)
     text = re.sub(r'(?m)^start_urls = .*$', f'start_urls = ["{start_url}"]', text)
     text = re.sub(r'(?m)^max_pages = .*$', f"max_pages = {max_pages}", text)

@@ -10,6 +10,10 @@
   processes) is refreshed every ``rescan_every`` samples (100 ms by default)
   to keep the sampler's own CPU near 1 % of a core, so a child living less
   than that may be missed. Threads share their process's RSS and count once.
+* stack peak RSS: with ``also`` (e.g. luigid's pid), the same sum over those
+  processes' trees is added at every sample, and the peak of the total is
+  kept apart, so "the whole stack" is a peak of simultaneous RSS, not a sum
+  of separate peaks.
 """
 
 from __future__ import annotations
@@ -71,12 +75,16 @@ def rss_bytes(pid: int) -> int:
 class TreeSampler:
     """A daemon thread that records the peak summed RSS of a process tree."""
 
-    def __init__(self, root: int, interval: float = 0.02, rescan_every: int = 5) -> None:
+    def __init__(self, root: int, interval: float = 0.02, rescan_every: int = 5,
+                 also: Sequence[int] = ()) -> None:
         self.root = root
+        self.also = tuple(also)
         self.interval = interval
         self.rescan_every = rescan_every
         self.tree = [root]
+        self.also_tree: list[int] = list(self.also)
         self.peak = 0
+        self.stack_peak = 0  # root's tree + the trees of `also`, summed at the same instant
         self.samples = 0
         self.max_processes = 0
         self._stop = threading.Event()
@@ -94,7 +102,13 @@ class TreeSampler:
         if self.samples % self.rescan_every == 0:
             self.tree = descendants(self.root)
             self.max_processes = max(self.max_processes, len(self.tree))
-        self.peak = max(self.peak, sum(rss_bytes(pid) for pid in self.tree))
+            if self.also:
+                self.also_tree = [pid for root in self.also for pid in descendants(root)]
+        rss = sum(rss_bytes(pid) for pid in self.tree)
+        self.peak = max(self.peak, rss)
+        if self.also:
+            rss += sum(rss_bytes(pid) for pid in self.also_tree)
+        self.stack_peak = max(self.stack_peak, rss)
         self.samples += 1
 
     def _loop(self) -> None:
@@ -117,15 +131,19 @@ class Measurement:
     peak_rss_bytes: int
     rss_samples: int
     max_processes: int
+    stack_peak_rss_bytes: int = 0  # with `also`: peak of (this tree + theirs); else = peak_rss_bytes
 
 
 def run_measured(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: IO[bytes],
-                 interval: float = 0.02) -> Measurement:
-    """Run ``argv`` to completion, its output into ``log``, and measure its tree."""
+                 interval: float = 0.02, also: Sequence[int] = ()) -> Measurement:
+    """Run ``argv`` to completion, its output into ``log``, and measure its tree.
+
+    ``also``: pids of processes it works with (luigid) whose trees count in the stack peak RSS.
+    """
     started = time.monotonic()
     proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
                             stdout=log, stderr=subprocess.STDOUT)
-    sampler = TreeSampler(proc.pid, interval).start()
+    sampler = TreeSampler(proc.pid, interval, also=also).start()
     try:
         # wait4, not proc.wait(): it also hands back the child's rusage.
         _, status, usage = os.wait4(proc.pid, 0)
@@ -140,6 +158,7 @@ def run_measured(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log:
     return Measurement(
         returncode=proc.returncode, wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
         peak_rss_bytes=sampler.peak, rss_samples=sampler.samples, max_processes=sampler.max_processes,
+        stack_peak_rss_bytes=sampler.stack_peak,
     )
 
 

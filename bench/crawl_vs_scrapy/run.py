@@ -25,7 +25,8 @@ Method
   and peak RSS = max over time of the summed VmRSS of the process and all its
   descendants, sampled every 20 ms from /proc. The demo server and luigid are
   not descendants of the crawler and are not counted (luigid's own peak RSS
-  is reported apart).
+  is reported apart, and the JSON has ``stack_peak_rss_mb``: worker + luigid
+  summed at each sample).
 * Pages = HTTP responses for crawl URLs, robots.txt excluded: Scrapy's
   ``downloader/response_count - robotstxt/response_count``; ours, the sum of
   ``responses_by_status`` in the fetch stage's stats.json. pages/s = pages /
@@ -66,6 +67,7 @@ from harness import (
     REPO,
     SCRAPY_VERSION,
     BenchError,
+    Server,
     bench_env,
     bench_spec,
     cpu_seconds,
@@ -78,7 +80,7 @@ from harness import (
     products_for,
     scrapy_venv,
 )
-from measure import Measurement, TreeSampler, run_measured
+from measure import Measurement, TreeSampler, run_measured, tree_cpu_seconds
 
 from pipelines.demo.site import product  # noqa: E402 (harness puts the repo on sys.path)
 
@@ -152,53 +154,81 @@ def _expect_ok(name: str, m: Measurement, log: Path) -> None:
 
 
 # -- Scrapy --------------------------------------------------------------------
-def run_scrapy(scrapy: Path, pages: int, work: Path) -> Result:
-    products = products_for(pages)
-    spec = tomllib.loads(DEMO_SPEC.read_text(encoding="utf-8"))
-    work.mkdir()
+@dataclass
+class ScrapyRun:
+    """One measured ``scrapy runspider``: its measurement, stats and items."""
+
+    m: Measurement
+    stats: dict[str, Any]
+    records: list[dict[str, Any]]
+    server_cpu_s: float
+    others_cpu_s: float
+
+    @property
+    def pages(self) -> int:
+        """HTTP responses for crawl URLs, robots.txt excluded."""
+        return self.stats["downloader/response_count"] - self.stats.get("robotstxt/response_count", 0)
+
+
+def scrapy_crawl(scrapy: Path, spider: Path, server: Server, spec: dict[str, Any], work: Path) -> ScrapyRun:
+    """``scrapy runspider spider`` from ``server.url`` with the spec's follow/item_pages rules, measured.
+
+    The spider takes start_url, follow, item_pages and stats_path arguments (see spider.py).
+    BenchError when Scrapy fails.
+    """
+    work.mkdir(parents=True)
     feed, stats_path, log = work / "items.jsonl", work / "stats.json", work / "scrapy.log"
-    with demo_server(products) as server, open(log, "wb") as log_fh:
-        argv = [str(scrapy), "runspider", str(HERE / "spider.py"),
+    with open(log, "wb") as log_fh:
+        argv = [str(scrapy), "runspider", str(spider),
                 "-a", f"start_url={server.url}", "-a", f"follow={spec['follow'][0]}",
                 "-a", f"item_pages={spec['item_pages']}", "-a", f"stats_path={stats_path}",
                 "-O", f"{feed}:jsonlines"]
-        server_cpu, busy = cpu_seconds(server.pid), machine_busy_seconds()
+        server_cpu, busy = tree_cpu_seconds(server.pid), machine_busy_seconds()
         m = run_measured(argv, cwd=work, env=bench_env(), log=log_fh)
-        server_cpu = cpu_seconds(server.pid) - server_cpu
+        server_cpu = tree_cpu_seconds(server.pid) - server_cpu
         others = machine_busy_seconds() - busy - m.cpu_s - server_cpu
     _expect_ok("scrapy", m, log)
     stats = json.loads(stats_path.read_text(encoding="utf-8"))
-    fetched = stats["downloader/response_count"] - stats.get("robotstxt/response_count", 0)
     records = [json.loads(line) for line in feed.read_text(encoding="utf-8").splitlines()]
-    check_items(((r.pop("url"), r) for r in records), products)
-    detail = {"products": products, "server_cpu_s": round(server_cpu, 2), "others_cpu_s": round(others, 2),
-              "finish_reason": stats.get("reason"),
-              "responses_by_status": {k.rsplit("/", 1)[1]: v for k, v in stats.items()
+    return ScrapyRun(m, stats, records, server_cpu, others)
+
+
+def run_scrapy(scrapy: Path, pages: int, work: Path) -> Result:
+    products = products_for(pages)
+    spec = tomllib.loads(DEMO_SPEC.read_text(encoding="utf-8"))
+    with demo_server(products) as server:
+        run = scrapy_crawl(scrapy, HERE / "spider.py", server, spec, work)
+    check_items(((r.pop("url"), r) for r in run.records), products)
+    detail = {"products": products, "server_cpu_s": round(run.server_cpu_s, 2),
+              "others_cpu_s": round(run.others_cpu_s, 2), "finish_reason": run.stats.get("reason"),
+              "responses_by_status": {k.rsplit("/", 1)[1]: v for k, v in run.stats.items()
                                       if k.startswith("downloader/response_status_count/")},
-              "feed_bytes": feed.stat().st_size}
-    return _result(f"Scrapy {SCRAPY_VERSION}", pages, fetched, len(records), m, detail)
+              "feed_bytes": (work / "items.jsonl").stat().st_size}
+    return _result(f"Scrapy {SCRAPY_VERSION}", pages, run.pages, len(run.records), run.m, detail)
 
 
 # -- ours ----------------------------------------------------------------------
-def run_ours(pages: int, work: Path) -> Result:
+def run_ours(pages: int, work: Path, code: Path = REPO) -> Result:
+    """Our chain on the demo site; ``code``: the tree whose pipelines/ and luigi.cfg run (see harness.export_code)."""
     products = products_for(pages)
     (work / "crawls").mkdir(parents=True)
     (work / "luigid").mkdir()
     port = free_port()
     cfg = work / "luigi.cfg"
-    cfg.write_text(luigi_cfg(work, port), encoding="utf-8")
+    cfg.write_text(luigi_cfg(work, port, code / "luigi.cfg"), encoding="utf-8")
     env = {**bench_env(), "LUIGI_CONFIG_PATH": str(cfg)}
     log = work / "worker.log"
     with demo_server(products) as server, luigid(cfg, port, work / "luigid.log") as scheduler:
         spec = work / "crawls" / "bench.toml"
-        spec.write_text(bench_spec(server.url, max_pages=pages * 2), encoding="utf-8")
+        spec.write_text(bench_spec(server.url, pages * 2, code / "pipelines" / "crawls" / "demo.toml"),
+                        encoding="utf-8")
         argv = [sys.executable, "-m", "luigi", "--module", "pipelines.tasks", "RunCrawl",
                 "--crawl", str(spec), "--at", TICK]
         scheduler_rss = TreeSampler(scheduler.pid, 0.1).start()
         server_cpu, luigid_cpu, busy = cpu_seconds(server.pid), cpu_seconds(scheduler.pid), machine_busy_seconds()
         try:
             with open(log, "wb") as log_fh:
-                m = run_measured(argv, cwd=REPO, env=env, log=log_fh)
+                m = run_measured(argv, cwd=code, env=env, log=log_fh, also=[scheduler.pid])
         finally:
             scheduler_rss.stop()
         server_cpu = cpu_seconds(server.pid) - server_cpu
@@ -215,14 +245,15 @@ def run_ours(pages: int, work: Path) -> Result:
               "fetch_elapsed_s": fetch["elapsed_s"], "fetch_pages_per_s": fetch["pages_per_s"],
               "parse_elapsed_s": parse["elapsed_s"],
               "warc_bytes": (tick / "fetch" / "pages.warc.gz").stat().st_size,
-              "luigid_peak_rss_mb": round(scheduler_rss.peak / MB, 1)}
+              "luigid_peak_rss_mb": round(scheduler_rss.peak / MB, 1),
+              "stack_peak_rss_mb": round(m.stack_peak_rss_bytes / MB, 1)}
     return _result("ours (luigid + RunCrawl)", pages, sum(fetch["responses_by_status"].values()),
                    len(items), m, detail)
 
 
-def _stored_items(db: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def _stored_items(db: Path, crawl: str = "bench") -> Iterator[tuple[str, dict[str, Any]]]:
     with closing(sqlite3.connect(db)) as conn:
-        for url, data in conn.execute("SELECT url, data FROM crawl_items WHERE crawl = 'bench'"):
+        for url, data in conn.execute("SELECT url, data FROM crawl_items WHERE crawl = ?", (crawl,)):
             yield url, json.loads(data)
 
 
