@@ -7,7 +7,7 @@
 #                                print what to open. --prod: DEBUG off, webmon under
 #                                gunicorn (2 workers); needs SECRET_KEY (docs/operations.md)
 #   ./scheduler.sh down          stop what `up` started (and nothing else)
-#   ./scheduler.sh status        what is running
+#   ./scheduler.sh status        what is running, and where
 #   ./scheduler.sh crawl NAME [--at 2026-11-21T0730]
 #                                run one crawl tick through luigid (default: this minute, UTC)
 #   ./scheduler.sh test [ARGS]   set up .venv if needed and run the test suite (ARGS go to pytest)
@@ -16,9 +16,13 @@
 #
 # Environment: PYTHON (interpreter for the venv, 3.11+), CRAWLOPS_VENV (use
 # this venv instead of .venv), LUIGID_PORT (8082), DEMO_SITE_PORT (8090),
-# DEMO_SITE_PRODUCTS (1000), WEBMON_PORT (8000), WEBMON_ADMIN_PASSWORD (the
-# password of webmon's first user `admin`; unset: one is generated and printed
-# once). Everything binds to 127.0.0.1.
+# DEMO_SITE_PRODUCTS (1000), WEBMON_PORT (8000), WEBMON_BASE_URL (where
+# notices and luigid's run links point; http://127.0.0.1:$WEBMON_PORT),
+# WEBMON_ADMIN_PASSWORD (the password of webmon's first user `admin`; unset:
+# one is generated and printed once). Everything binds to 127.0.0.1.
+# `up` records the ports it used in var/run/stack.env; while that stack runs,
+# every later command (and the plain luigi CLI, see pipelines/stack.py) uses
+# them: a variable you set > the running stack's record > the default.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,13 +33,15 @@ VPY=$VENV/bin/python
 VAR=$ROOT/var
 RUN=$VAR/run
 LOGS=$VAR/log
-LUIGID_PORT=${LUIGID_PORT:-8082}
-DEMO_SITE_PORT=${DEMO_SITE_PORT:-8090}
+STACK_FILE=$RUN/stack.env
 DEMO_SITE_PRODUCTS=${DEMO_SITE_PRODUCTS:-1000}
-WEBMON_PORT=${WEBMON_PORT:-8000}
+# The addresses the caller gave, apart from those in force (resolve_addresses).
+GIVEN_LUIGID_PORT=${LUIGID_PORT:-}
+GIVEN_DEMO_SITE_PORT=${DEMO_SITE_PORT:-}
+GIVEN_WEBMON_PORT=${WEBMON_PORT:-}
+GIVEN_WEBMON_BASE_URL=${WEBMON_BASE_URL:-}
 export TZ=UTC  # luigid writes naive local timestamps into task history
 export LUIGI_CONFIG_PATH=${LUIGI_CONFIG_PATH:-$ROOT/luigi.cfg}
-export DEMO_SITE_PORT
 
 usage() {
     awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
@@ -156,6 +162,139 @@ stop_one() {
     rm -f "$RUN/$name.pid"
 }
 
+# -- addresses: a variable you set > the running stack's record > the default ---
+
+is_port() { [[ $1 =~ ^[0-9]{1,5}$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
+
+stack_alive() {  # the record is there and a service `up` started still runs
+    local name
+    [ -f "$STACK_FILE" ] || return 1
+    for name in luigid demo-site webmon trigger; do
+        pid_of "$name" >/dev/null && return 0
+    done
+    return 1
+}
+
+read_stack() {  # REC_<KEY> from the record; 1 (with a sentence) when it is not one `up` wrote
+    local key value
+    REC_LUIGID_PID='' REC_LUIGID_PORT='' REC_DEMO_SITE_PORT='' REC_WEBMON_PORT='' REC_WEBMON_BASE_URL=''
+    while IFS='=' read -r key value || [ -n "$key" ]; do
+        case $key in
+            LUIGID_PID | LUIGID_PORT | DEMO_SITE_PORT | WEBMON_PORT | WEBMON_BASE_URL) printf -v "REC_$key" '%s' "$value" ;;
+        esac
+    done <"$STACK_FILE"
+    for key in LUIGID_PORT DEMO_SITE_PORT WEBMON_PORT; do
+        value=REC_$key
+        is_port "${!value}" && continue
+        printf 'scheduler.sh: ignoring %s: %s=%q is not a port\n' "$STACK_FILE" "$key" "${!value}" >&2
+        return 1
+    done
+    case $REC_WEBMON_BASE_URL in
+        http://?* | https://?*) ;;
+        *) REC_WEBMON_BASE_URL=http://127.0.0.1:$REC_WEBMON_PORT ;;
+    esac
+}
+
+pick() {  # NAME DEFAULT: NAME as given, else as the running stack recorded it, else DEFAULT
+    local given=GIVEN_$1 recorded=REC_$1
+    if [ -n "${!given}" ]; then
+        printf -v "$1" '%s' "${!given}"
+    elif [ "$STACK_LIVE" = 1 ]; then
+        printf -v "$1" '%s' "${!recorded}"
+    else
+        printf -v "$1" '%s' "$2"
+    fi
+}
+
+resolve_addresses() {  # sets and exports LUIGID_PORT DEMO_SITE_PORT WEBMON_PORT WEBMON_BASE_URL
+    local name value
+    for name in LUIGID_PORT DEMO_SITE_PORT WEBMON_PORT; do
+        value=GIVEN_$name
+        [ -z "${!value}" ] || is_port "${!value}" || die "$name=${!value} is not a port: expected a whole number from 1 to 65535"
+    done
+    case $GIVEN_WEBMON_BASE_URL in
+        '' | http://?* | https://?*) ;;
+        *) die "WEBMON_BASE_URL=$GIVEN_WEBMON_BASE_URL is not a URL: expected http://host:port or https://host" ;;
+    esac
+    STACK_LIVE=0
+    REC_LUIGID_PID='' REC_LUIGID_PORT='' REC_DEMO_SITE_PORT='' REC_WEBMON_PORT='' REC_WEBMON_BASE_URL=''
+    if stack_alive && read_stack; then STACK_LIVE=1; fi
+    pick LUIGID_PORT 8082
+    pick DEMO_SITE_PORT 8090
+    pick WEBMON_PORT 8000
+    if [ -n "$GIVEN_WEBMON_BASE_URL" ]; then
+        WEBMON_BASE_URL=${GIVEN_WEBMON_BASE_URL%/}
+    elif [ "$STACK_LIVE" = 1 ] && [ "$WEBMON_PORT" = "$REC_WEBMON_PORT" ]; then
+        WEBMON_BASE_URL=$REC_WEBMON_BASE_URL
+    else
+        WEBMON_BASE_URL=http://127.0.0.1:$WEBMON_PORT
+    fi
+    # The services and luigi commands started from here read them (pipelines/stack.py).
+    export LUIGID_PORT DEMO_SITE_PORT WEBMON_PORT WEBMON_BASE_URL
+}
+
+where_stack_runs() {  # the running stack's services and where they are, one line each
+    local pid
+    if pid=$(pid_of luigid); then say "  luigid     http://127.0.0.1:$REC_LUIGID_PORT/ (pid $pid)"; fi
+    if pid=$(pid_of demo-site); then say "  demo site  http://127.0.0.1:$REC_DEMO_SITE_PORT/ (pid $pid)"; fi
+    if pid=$(pid_of webmon); then say "  webmon     http://127.0.0.1:$REC_WEBMON_PORT/ (pid $pid; links to $REC_WEBMON_BASE_URL)"; fi
+    if pid=$(pid_of trigger); then say "  trigger    pid $pid (links to $REC_WEBMON_BASE_URL)"; fi
+    return 0
+}
+
+refuse_moving_a_running_stack() {  # a second `up` asking a running service for another address
+    [ "$STACK_LIVE" = 1 ] || return 0
+    local clashes=()
+    if [ "$LUIGID_PORT" != "$REC_LUIGID_PORT" ] && pid_of luigid >/dev/null; then
+        clashes+=("LUIGID_PORT=$LUIGID_PORT")
+    fi
+    if [ "$DEMO_SITE_PORT" != "$REC_DEMO_SITE_PORT" ] && pid_of demo-site >/dev/null; then
+        clashes+=("DEMO_SITE_PORT=$DEMO_SITE_PORT")
+    fi
+    if [ "$WEBMON_PORT" != "$REC_WEBMON_PORT" ] && pid_of webmon >/dev/null; then
+        clashes+=("WEBMON_PORT=$WEBMON_PORT")
+    fi
+    if [ "$WEBMON_BASE_URL" != "$REC_WEBMON_BASE_URL" ] && { pid_of webmon || pid_of trigger; } >/dev/null; then
+        clashes+=("WEBMON_BASE_URL=$WEBMON_BASE_URL")
+    fi
+    [ ${#clashes[@]} -gt 0 ] || return 0
+    {
+        say "scheduler.sh: the stack an earlier \`./scheduler.sh up\` started runs here:"
+        where_stack_runs
+        say "and ${clashes[*]} asks for another address. Nothing was started or changed."
+        say "Run ./scheduler.sh down first to move it, or unset those variables to use the running stack."
+    } >&2
+    exit 1
+}
+
+record_stack() {  # var/run/stack.env, replaced atomically: later commands and luigi read it
+    local pid tmp=$STACK_FILE.tmp.$$
+    pid=$(pid_of luigid) || return 0
+    cat >"$tmp" <<EOF
+# What ./scheduler.sh up started, read by scheduler.sh and pipelines/stack.py while
+# luigid (pid below) runs. Rewritten by every up, removed by down: do not edit.
+LUIGID_PID=$pid
+LUIGID_PORT=$LUIGID_PORT
+DEMO_SITE_PORT=$DEMO_SITE_PORT
+WEBMON_PORT=$WEBMON_PORT
+WEBMON_BASE_URL=$WEBMON_BASE_URL
+EOF
+    mv -f "$tmp" "$STACK_FILE"
+    STACK_LIVE=1 REC_LUIGID_PID=$pid REC_LUIGID_PORT=$LUIGID_PORT REC_DEMO_SITE_PORT=$DEMO_SITE_PORT
+    REC_WEBMON_PORT=$WEBMON_PORT REC_WEBMON_BASE_URL=$WEBMON_BASE_URL
+}
+
+note_not_the_stack() {  # a port given here that is not the running stack's: said, then used
+    [ "$STACK_LIVE" = 1 ] || return 0
+    if [ -n "$GIVEN_LUIGID_PORT" ] && [ "$LUIGID_PORT" != "$REC_LUIGID_PORT" ]; then
+        say "scheduler.sh: note: LUIGID_PORT=$LUIGID_PORT is set; the luigid \`up\` started runs on $REC_LUIGID_PORT" >&2
+    fi
+    if [ -n "$GIVEN_DEMO_SITE_PORT" ] && [ "$DEMO_SITE_PORT" != "$REC_DEMO_SITE_PORT" ]; then
+        say "scheduler.sh: note: DEMO_SITE_PORT=$DEMO_SITE_PORT is set; the demo site \`up\` started runs on $REC_DEMO_SITE_PORT" >&2
+    fi
+    return 0
+}
+
 # -- commands ----------------------------------------------------------------
 
 cmd_up() {
@@ -171,8 +310,11 @@ cmd_up() {
     fi
     ensure_venv
     mkdir -p "$RUN" "$LOGS" "$VAR/luigid" "$VAR/data"
+    resolve_addresses
+    refuse_moving_a_running_stack
     start luigid "$LUIGID_PORT" "$VPY" -c 'import luigi.cmdline; luigi.cmdline.luigid()' \
         --address 127.0.0.1 --port "$LUIGID_PORT"
+    record_stack
     start demo-site "$DEMO_SITE_PORT" "$VPY" -m pipelines.demo.server \
         --host 127.0.0.1 --port "$DEMO_SITE_PORT" --products "$DEMO_SITE_PRODUCTS"
     local admin_note
@@ -210,6 +352,8 @@ crawlops is up.
   schedules           http://127.0.0.1:$WEBMON_PORT/schedules/   (the trigger daemon fires them)
   luigid visualiser   http://127.0.0.1:$LUIGID_PORT/
   demo site           http://127.0.0.1:$DEMO_SITE_PORT/
+  notice, run links   $WEBMON_BASE_URL/
+  these addresses     $STACK_FILE   (later commands and the luigi CLI use them)
   crawled items       $VAR/items.db (table crawl_items)
   raw pages, outcomes $VAR/data/demo/
   task history        $VAR/history.db
@@ -225,18 +369,27 @@ cmd_down() {
     stop_one webmon
     stop_one demo-site
     stop_one luigid
+    rm -f "$STACK_FILE"  # nothing it records runs any more
 }
 
 cmd_status() {
     [ $# -eq 0 ] || usage
-    local name pid
+    local name pid where
+    resolve_addresses
     for name in luigid demo-site webmon trigger; do
         if pid=$(pid_of "$name"); then
-            say "$name: running (pid $pid)"
+            case $name in  # the record's addresses; for a stack without one, those in force here
+                luigid) where=" on http://127.0.0.1:${REC_LUIGID_PORT:-$LUIGID_PORT}/" ;;
+                demo-site) where=" on http://127.0.0.1:${REC_DEMO_SITE_PORT:-$DEMO_SITE_PORT}/" ;;
+                webmon) where=" on http://127.0.0.1:${REC_WEBMON_PORT:-$WEBMON_PORT}/, links to ${REC_WEBMON_BASE_URL:-$WEBMON_BASE_URL}/" ;;
+                trigger) where=", links to ${REC_WEBMON_BASE_URL:-$WEBMON_BASE_URL}/" ;;
+            esac
+            say "$name: running (pid $pid)$where"
         else
             say "$name: stopped"
         fi
     done
+    note_not_the_stack
 }
 
 cmd_crawl() {
@@ -252,7 +405,11 @@ cmd_crawl() {
         esac
     done
     [ -x "$VPY" ] || die "no virtualenv yet: run ./scheduler.sh up first"
-    pid_of luigid >/dev/null || die "luigid is not running: run ./scheduler.sh up first"
+    [ -n "${STACK_LIVE:-}" ] || resolve_addresses  # `up` has resolved them already
+    if [ -z "$GIVEN_LUIGID_PORT" ]; then  # a luigid of your own (LUIGID_PORT) is yours to start
+        pid_of luigid >/dev/null || die "luigid is not running: run ./scheduler.sh up first"
+    fi
+    note_not_the_stack
     "$VPY" -m luigi --module pipelines.tasks RunCrawl --crawl "$name" --at "$at" \
         --scheduler-host 127.0.0.1 --scheduler-port "$LUIGID_PORT"
 }
@@ -260,12 +417,26 @@ cmd_crawl() {
 cmd_crontab() {
     [ $# -eq 0 ] || usage
     [ -x "$VPY" ] || die "no virtualenv yet: run ./scheduler.sh up first"
+    resolve_addresses
+    # Cron has none of this shell's variables: the addresses given here become crontab
+    # variables. Without them the lines follow the running stack's record, as the plain
+    # luigi CLI does (pipelines/stack.py), and luigi.cfg when no stack runs.
+    local name value
+    for name in LUIGID_PORT DEMO_SITE_PORT WEBMON_BASE_URL; do
+        value=GIVEN_$name
+        [ -z "${!value}" ] || say "$name=${!value}"
+    done
+    if [ "$STACK_LIVE" = 1 ]; then
+        say "# While the stack ./scheduler.sh up started runs ($STACK_FILE), lines without those variables"
+        say "# reach its luigid on 127.0.0.1:$REC_LUIGID_PORT, its demo site on :$REC_DEMO_SITE_PORT and link runs to $REC_WEBMON_BASE_URL."
+    fi
     "$VPY" manage.py crontab --python "$VPY" --repo "$ROOT"
 }
 
 cmd_test() {
     ensure_venv
     unset LUIGI_CONFIG_PATH  # tests write their own configs
+    unset LUIGID_PORT DEMO_SITE_PORT WEBMON_PORT WEBMON_BASE_URL  # and pick their own ports
     exec "$VPY" -m pytest "$@"
 }
 

@@ -1,4 +1,13 @@
 """Crawl pipelines: crawl specs and the Luigi fetch -> parse -> store chain.
 
 This package never imports Django: workers run it with only luigi.cfg.
+
+Importing it puts the addresses of the stack `./scheduler.sh up` runs (or of
+LUIGID_PORT, DEMO_SITE_PORT, WEBMON_BASE_URL / WEBMON_PORT) into luigi's
+configuration: `python -m luigi --module pipelines...` imports this before its
+worker connects to luigid (pipelines/stack.py says what wins over what).
 """
+
+from pipelines.stack import apply as _apply_stack
+
+_apply_stack()

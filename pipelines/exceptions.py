@@ -97,3 +97,14 @@ class MiddlewareError(CrawlError):
     Raised by the middleware manager with the middleware's and the method's
     names; it is a bug in that middleware, so it fails the task.
     """
+
+
+class StackError(ValueError):
+    """The record of the running stack, or a port variable, cannot be used.
+
+    Raised by `pipelines.stack` for a port variable that is not a port
+    (LUIGID_PORT=abc), or a var/run/stack.env that is not what
+    `./scheduler.sh up` writes. A bad variable propagates (the luigi command
+    or webmon stops with the sentence); a bad record is reported on stderr
+    and ignored, as if no stack ran.
+    """

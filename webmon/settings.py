@@ -19,7 +19,13 @@ Environment variables (unset or empty means the default):
                           (Luigi's task history, read-only; webmon/luigicfg.py).
     LUIGID_URL            luigid's address, http(s)://host:port. Default from
                           luigi.cfg: [core] scheduler_url, else
-                          http://scheduler_host:scheduler_port (127.0.0.1:8082).
+                          http://scheduler_host:scheduler_port (127.0.0.1:8082),
+                          with the stack `./scheduler.sh up` runs applied
+                          (LUIGID_PORT, var/run/stack.env: pipelines/stack.py).
+    WEBMON_BASE_URL       The address operators open webmon at: links in
+                          notices. Default luigi.cfg [runs] webmon_url with the
+                          same stack applied (WEBMON_PORT, var/run/stack.env),
+                          which is also where luigid's run links point.
     WEBMON_SECURE_COOKIES true when webmon is served over HTTPS: session and
                           CSRF cookies are then sent over HTTPS only. Default:
                           false with DEBUG on, true with DEBUG off.
@@ -64,6 +70,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Importing pipelines applies the addresses of the running stack to luigi's configuration
+# (pipelines/stack.py): LUIGID_URL's and WEBMON_BASE_URL's defaults below read it.
+from pipelines import stack
 from webmon.dburl import db_from_url, install_pymysql_if_needed, make_sqlite_folder, read_only
 from webmon.env import env_bool, env_choice, env_http_url, env_int, env_list, env_str
 from webmon.luigicfg import HISTORY_SETTING, history_db_url, luigid_url, stale_after_seconds
@@ -188,8 +197,8 @@ CONTENT_SECURITY_POLICY = (
 
 # -- what the monitor reads ------------------------------------------------------
 LUIGID_URL = env_http_url("LUIGID_URL", luigid_url())
-# Links in notices point here (the address operators open webmon at).
-WEBMON_BASE_URL = env_http_url("WEBMON_BASE_URL", "http://127.0.0.1:8000")
+# Links in notices point here (the address operators open webmon at); luigid's run links too.
+WEBMON_BASE_URL = env_http_url("WEBMON_BASE_URL", stack.webmon_url())
 
 # Email for schedule notices (and, in production, error reports). Without
 # EMAIL_HOST, mail is printed to the console of the process that sends it.

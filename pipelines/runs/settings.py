@@ -18,7 +18,8 @@ class runs(luigi.Config):  # noqa: N801 - named after its luigi.cfg section
         default=60.0, description="A running record whose heartbeat is older than this is marked killed by the sweep.")
     webmon_url = luigi.Parameter(
         default="http://127.0.0.1:8000",
-        description="Base URL of webmon; the tracking URL of a run is {webmon_url}/runs/{run_id}/.")
+        description="Base URL of webmon; the tracking URL of a run is {webmon_url}/runs/{run_id}/. "
+                    "WEBMON_BASE_URL, WEBMON_PORT or the running stack replace it (pipelines/stack.py).")
     log_level = luigi.Parameter(
         default="INFO", description="Lowest level of log records captured (records of every logger, root included).")
     log_batch_lines = luigi.IntParameter(

@@ -239,7 +239,8 @@ class Trigger:
         folder = self.output_dir / str(run.schedule_id)
         folder.mkdir(parents=True, exist_ok=True)
         output = folder / f"{run.pk}-{run.attempts}.log"
-        env = {**os.environ, "TZ": "UTC"}
+        # The run links luigid shows point where this daemon's notices do (pipelines/stack.py reads it).
+        env = {**os.environ, "TZ": "UTC", "WEBMON_BASE_URL": settings.WEBMON_BASE_URL}
         try:
             with open(output, "ab") as out:
                 out.write(f"$ {' '.join(command)}\n".encode())
