@@ -5,8 +5,9 @@ Run a tick through luigid with the plain luigi CLI:
     python -m luigi --module pipelines.tasks RunCrawl --crawl demo --at 2026-11-21T0730
 
 `crawl` is a spec name (searched in `[crawl] spec_dirs`) or a path to a .toml
-file; `at` is the tick's logical time, UTC, to the minute. The same tick twice
-is a no-op; a failed tick resumes at the stage that failed, because each
+file; either way the crawl's identity is the spec's `name` (CrawlTick). `at`
+is the tick's logical time, UTC, to the minute. The same tick twice is a
+no-op; a failed tick resumes at the stage that failed, because each
 stage's output is atomic (folders renamed into place, a marker row written in
 the items transaction).
 """
@@ -30,7 +31,7 @@ from typing import Any
 import luigi
 
 from pipelines import config
-from pipelines.exceptions import ParseRatioExceeded
+from pipelines.exceptions import ParseRatioExceeded, SpecError
 from pipelines.fetch.crawler import Crawler
 from pipelines.fetch.http import charset_of
 from pipelines.parse import Extractor, PageError, item_key
@@ -80,11 +81,18 @@ def _setup_logging() -> None:
         logger.setLevel(logging.INFO)
 
 
-class CrawlTask(ReclaimFirst, luigi.Task):
-    """Parameters and paths shared by the stages of one crawl tick.
+class CrawlTick:
+    """The parameters of one crawl tick, shared by its four tasks; the crawl is named by its spec's `name`.
 
-    ReclaimFirst: a rerun after a SIGKILLed worker frees the tick in luigid before scheduling it
-    (pipelines/runs/reclaim.py).
+    `--crawl shop` and `--crawl path/to/shop.toml` (a spec named shop) are one crawl: the same
+    task ids (so the same tick by path, then by name, runs once), run records, data folder,
+    items and metrics. A path is resolved when the task is built, whoever builds it (the luigi
+    command line, requires(), luigi.cfg): `crawl` becomes the spec's name and `spec_path` keeps
+    the file's absolute path. spec_path is insignificant (not in the task id) but public, so it
+    travels with the task's params: requires() hands it down (clone), and luigid keeps it with
+    each task and gives it to a worker in another process that loads the task from luigid
+    (`load_task(family, params)`), which then reads the same file instead of looking the name
+    up in its own spec_dirs.
     """
 
     crawl = luigi.Parameter(description="Crawl name (a spec in [crawl] spec_dirs) or path to a .toml spec.")
@@ -92,10 +100,44 @@ class CrawlTask(ReclaimFirst, luigi.Task):
     # Not part of the task's identity: a tick is a tick; overrides change how it runs the first time.
     overrides = luigi.DictParameter(default={}, significant=False,
                                     description='Spec overrides, e.g. {"max_pages": 100, "fetch.delay": 1}.')
+    spec_path = luigi.Parameter(default="", significant=False,
+                                description="The spec file, when `crawl` was given as a path (set from it).")
+
+    @classmethod
+    def get_param_values(cls, params: list[tuple[str, luigi.Parameter]], args: tuple,
+                         kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+        values = dict(super().get_param_values(params, args, kwargs))  # type: ignore[misc]
+        values = _named_by_spec(values)
+        return [(name, values[name]) for name, _ in params]
 
     @cached_property
     def spec(self) -> CrawlSpec:
-        return load_spec(str(self.crawl), overrides=dict(self.overrides))
+        spec = load_spec(str(self.spec_path or self.crawl), overrides=dict(self.overrides))
+        if spec.name != self.crawl and not str(self.crawl).endswith(".toml"):
+            raise SpecError(spec.path, "name", f"is {spec.name!r}, but this task is crawl {self.crawl!r}: a crawl's "
+                                               "name is its identity, so neither overrides nor spec_path may change it")
+        return spec
+
+
+def _named_by_spec(values: dict[str, Any]) -> dict[str, Any]:
+    """A tick's parameter values with a spec path in `crawl` replaced by the spec's name."""
+    crawl = str(values["crawl"])
+    if not crawl.endswith(".toml"):
+        return values
+    path = Path(crawl).absolute()  # a worker elsewhere (another cwd) must find the same file
+    try:
+        name = load_spec(str(path), spec_dirs=[]).name
+    except SpecError:
+        return values  # left as given: the first stage that loads the spec says what is wrong
+    return {**values, "crawl": name, "spec_path": values.get("spec_path") or str(path)}
+
+
+class CrawlTask(CrawlTick, ReclaimFirst, luigi.Task):
+    """Paths and status shared by the stages of one crawl tick.
+
+    ReclaimFirst: a rerun after a SIGKILLed worker frees the tick in luigid before scheduling it
+    (pipelines/runs/reclaim.py).
+    """
 
     @property
     def tick_dir(self) -> Path:
@@ -145,7 +187,7 @@ class ParsePages(CrawlTask):
     """Extracts items from the item pages of the WARC into items.jsonl; failures into errors.jsonl."""
 
     def requires(self) -> FetchPages:
-        return FetchPages(crawl=self.crawl, at=self.at, overrides=self.overrides)
+        return self.clone(FetchPages)  # every parameter, spec_path too
 
     def output(self) -> AtomicDirectory:
         return AtomicDirectory(str(self.tick_dir / "parse"))
@@ -206,7 +248,7 @@ class StoreItems(CrawlTask):
     """Upserts the tick's items into the items DB with the tick's marker, in one transaction."""
 
     def requires(self) -> ParsePages:
-        return ParsePages(crawl=self.crawl, at=self.at, overrides=self.overrides)
+        return self.clone(ParsePages)
 
     def output(self) -> MarkerTarget:
         return MarkerTarget(config.store().db_connection, self.spec.name, self.at)
@@ -223,17 +265,11 @@ class StoreItems(CrawlTask):
         self.run_stats = stats
 
 
-class RunCrawl(ReclaimFirst, luigi.WrapperTask):
+class RunCrawl(CrawlTick, ReclaimFirst, luigi.WrapperTask):
     """One crawl tick: the whole chain. Complete when its items are stored."""
 
-    crawl = luigi.Parameter(description="Crawl name (a spec in [crawl] spec_dirs) or path to a .toml spec.")
-    at = MinuteParameter(description="Logical time of the tick, UTC, to the minute.")
-    # Not part of the task's identity: a tick is a tick; overrides change how it runs the first time.
-    overrides = luigi.DictParameter(default={}, significant=False,
-                                    description='Spec overrides, e.g. {"max_pages": 100, "fetch.delay": 1}.')
-
     def requires(self) -> StoreItems:
-        return StoreItems(crawl=self.crawl, at=self.at, overrides=self.overrides)
+        return self.clone(StoreItems)
 
     def run(self) -> None:
         _setup_logging()

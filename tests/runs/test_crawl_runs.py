@@ -29,7 +29,7 @@ def test_every_stage_of_a_tick_has_one_done_record_with_its_stats(tick: dict[str
     assert sorted(tick) == ["FetchPages", "ParsePages", "RunCrawl", "StoreItems"]
     for family, run in tick.items():
         assert (run["status"], run["attempt"], run["error_type"]) == (DONE, 1, None), family
-        assert json.loads(run["params"]) == {"crawl": "runs-demo", "at": TICK, "overrides": "{}"}
+        assert json.loads(run["params"]) == {"crawl": "runs-demo", "at": TICK, "overrides": "{}", "spec_path": ""}
         assert run["stats"], family
     fetch = json.loads(tick["FetchPages"]["stats"])
     assert fetch["fetched"] == site.site_pages(500) - 1  # the JS page is not followed
