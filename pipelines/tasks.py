@@ -23,14 +23,14 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import luigi
 
-from pipelines import config
+from pipelines import cli_errors, config
 from pipelines.exceptions import ParseRatioExceeded, SpecError
 from pipelines.fetch.crawler import Crawler
 from pipelines.fetch.http import charset_of
@@ -42,6 +42,7 @@ from pipelines.targets import AtomicDirectory
 from pipelines.warc import PageWriter, read_pages
 
 log = logging.getLogger("pipelines.tasks")
+cli_errors.install()  # a broken spec or a bad --at prints its sentence, not luigi's traceback
 
 _FORMATS = ("%Y-%m-%dT%H%M", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S",
             "%Y%m%dT%H%M", "%Y-%m-%dT%H%MZ")
@@ -57,9 +58,12 @@ class MinuteParameter(luigi.DateMinuteParameter):
             text = text[:-1] + "+00:00"
         for fmt in _FORMATS:
             try:
-                return self.normalize(dt.datetime.strptime(text, fmt))
+                parsed = dt.datetime.strptime(text, fmt)
             except ValueError:
                 continue
+            if parsed.second:  # normalize() would drop them: 07:30:15 is no tick
+                raise ValueError(f"--at is a minute; {x!r} has seconds")
+            return self.normalize(parsed)
         try:
             value = dt.datetime.fromisoformat(text)
         except ValueError:
@@ -69,6 +73,16 @@ class MinuteParameter(luigi.DateMinuteParameter):
         if value.second or value.microsecond:
             raise ValueError(f"--at is a minute; {x!r} has seconds")
         return self.normalize(value)
+
+
+class OverridesParameter(luigi.DictParameter):
+    """--overrides: a JSON object of spec keys; anything else is refused with a sentence."""
+
+    def normalize(self, x: Any) -> Any:
+        if not isinstance(x, Mapping):
+            given = json.dumps(x, default=repr)
+            raise ValueError(f'expected a JSON object of spec keys such as {{"max_pages": 100}}, got {given}')
+        return super().normalize(x)
 
 
 def _setup_logging() -> None:
@@ -98,8 +112,8 @@ class CrawlTick:
     crawl = luigi.Parameter(description="Crawl name (a spec in [crawl] spec_dirs) or path to a .toml spec.")
     at = MinuteParameter(description="Logical time of the tick, UTC, to the minute.")
     # Not part of the task's identity: a tick is a tick; overrides change how it runs the first time.
-    overrides = luigi.DictParameter(default={}, significant=False,
-                                    description='Spec overrides, e.g. {"max_pages": 100, "fetch.delay": 1}.')
+    overrides = OverridesParameter(default={}, significant=False,
+                                   description='Spec overrides, e.g. {"max_pages": 100, "fetch.delay": 1}.')
     spec_path = luigi.Parameter(default="", significant=False,
                                 description="The spec file, when `crawl` was given as a path (set from it).")
 

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import luigi
 
-from pipelines import config
+from pipelines import cli_errors, config
 from pipelines.maintenance import prune
 from pipelines.maintenance.backup import DATABASES, ROOT, BackupError, DbUrl, back_up, parse_url
 from pipelines.runs.settings import history_url
 
 log = logging.getLogger("pipelines.maintenance")
+cli_errors.install()  # a bad --db or --date prints its sentence, not luigi's traceback
 
 WEBMON_DEFAULT_URL = "sqlite:///var/webmon.db"
 

@@ -50,6 +50,7 @@ from django.utils.timezone import now as utcnow
 
 from pipelines.runs.sweep import HistorySweeper
 from webmon.scheduling.models import DaemonHeartbeat, Schedule, ScheduledRun
+from webmon.scheduling.precheck import spec_problem
 from webmon.scheduling.ticks import due_ticks
 
 log = logging.getLogger("webmon.scheduling")
@@ -57,6 +58,8 @@ log = logging.getLogger("webmon.scheduling")
 # luigi.cfg [retcode]: what a non-zero exit means, for the run's reason.
 RETCODES = {10: "already running elsewhere", 20: "missing data", 25: "not run", 30: "a task failed",
             35: "scheduling error (e.g. a broken spec)", 40: "unhandled exception"}
+
+LUIGI_ERROR = "ERROR: "  # how luigi's console logger starts an error line (luigi.setup_logging)
 
 
 def _minute(dt: datetime) -> datetime:
@@ -239,6 +242,10 @@ class Trigger:
         folder = self.output_dir / str(run.schedule_id)
         folder.mkdir(parents=True, exist_ok=True)
         output = folder / f"{run.pk}-{run.attempts}.log"
+        problem = spec_problem(run) if self.command is None else None  # a test's command is no crawl
+        if problem is not None:
+            self._refuse(run, output, command, problem)
+            return
         # The run links luigid shows point where this daemon's notices do (pipelines/stack.py reads it).
         env = {**os.environ, "TZ": "UTC", "WEBMON_BASE_URL": settings.WEBMON_BASE_URL}
         try:
@@ -256,6 +263,26 @@ class Trigger:
         self.children[run.pk] = process
         ScheduledRun.objects.filter(pk=run.pk).update(pid=process.pid, output_path=str(output))
         log.info("started %s (pid %d)", run, process.pid)
+
+    def _refuse(self, run: ScheduledRun, output: Path, command: list[str], sentence: str) -> None:
+        """Fail a run whose spec is broken without starting it: the spec's sentence is its reason.
+
+        Final, not retried (precheck.py says why); the output file holds the sentence too.
+        """
+        from webmon.scheduling import states
+
+        now = self.clock()
+        try:
+            with open(output, "ab") as out:
+                out.write(f"$ {' '.join(command)}\nnot started: {sentence}\n".encode())
+        except OSError:
+            output = Path()
+        if ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.RUNNING).update(
+                state=ScheduledRun.FAILED, finished_at=now, reason=sentence,
+                output_path=str(output) if output.name else ""):
+            run.refresh_from_db()
+            states.record_outcome(run.schedule, run, now)
+        log.info("%s not started: %s", run, sentence)
 
     # -- reap: exit codes, retries, timeouts ---------------------------------
     def reap(self, now: datetime) -> bool:
@@ -427,7 +454,11 @@ def tick_complete(run: ScheduledRun) -> bool:
 
 
 def error_line(path: str, limit: int = 64 * 1024) -> str:
-    """The most telling line of a run's output: the last exception line, else the last line."""
+    """The most telling line of a run's output: the last exception or luigi ERROR line, else the last line.
+
+    Bad input is printed by luigi as one ERROR line without a traceback (pipelines/cli_errors.py):
+    a broken spec's "ERROR: pipelines/crawls/shop.toml: fetch.concurrency: ..." gives its sentence.
+    """
     if not path:
         return ""
     try:
@@ -439,6 +470,8 @@ def error_line(path: str, limit: int = 64 * 1024) -> str:
         return ""
     lines = [line.strip() for line in tail if line.strip()]
     for line in reversed(lines):
+        if line.startswith(LUIGI_ERROR):
+            return line[len(LUIGI_ERROR):][:500]
         head = line.split(":", 1)[0]
         if head.endswith(("Error", "Exception", "Exceeded", "Aborted")) and " " not in head:
             return line[:500]
