@@ -5,6 +5,11 @@ per request here against 0.59 ms for requests.Session, and the crawl is CPU
 bound (see docs/architecture.md). Redirects, retries, cookies and robots are
 the crawler's business, not the transport's.
 
+`timeout` is a deadline for the whole response (connect, status line,
+headers and body), kept by `pipelines.fetch.deadline`: a server that drips
+bytes is cut off at the deadline, whatever its rate. It is also urllib3's
+connect and read timeout, which end a plain silence at the same time.
+
 Reads from the crawl spec's [fetch] table: timeout, max_bytes, user_agent,
 headers.
 """
@@ -29,6 +34,7 @@ from urllib3.exceptions import (
 )
 
 from pipelines.exceptions import ConnectionFailed, FetchError, FetchTimeout, ResponseTooLarge
+from pipelines.fetch.deadline import POOL_CLASSES, Watchdog
 
 CHUNK = 64 * 1024
 
@@ -113,6 +119,12 @@ _DROP_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 
 
 class HttpDownloader:
+    """urllib3 keep-alive pools (one PoolManager, one ProxyManager per proxy), thread-safe.
+
+    ``fetch(request) -> Response`` or a `FetchError`; ``close()`` drops the
+    pools and stops the deadline watchdog.
+    """
+
     def __init__(self, *, timeout: float, max_bytes: int, user_agent: str,
                  headers: dict[str, str] | None = None, pool_size: int = 16) -> None:
         self.timeout = timeout
@@ -128,8 +140,10 @@ class HttpDownloader:
             num_pools=64, maxsize=pool_size, block=False, retries=False,
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
         )
+        self.pool.pool_classes_by_scheme = POOL_CLASSES
         self._proxies: dict[str, urllib3.ProxyManager] = {}
         self._proxy_lock = threading.Lock()
+        self._watchdog = Watchdog()
 
     def _pool_for(self, proxy: str | None) -> urllib3.PoolManager:
         if not proxy:
@@ -145,15 +159,44 @@ class HttpDownloader:
                     num_pools=64, maxsize=self.pool_size, block=False, retries=False,
                     timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
                 )
+                manager.pool_classes_by_scheme = POOL_CLASSES
                 self._proxies[proxy] = manager
         return manager
 
     def fetch(self, request: Request) -> Response:
         headers = {**self.default_headers, **request.headers}
         started = time.monotonic()
-        deadline = started + self.timeout
+        ticket = self._watchdog.arm(self.timeout)
         try:
-            raw = self._pool_for(request.meta.get("proxy")).request(
+            raw = self._open(request, headers)
+        except BaseException as exc:
+            # After a cut, what the client saw (EOF, reset, a short status line) is not the story.
+            if self._watchdog.disarm(ticket) and isinstance(exc, Exception):
+                raise FetchTimeout(f"response headers not complete within {self.timeout:g}s") from None
+            raise
+        try:
+            body = self._read(raw, request.meta.get("max_bytes", self.max_bytes))
+        except Exception as exc:
+            # (A declared size over max_bytes stays too_large even if draining it met the deadline.)
+            if ticket.fired and not isinstance(exc, ResponseTooLarge):
+                raise FetchTimeout(f"body not complete within {self.timeout:g}s") from None
+            raise
+        finally:
+            # Disarmed before the connection can go back to the pool: a cut must never
+            # reach a kept-alive socket another fetch has taken meanwhile.
+            if self._watchdog.disarm(ticket):
+                raw.close()
+            raw.release_conn()
+        if ticket.fired:    # cut, yet read to an end: an EOF where the head or a close-delimited body stopped
+            raise FetchTimeout(f"response not complete within {self.timeout:g}s")
+        keep = [(k, v) for k, v in raw.headers.items() if k.lower() not in _DROP_HEADERS]
+        keep.append(("Content-Length", str(len(body))))
+        return Response(request.url, raw.status, raw.reason or "", keep, body, request, time.monotonic() - started)
+
+    def _open(self, request: Request, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+        """Send the request and read the response head."""
+        try:
+            return self._pool_for(request.meta.get("proxy")).request(
                 "GET", request.url, headers=headers, redirect=False, retries=False,
                 preload_content=False, decode_content=True,
             )
@@ -166,15 +209,8 @@ class HttpDownloader:
             raise FetchTimeout(f"no answer within {self.timeout:g}s: {exc}") from None
         except HTTPError as exc:
             raise FetchError(_why(exc), "http_error") from None
-        try:
-            body = self._read(raw, deadline, request.meta.get("max_bytes", self.max_bytes))
-        finally:
-            raw.release_conn()
-        keep = [(k, v) for k, v in raw.headers.items() if k.lower() not in _DROP_HEADERS]
-        keep.append(("Content-Length", str(len(body))))
-        return Response(request.url, raw.status, raw.reason or "", keep, body, request, time.monotonic() - started)
 
-    def _read(self, raw: urllib3.BaseHTTPResponse, deadline: float, max_bytes: int) -> bytes:
+    def _read(self, raw: urllib3.BaseHTTPResponse, max_bytes: int) -> bytes:
         declared = raw.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raw.drain_conn() if int(declared) < 4 * CHUNK else raw.close()
@@ -191,9 +227,6 @@ class HttpDownloader:
                     raw.close()
                     raise ResponseTooLarge(f"body is over the limit of {max_bytes} bytes")
                 chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    raw.close()
-                    raise FetchTimeout(f"body not complete within {self.timeout:g}s")
         except (TimeoutError, ReadTimeoutError):
             raw.close()
             raise FetchTimeout(f"body stalled for {self.timeout:g}s") from None
@@ -209,6 +242,7 @@ class HttpDownloader:
         self.pool.clear()
         for manager in self._proxies.values():
             manager.clear()
+        self._watchdog.close()
 
 
 def _why(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,6 +174,26 @@ def test_a_dead_proxy_is_dropped_and_every_page_comes_through_the_good_one(
     assert "s3cret-pw" not in caplog.text
     assert "s3cret-pw" not in json.dumps(stats)
     assert "***@" in caplog.text or "dropped proxy http://127.0.0.1" in caplog.text
+
+
+def test_a_crawl_of_dripping_pages_ends_in_bounded_time_with_every_url_accounted(
+        faults: FaultServer, tmp_path: Path) -> None:
+    # Eight pages dripping their heads or bodies for 8 s each: every attempt is cut at TIMEOUT,
+    # so three attempts (make_spec: retries = 2) and the backoffs between them bound the crawl.
+    phases = ["head", "body"]
+    urls = [f"{faults.url}/drip/{phases[i % 2]}?interval=0.1&seconds=8&page={i}" for i in range(8)]
+    spec = make_spec(urls[0])
+    object.__setattr__(spec, "start_urls", (*urls, f"{faults.url}/slow?ms=1&page=ok"))  # a crawl with no page aborts
+    started = time.monotonic()
+    stats, outcomes = crawl(spec, tmp_path)      # asserts fetched + failed + skipped == discovered
+    elapsed = time.monotonic() - started
+    drips = {path: line for path, line in outcomes.items() if path.startswith("/drip/")}
+    assert len(drips) == len(urls) and stats["fetched"] == 1
+    assert all((line["outcome"], line["reason"], line["attempts"]) == ("failed", "timeout", 3)
+               for line in drips.values()), drips
+    backoffs = 0.2 * 1.5 + 0.4 * 1.5                # retry_backoff 0.2 s * 2^(n-1), jitter up to 1.5
+    # + 1 s for robots.txt, the crawl around the fetches and a loaded machine; each drip lasts 3 * 8 s uncut
+    assert elapsed <= 3 * 1.1 * TIMEOUT + backoffs + 1.0, f"the crawl took {elapsed:.1f}s"
 
 
 def test_user_agents_rotate(faults: FaultServer, tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ waits for one: every sleep waits on a stop event, and stop() shuts down every
 open connection socket. Every request is recorded as a `Hit`.
 
 "Fail N times, then succeed" endpoints count requests per (path, `key` query
-parameter), so tests using different keys never interfere.
+parameter), so tests using different keys never interfere. With `tls=` (a
+server-side SSLContext) the same site answers HTTPS.
 
 Endpoints (HTML with `<meta charset>` unless noted; a success page contains
 `<h1>OK PATH</h1>` (PATH without the query) and `<p class="marker">ok</p>`)::
@@ -24,6 +25,14 @@ Endpoints (HTML with `<meta charset>` unless noted; a success page contains
     /truncate                       Content-Length 10000, 4000 bytes sent, then close
     /big?mb=20                      an mb MiB body, streamed
     /drip?seconds=30                1 byte every 0.2 s, correct Content-Length, then close
+    /drip/head?interval=0.1&burst=1&seconds=30&framing=length&encoding=identity
+    /drip/body?...                  the same drip in one phase of the response: `head` drips the
+                                    status line and headers (padded with an X-Pad header), `body`
+                                    sends the head at once and drips the body bytes as framed on
+                                    the wire. `burst` bytes every `interval` s for `seconds`, then
+                                    the rest at once, so a patient client gets the complete OK
+                                    page; framing length (Content-Length), chunked or close (EOF
+                                    ends the body); encoding identity or gzip. Not in the index.
     /charset/header-lies            header says iso-8859-1, body is UTF-8 (meta says so)
     /charset/none                   no charset in the header, windows-1252 body, http-equiv meta
     /charset/bom                    UTF-8 with BOM, no charset anywhere
@@ -43,7 +52,9 @@ import gzip
 import html
 import json
 import os
+import random
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -77,6 +88,8 @@ COOKIE_VALUE = "abc123"
 BAD_GZIP_BODY = b"this is not gzip data, whatever the header says\n" * 8
 
 DRIP_INTERVAL = 0.2          # seconds between two bytes of /drip
+DRIP_FRAMINGS = ("length", "chunked", "close")    # how /drip/head|body tell where the body ends
+DRIP_ENCODINGS = ("identity", "gzip")
 TRUNCATE_DECLARED = 10_000   # Content-Length /truncate announces
 TRUNCATE_SENT = 4_000        # bytes /truncate really sends
 MIB = 1024 * 1024
@@ -168,6 +181,7 @@ class BackgroundServer:
     """start()/stop()/url/context manager around an http.server handler class, in daemon threads."""
 
     handler_class: type[BaseHTTPRequestHandler]
+    tls: ssl.SSLContext | None = None     # serve HTTPS with this server-side context
 
     def __init__(self) -> None:
         self.stopping = threading.Event()
@@ -184,14 +198,19 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        """"http://127.0.0.1:PORT", without a trailing slash."""
-        return f"http://{HOST}:{self.port}"
+        """"http://127.0.0.1:PORT" ("https://" with `tls`), without a trailing slash."""
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}"
 
     def start(self) -> Self:
         if self._httpd is not None:
             return self
         self.stopping.clear()
         self._httpd = _HTTPServer(self, self.handler_class)
+        if self.tls is not None:
+            # The handshake happens on the handler thread's first read, not in the accept loop,
+            # so a client that never handshakes cannot stall the server.
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True,
+                                                      do_handshake_on_connect=False)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"{type(self).__name__}:{self.port}", daemon=True)
         self._thread.start()
@@ -317,6 +336,8 @@ class _FaultHandler(QuietHandler):
             "/truncate": self._truncate,
             "/big": self._big,
             "/drip": self._drip,
+            "/drip/head": lambda: self._drip_phase("head"),
+            "/drip/body": lambda: self._drip_phase("body"),
             "/charset/header-lies": self._charset_header_lies,
             "/charset/none": self._charset_none,
             "/charset/bom": self._charset_bom,
@@ -477,6 +498,34 @@ class _FaultHandler(QuietHandler):
                 return
             self.wfile.write(body[i:i + 1])
 
+    def _drip_phase(self, phase: str) -> None:
+        interval = self._number("interval", 0.1) or 0
+        burst = int(self._number("burst", 1) or 0)
+        seconds = self._number("seconds", 30) or 0
+        framing = self.query.get("framing", "length")
+        encoding = self.query.get("encoding", "identity")
+        if interval <= 0 or burst < 1 or seconds < 0:
+            raise _BadParam("interval must be > 0, burst >= 1 and seconds >= 0")
+        if framing not in DRIP_FRAMINGS or encoding not in DRIP_ENCODINGS:
+            raise _BadParam(f"framing must be one of {', '.join(DRIP_FRAMINGS)}; "
+                            f"encoding one of {', '.join(DRIP_ENCODINGS)}")
+        writes = max(1, round(seconds / interval))
+        dripped = writes * burst     # bytes that trickle; the rest goes at once after them
+        head, payload = _drip_response(self.route_path, phase, dripped, framing, encoding,
+                                       self.server_version, self.command == "HEAD")
+        if framing == "close":
+            self.close_connection = True
+        wire = head + payload
+        start = 0 if phase == "head" else len(head)
+        if start:
+            self.wfile.write(head)
+        for i in range(writes):
+            if self.owner.stopping.wait(interval):
+                self.close_connection = True
+                return
+            self.wfile.write(wire[start + i * burst:start + (i + 1) * burst])
+        self.wfile.write(wire[start + dripped:])
+
     def _charset_header_lies(self) -> None:
         body = page(self.route_path, f"<p id=\"text\">{CHARSET_HEADER_LIES_TEXT}</p>").encode("utf-8")
         self._send(200, body, "text/html; charset=iso-8859-1")
@@ -524,18 +573,50 @@ class _FaultHandler(QuietHandler):
         self._send(200, ok_page(self.route_path))
 
 
+def _drip_response(path: str, phase: str, dripped: int, framing: str, encoding: str, server: str,
+                   head_only: bool) -> tuple[bytes, bytes]:
+    """(head, payload) of a /drip/PHASE answer, padded so the dripped phase has >= `dripped` bytes."""
+    body = ok_page(path)
+    if phase == "body" and not head_only:
+        # Padding in a comment; random hex for gzip, which would squeeze dots to nothing.
+        need = dripped + 64
+        filler = random.Random(need).randbytes(need).hex() if encoding == "gzip" else "." * need
+        body = body.replace(b"</body>", f"<!-- {filler} -->\n</body>".encode())
+    if encoding == "gzip":
+        body = gzip.compress(body, mtime=0)
+    if framing == "chunked":
+        pieces = [body[i:i + 256] for i in range(0, len(body), 256)]
+        payload = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+    else:
+        payload = body
+    lines = ["HTTP/1.1 200 OK", f"Server: {server}", "Content-Type: text/html; charset=utf-8"]
+    if encoding == "gzip":
+        lines.append("Content-Encoding: gzip")
+    lines.append({"length": f"Content-Length: {len(body)}", "chunked": "Transfer-Encoding: chunked",
+                  "close": "Connection: close"}[framing])
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    if phase == "head" and len(head) < dripped:
+        # X-Pad lines of <= 4000 bytes: clients refuse header lines over 64 KiB
+        missing = dripped - len(head)
+        pads = [f"X-Pad: {'.' * min(4000, missing - n)}" for n in range(0, missing, 4000)]
+        head = ("\r\n".join([*lines, *pads]) + "\r\n\r\n").encode()
+    return head, b"" if head_only else payload
+
+
 class FaultServer(BackgroundServer):
     """The hostile site; see the module docstring for its endpoints.
 
     The keyword arguments are the parameters the index page (and
-    index_paths()) uses for the slow endpoints, so a crawl test can keep them short.
+    index_paths()) uses for the slow endpoints, so a crawl test can keep them short;
+    `tls` (a server-side SSLContext with a certificate loaded) makes it an HTTPS site.
     """
 
     handler_class = _FaultHandler
 
     def __init__(self, *, hang_seconds: float = 60, drip_seconds: float = 30, big_mb: float = 20,
-                 slow_ms: int = 500, chain_length: int = 3) -> None:
+                 slow_ms: int = 500, chain_length: int = 3, tls: ssl.SSLContext | None = None) -> None:
         super().__init__()
+        self.tls = tls
         self.hang_seconds = hang_seconds
         self.drip_seconds = drip_seconds
         self.big_mb = big_mb
