@@ -2,14 +2,22 @@
 
 Pure functions, no I/O: `Extractor(spec).extract(url, body, encoding)` returns
 the item's fields or raises `PageError` with a sentence saying which field
-failed and why. ParsePages turns those errors into error records.
+failed and why. `parse_page` is the whole per-page rule (which pages are item
+pages, the item line or the error line) shared by ParsePages and the page-work
+process of FetchPages (pipelines/fetch/pagework.py), so both write the same
+lines; `parse_fingerprint` says whether lines written at fetch time still hold
+for the spec ParsePages runs with.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import parsel
@@ -104,7 +112,11 @@ class Extractor:
     def extract(self, url: str, body: bytes, encoding: str = "utf-8", status: int = 200,
                 headers: dict[str, str] | None = None) -> dict[str, Any] | None:
         """The item of one page as {field: value}, or None when a hook says no item."""
-        selector = parsel.Selector(body=body, encoding=encoding, type="html", base_url=url)
+        return self.extract_selector(make_selector(url, body, encoding), url, body, encoding, status, headers)
+
+    def extract_selector(self, selector: parsel.Selector, url: str, body: bytes, encoding: str = "utf-8",
+                         status: int = 200, headers: dict[str, str] | None = None) -> dict[str, Any] | None:
+        """`extract` from a page already parsed by `make_selector` (one parse serves links and fields)."""
         if self.spec.parse_hook is not None:
             return self._from_hook(Page(url, status, headers or {}, body, encoding, selector))
         item: dict[str, Any] = {}
@@ -148,6 +160,50 @@ class Extractor:
                 f"parse_hook {self.spec.parse_hook_name} returned {type(result).__name__}; expected a dict or None"
             )
         return result
+
+
+def make_selector(url: str, body: bytes, encoding: str) -> parsel.Selector:
+    """The page's parsed tree, built the one way every extraction path builds it."""
+    return parsel.Selector(body=body, encoding=encoding, type="html", base_url=url)
+
+
+def parse_page(spec: CrawlSpec, extractor: Extractor, url: str, body: bytes, encoding: str, status: int,
+               headers: dict[str, str], selector: parsel.Selector | None = None) -> tuple[str, str | None]:
+    """One item page's result: ("item", JSON line), ("error", JSON line) or ("no_item", None).
+
+    The caller has checked the page is an item page with a 2xx status.
+    """
+    try:
+        if selector is None:
+            selector = make_selector(url, body, encoding)
+        fields = extractor.extract_selector(selector, url, body, encoding, status, headers)
+        if fields is None:
+            return "no_item", None
+        key = item_key(spec, url, fields)
+    except PageError as exc:
+        return "error", json.dumps({"url": url, "error": str(exc)}, ensure_ascii=False) + "\n"
+    return "item", json.dumps({"key": key, "url": url, "fields": fields}, ensure_ascii=False) + "\n"
+
+
+def parse_fingerprint(spec: CrawlSpec) -> str:
+    """A digest of everything in `spec` that changes a page's item or error line.
+
+    The fields, item_pages, key and parse_hook, with the source bytes of the
+    hook's module: fixing any of them makes ParsePages parse the WARC again.
+    """
+    parts: list[Any] = [
+        [repr(f) for f in spec.fields],
+        spec.item_pages.pattern if spec.item_pages is not None else None,
+        spec.item_pages.flags if spec.item_pages is not None else None,
+        spec.key, spec.parse_hook_name,
+    ]
+    if spec.parse_hook is not None:
+        try:
+            source = inspect.getsourcefile(spec.parse_hook)
+            parts.append(hashlib.sha256(Path(source).read_bytes()).hexdigest() if source else None)
+        except (TypeError, OSError):  # no source to read: never trust old lines
+            parts.append(object().__repr__())
+    return hashlib.sha256(json.dumps(parts, default=repr).encode("utf-8")).hexdigest()
 
 
 def _text(value: Any) -> str:

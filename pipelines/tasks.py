@@ -34,7 +34,7 @@ from pipelines import cli_errors, config
 from pipelines.exceptions import ParseRatioExceeded, SpecError
 from pipelines.fetch.crawler import Crawler
 from pipelines.fetch.http import charset_of
-from pipelines.parse import Extractor, PageError, item_key
+from pipelines.parse import Extractor, parse_page
 from pipelines.runs.reclaim import ReclaimFirst
 from pipelines.spec import CrawlSpec, load_spec
 from pipelines.store import MarkerTarget, engine_for, read_marker, store_items
@@ -223,21 +223,19 @@ class ParsePages(CrawlTask):
                     if not (200 <= page.status < 300) or not spec.is_item_page(page.url):
                         continue
                     stats["item_pages"] += 1
-                    try:
-                        fields = extractor.extract(page.url, page.body, page.encoding or charset_of(page.header("Content-Type")) or "utf-8",
-                                                   page.status, dict(page.headers))
-                        if fields is None:
-                            stats["no_item"] += 1
-                            continue
-                        key = item_key(spec, page.url, fields)
-                    except PageError as exc:
+                    encoding = page.encoding or charset_of(page.header("Content-Type")) or "utf-8"
+                    kind, line = parse_page(spec, extractor, page.url, page.body, encoding, page.status,
+                                            dict(page.headers))
+                    if kind == "no_item":
+                        stats["no_item"] += 1
+                        continue
+                    if kind == "error":
                         stats["errors"] += 1
                         if len(samples) < 5:
-                            samples.append(f"{page.url}: {exc}")
-                        errors_out.write(json.dumps({"url": page.url, "error": str(exc)}, ensure_ascii=False) + "\n")
+                            samples.append(f"{page.url}: {json.loads(line)['error']}")
+                        errors_out.write(line)
                         continue
-                    items_out.write(json.dumps({"key": key, "url": page.url, "fields": fields},
-                                               ensure_ascii=False) + "\n")
+                    items_out.write(line)
                     stats["items"] += 1
                     now = time.monotonic()
                     if now - last > 2:
