@@ -1,0 +1,223 @@
+"""The page-work process: one HTML parse per fetched page, on the second core.
+
+lxml holds the GIL while it parses, so parsing in the crawl's worker threads
+competes with the coordinator for one core. FetchPages instead hands each
+fetched HTML page to this child process (`PageWork`), which parses it once
+and returns its links (when the crawl follows them) and, for an item page,
+the item line or the error line that ParsePages would write
+(pipelines.parse.parse_page, the same function), so ParsePages can reuse them
+instead of parsing the WARC a second time.
+
+The child is a fresh interpreter (`python -m pipelines.fetch.pagework`, not a
+fork, so it does not share the worker's memory), in the worker's process
+group. It dies with the worker: it exits at end of stdin, and the kernel
+SIGKILLs it when its parent dies (PR_SET_PDEATHSIG), SIGKILL included.
+
+Wire protocol: length-prefixed pickles both ways. First the parent's
+sys.path (so a parse hook next to its spec imports) and the pickled spec,
+then one job per page, `(seq, url, status, headers, body, encoding,
+want_links, want_item)`; each reply is `(seq, links, kind, line)`, kind as
+parse_page returns it, or "crash" with a sentence when the page raised
+something else (the caller then works that page in-process).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import urljoin
+
+from pipelines.fetch.links import _SKIP_SCHEMES, normalize
+from pipelines.parse import Extractor, make_selector, parse_page
+from pipelines.spec import CrawlSpec
+
+log = logging.getLogger("pipelines.fetch")
+
+_FRAME = struct.Struct("!I")
+_PR_SET_PDEATHSIG = 1
+
+
+def write_frame(stream: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_FRAME.pack(len(data)) + data)
+    stream.flush()
+
+
+def read_frame(stream: IO[bytes]) -> Any:
+    """The next object, or None at end of stream (a cut frame is an end too)."""
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        return None
+    (size,) = _FRAME.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)
+
+
+class PageWorker:
+    """What the child does with one page; usable in-process too (and by tests)."""
+
+    # (base directory or base URL, href) -> normalised link. A shop's header,
+    # menu and footer links repeat on every page of a directory: 100+ urljoin
+    # and normalize calls a page become dict hits.
+    MEMO_SIZE = 50_000
+
+    def __init__(self, spec: CrawlSpec) -> None:
+        self.spec = spec
+        self.extractor = Extractor(spec)
+        self._memo: dict[tuple[str, str], str | None] = {}
+
+    def work(self, url: str, status: int, headers: list[tuple[str, str]], body: bytes, encoding: str,
+             want_links: bool, want_item: bool) -> tuple[list[str] | None, str | None, str | None]:
+        """(links or None, parse_page's kind or None, its line): one parse for both."""
+        selector = make_selector(url, body, encoding)
+        links = (self.links(selector.root, url) if body.strip() else []) if want_links else None
+        if not want_item:
+            return links, None, None
+        kind, line = parse_page(self.spec, self.extractor, url, body, encoding, status, dict(headers), selector)
+        return links, kind, line
+
+    def links(self, root: Any, base_url: str) -> list[str]:
+        """pipelines.fetch.links.extract_links on a parsed tree, memoised."""
+        base = root.xpath("//base/@href")
+        if base:
+            base_url = urljoin(base_url, base[0].strip())
+        # A relative href resolves against the base's directory alone, except
+        # '?q', ';p' and '' which keep the base's last segment.
+        directory = urljoin(base_url, ".")
+        memo = self._memo
+        links = []
+        for href in root.xpath("//a/@href | //area/@href"):
+            href = href.strip()
+            if not href or href.startswith("#") or href.lower().startswith(_SKIP_SCHEMES):
+                continue
+            key = (base_url if href[0] in "?;" else directory, href)
+            try:
+                link = memo[key]
+            except KeyError:
+                link = normalize(urljoin(base_url, href))
+                if len(memo) >= self.MEMO_SIZE:
+                    memo.clear()
+                memo[key] = link
+            if link is not None:
+                links.append(link)
+        return links
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: end of stdin still ends the process
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+def main(argv: list[str]) -> int:
+    _die_with_parent(int(argv[0]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the worker's to handle
+    stdin = sys.stdin.buffer
+    # Replies get their own descriptor; fd 1 becomes stderr so a hook's print() cannot corrupt them.
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    paths = read_frame(stdin)
+    if paths is None:
+        return 0
+    sys.path[:] = paths
+    spec = read_frame(stdin)
+    if spec is None:
+        return 0
+    worker = PageWorker(spec)
+    while True:
+        job = read_frame(stdin)
+        if job is None:
+            return 0
+        seq, *args = job
+        try:
+            links, kind, line = worker.work(*args)
+        except Exception as exc:  # the caller redoes this page in-process, where it fails as it always did
+            write_frame(replies, (seq, None, "crash", f"{type(exc).__name__}: {exc}"))
+            continue
+        write_frame(replies, (seq, links, kind, line))
+
+
+@dataclass
+class PageReply:
+    seq: int
+    links: list[str] | None
+    kind: str | None  # "item", "error", "no_item", "crash" or None (links only)
+    line: str | None
+
+
+@dataclass
+class PageWorkGone:
+    """The child ended before it was closed."""
+
+    returncode: int | None
+
+
+class PageWork:
+    """The parent's end: `submit` pages, replies arrive through `deliver` from a reader thread."""
+
+    def __init__(self, spec: CrawlSpec, deliver: Callable[[PageReply | PageWorkGone], None]) -> None:
+        payload = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)  # fails early for an unpicklable hook
+        self._deliver = deliver
+        self._closing = False
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.fetch.pagework", str(os.getpid())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+        )
+        assert self.proc.stdin is not None
+        self._stdin = self.proc.stdin
+        write_frame(self._stdin, list(sys.path))
+        self._stdin.write(_FRAME.pack(len(payload)) + payload)
+        self._stdin.flush()
+        self._reader = threading.Thread(target=self._read, name="pagework-reader", daemon=True)
+        self._reader.start()
+
+    def submit(self, seq: int, url: str, status: int, headers: list[tuple[str, str]], body: bytes,
+               encoding: str, want_links: bool, want_item: bool) -> None:
+        """Queue one page; raises OSError (BrokenPipeError) when the child is gone."""
+        write_frame(self._stdin, (seq, url, status, headers, body, encoding, want_links, want_item))
+
+    def _read(self) -> None:
+        stdout = self.proc.stdout
+        assert stdout is not None
+        while True:
+            reply = read_frame(stdout)
+            if reply is None:
+                break
+            self._deliver(PageReply(*reply))
+        if not self._closing:
+            self._deliver(PageWorkGone(self.proc.wait()))
+
+    def close(self) -> None:
+        """End the child: end of stdin, then SIGKILL if it has not exited within 10 s."""
+        self._closing = True
+        try:
+            self._stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=10)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
