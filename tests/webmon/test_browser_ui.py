@@ -584,4 +584,6 @@ def test_kept_alive_requests_are_not_held_back_by_nagle(stack: Stack) -> None:
             answer = session.get(f"{stack.url}/healthz", timeout=10)
             times.append((time.perf_counter() - started) * 1000)
             assert answer.status_code == 200
-    assert statistics.median(times) < 35, f"median {statistics.median(times):.1f} ms: {times}"
+    # Nagle's stall is a floor (the peer's delayed ACK, 40 ms on Linux) under every request, so the
+    # fastest of 15 says whether it is there; a median also measures how busy the machine is.
+    assert min(times) < 35, f"fastest of 15 took {min(times):.1f} ms (median {statistics.median(times):.1f}): {times}"
