@@ -152,6 +152,16 @@ def export_code(rev: str, dest: Path) -> Path:
     return dest
 
 
+def code_label(rev: str) -> str:
+    """What a bench ran: "HEAD = abc1234", or "work tree" (and whether pipelines/ or luigi.cfg had edits)."""
+    if rev == "worktree":
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "pipelines", "luigi.cfg"],
+                               capture_output=True, text=True).stdout.strip()
+        return "work tree" + (" (with uncommitted changes in pipelines/ or luigi.cfg)" if dirty else "")
+    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", rev], capture_output=True, text=True)
+    return f"{rev} = {sha.stdout.strip()}"
+
+
 def luigi_cfg(tmp: Path, port: int, source: Path = REPO_CFG) -> str:
     """``source`` (the repo's luigi.cfg) with every path moved into ``tmp`` and our port."""
     text = source.read_text(encoding="utf-8")

@@ -50,6 +50,7 @@ from harness import (  # noqa: E402
     REPO,
     BenchError,
     bench_env,
+    code_label,
     export_code,
     free_port,
     luigi_cfg,
@@ -257,6 +258,7 @@ def profile_crawl(products: int, rate: int, seed: int, code_rev: str, tmp: Path)
     print(f"writing the shop with {products:,} products ({crawl_pages(products):,} pages) ...", flush=True)
     site = write_site(tmp / "site", products, seed)
     code = REPO if code_rev == "worktree" else export_code(code_rev, tmp / "code")
+    label = code_label(code_rev)
     CODE_DIR[0] = code
     (tmp / "luigid").mkdir()
     port = free_port()
@@ -296,7 +298,7 @@ def profile_crawl(products: int, rate: int, seed: int, code_rev: str, tmp: Path)
             "involuntary_ctx_switches": usage.ru_nivcsw, "machine_busy_s": round(others, 2),
             "pages": fetch["fetched"], "item_pages": parse["item_pages"], "fetch_elapsed_s": fetch["elapsed_s"],
             "parse_elapsed_s": parse["elapsed_s"], "rate": rate, "raw": str(raw),
-            "stage_cpu_s": {k: round(v, 2) for k, v in clock.stage_cpu().items()}, "code": code_rev}
+            "stage_cpu_s": {k: round(v, 2) for k, v in clock.stage_cpu().items()}, "code": label}
 
 
 def breakdown(samples: list[tuple[list[str], int]], rate: int, pages: int,

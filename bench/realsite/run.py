@@ -77,6 +77,7 @@ from harness import (  # noqa: E402 (the shared bench helpers; harness puts the 
     SCRAPY_VERSION,
     BenchError,
     bench_env,
+    code_label,
     export_code,
     free_port,
     luigi_cfg,
@@ -274,15 +275,6 @@ def run_ours(site: Site, work: Path, code: Path, check_warc: bool) -> Row:
 def code_tree(rev: str, dest: Path) -> Path:
     """Where our crawls run from: the repo itself for 'worktree', else ``rev`` exported to ``dest``."""
     return REPO if rev == "worktree" else export_code(rev, dest)
-
-
-def code_label(rev: str) -> str:
-    if rev == "worktree":
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "pipelines", "luigi.cfg"],
-                               capture_output=True, text=True).stdout.strip()
-        return "work tree" + (" (with uncommitted changes in pipelines/ or luigi.cfg)" if dirty else "")
-    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", rev], capture_output=True, text=True)
-    return f"{rev} = {sha.stdout.strip()}"
 
 
 # -- the demo-server case, by crawl_vs_scrapy's own code ------------------------
