@@ -23,6 +23,7 @@ from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 
 from pipelines.exceptions import SpecError
+from pipelines.fetch.links import DEFAULT_STRIP_PARAMS
 from pipelines.fetch.settings import FetchSettings, parse_fetch, parse_middlewares
 from pipelines.specreader import Table, describe
 
@@ -59,6 +60,10 @@ class CrawlSpec:
     key: str = "url"
     max_pages: int = 10_000
     max_depth: int | None = None
+    # URL regex -> most URLs matching it that are requested (crawler traps)
+    budgets: tuple[tuple[re.Pattern[str], int], ...] = ()
+    strip_query_params: tuple[str, ...] = DEFAULT_STRIP_PARAMS
+    canonical_dedupe: bool = True
     render: str = "http"
     fetch: FetchSettings = field(default_factory=FetchSettings)
     parse_hook: Callable[..., Any] | None = None
@@ -185,6 +190,13 @@ def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
     max_depth = top.get("max_depth", (int,), "a whole number >= 0", None)
     if max_depth is not None and max_depth < 0:
         raise top.error("max_depth", f"expected a whole number >= 0, got {max_depth!r}")
+    budgets = _budgets(path, top.table("budgets"))
+    strip_params = top.strings("strip_query_params", default=list(DEFAULT_STRIP_PARAMS))
+    for pattern in strip_params:
+        if any(c in pattern for c in "=&?#/ "):
+            raise top.error("strip_query_params",
+                            f"expected query parameter names or glob patterns such as 'utm_*', got {pattern!r}")
+    canonical_dedupe = top.boolean("canonical_dedupe", True)
     render = top.string("render", default="http")
     if render not in RENDER_MODES:
         raise top.error("render", f"expected one of {', '.join(RENDER_MODES)}, got {render!r}")
@@ -212,7 +224,8 @@ def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
     return CrawlSpec(
         name=name, path=path, start_urls=tuple(start_urls), allowed_domains=tuple(allowed),
         follow=follow, item_pages=item_pages, fields=tuple(fields), key=key,
-        max_pages=max_pages, max_depth=max_depth, render=render, fetch=fetch,
+        max_pages=max_pages, max_depth=max_depth, budgets=budgets, strip_query_params=tuple(strip_params),
+        canonical_dedupe=canonical_dedupe, render=render, fetch=fetch,
         parse_hook=hook, parse_hook_name=hook_name, max_error_ratio=ratio, middlewares=middlewares,
     )
 
@@ -222,6 +235,21 @@ def _regex(table: Table, name: str, pattern: str) -> re.Pattern[str]:
         return re.compile(pattern)
     except re.error as exc:
         raise table.error(name, f"expected a regular expression, {pattern!r} does not compile ({exc})") from None
+
+
+def _budgets(path: Path, data: dict[str, Any]) -> tuple[tuple[re.Pattern[str], int], ...]:
+    """[budgets]: URL regex = the most URLs matching it that the crawl requests."""
+    budgets = []
+    for pattern, limit in data.items():
+        key = f"budgets.{pattern}"
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise SpecError(path, key, f"expected a whole number >= 0 (pages), got {describe(limit)}")
+        try:
+            budgets.append((re.compile(pattern), limit))
+        except re.error as exc:
+            raise SpecError(path, key,
+                            f"expected a regular expression as the key, {pattern!r} does not compile ({exc})") from None
+    return tuple(budgets)
 
 
 def _fields(path: Path, data: dict[str, Any]) -> list[FieldSpec]:

@@ -9,8 +9,10 @@ path takes no lock.
 
 Every URL the crawl discovers ends in exactly one outcome, written as a JSON
 line: fetched (a response, stored in the WARC), failed (with a reason) or
-skipped (with a reason: offsite, not_followed, robots, max_depth, max_pages).
-So fetched + failed + skipped = discovered, and `run` checks it.
+skipped (with a reason: offsite, not_followed, robots, max_depth, max_pages,
+budget). So fetched + failed + skipped = discovered, and `run` checks it.
+Discovered counts distinct dedupe keys (`UrlRules.key`, by default the
+canonical form), so `?b=2&a=1` and `?a=1&b=2` are one URL, fetched once.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import TextIO
 
 from pipelines.exceptions import FetchAborted, FetchError, IgnoreRequest, MiddlewareError
 from pipelines.fetch.http import HttpDownloader, Request, Response
-from pipelines.fetch.links import extract_links, host_of, normalize
+from pipelines.fetch.links import UrlRules, extract_links, host_of, normalize
 from pipelines.fetch.middleware import CrawlContext, Downloader, FetchStats, MiddlewareManager
 from pipelines.fetch.politeness import Politeness
 from pipelines.spec import CrawlSpec
@@ -86,7 +88,13 @@ class Crawler:
         self.delayed: list[tuple[float, int, Request]] = []
         self._seq = itertools.count()
         self.inflight = 0
-        self.discovered: set[str] = set()
+        self.urls = UrlRules(spec.strip_query_params, spec.canonical_dedupe)
+        self.discovered: set[str] = set()  # dedupe keys
+        # Too deep when first seen: the outcome is written at the end, since a
+        # page fetched later (a retry, a slow host) may link to it from closer.
+        self.too_deep: dict[str, tuple[str, int, str | None]] = {}
+        self.budget_used = [0] * len(spec.budgets)
+        self.budget_skipped: Counter[str] = Counter()
         self.scheduled = 0
         self.counts: Counter[str] = Counter()
         self.reasons: dict[str, Counter[str]] = {"failed": Counter(), "skipped": Counter()}
@@ -96,10 +104,25 @@ class Crawler:
 
     # -- discovery -------------------------------------------------------
     def discover(self, url: str, depth: int, referer: str | None, link: bool = True) -> None:
+        """Take in a normalised URL found `depth` hops from a start URL: queue it or give it its outcome.
+
+        `link=False` (start URLs) skips the follow patterns. A URL already
+        discovered under any spelling of its key is dropped.
+        """
+        # Most links are duplicates already spelled as their key (a URL the
+        # crawl has): one set lookup settles them.
         if url in self.discovered:
-            return
-        self.discovered.add(url)
+            key = url
+        else:
+            url, key = self.urls.resolve(url)
         spec = self.spec
+        if key in self.discovered:
+            # First seen too deep, now found closer: it passed the other checks then.
+            if self.too_deep and spec.max_depth is not None and depth <= spec.max_depth \
+                    and self.too_deep.pop(key, None):
+                self._admit(url, depth, referer)
+            return
+        self.discovered.add(key)
         if not spec.allows_domain(host_of(url)):
             return self._outcome(url, "skipped", "offsite", depth, referer)
         if link and spec.follow and not any(p.search(url) for p in spec.follow) and not (
@@ -107,11 +130,35 @@ class Crawler:
         ):
             return self._outcome(url, "skipped", "not_followed", depth, referer)
         if spec.max_depth is not None and depth > spec.max_depth:
-            return self._outcome(url, "skipped", "max_depth", depth, referer)
-        if self.scheduled >= spec.max_pages:
+            self.too_deep[key] = (url, depth, referer)
+            return None
+        return self._admit(url, depth, referer)
+
+    def _admit(self, url: str, depth: int, referer: str | None, redirect: Request | None = None) -> None:
+        """Queue a URL that passed the URL checks, unless max_pages (links only) or a budget is spent."""
+        if redirect is None and self.scheduled >= self.spec.max_pages:
             return self._outcome(url, "skipped", "max_pages", depth, referer)
+        if self.spec.budgets and not self._spend_budgets(url):
+            return self._outcome(url, "skipped", "budget", depth, referer)
         self.scheduled += 1
-        self._enqueue(Request(url, depth=depth, referer=referer))
+        self._enqueue(redirect if redirect is not None else Request(url, depth=depth, referer=referer))
+
+    def _spend_budgets(self, url: str) -> bool:
+        """Count `url` against every budget whose pattern it matches; False when one is spent."""
+        budgets = self.spec.budgets
+        matched = [i for i, (pattern, _) in enumerate(budgets) if pattern.search(url)]
+        for i in matched:
+            if self.budget_used[i] >= budgets[i][1]:
+                self.budget_skipped[budgets[i][0].pattern] += 1
+                return False
+        for i in matched:
+            self.budget_used[i] += 1
+        return True
+
+    def _flush_too_deep(self) -> None:
+        for url, depth, referer in self.too_deep.values():
+            self._outcome(url, "skipped", "max_depth", depth, referer)
+        self.too_deep.clear()
 
     def _enqueue(self, request: Request, front: bool = False) -> None:
         host = host_of(request.url)
@@ -143,8 +190,8 @@ class Crawler:
                 result.follow_up = outcome
             else:
                 result.response = outcome
-                follow = self.spec.max_depth is None or request.depth < self.spec.max_depth
-                if follow and 200 <= outcome.status < 300 and not outcome.failure and outcome.is_html:
+                # Links of pages at max_depth are extracted too, to be recorded as skipped (max_depth).
+                if 200 <= outcome.status < 300 and not outcome.failure and outcome.is_html:
                     result.links = extract_links(outcome.body, outcome.url, outcome.encoding or outcome.charset)
         except IgnoreRequest as exc:
             result.ignored = exc
@@ -196,6 +243,7 @@ class Crawler:
                 raise
             finally:
                 self.middlewares.close()
+        self._flush_too_deep()
         stats = self.stats(time.monotonic() - started)
         total = stats["fetched"] + stats["failed"] + stats["skipped"]
         if total != stats["discovered"]:  # a bug in this module, never the site's fault
@@ -274,19 +322,25 @@ class Crawler:
             heapq.heappush(self.delayed, (not_before, next(self._seq), follow_up))
             return
         self._store(redirected)
+        # The target is fetched as the server gave it (stripping its parameters
+        # could send the server's redirect round again), deduped by its key.
         target = follow_up.url
-        if target == request.url:  # a page reloading itself (a cookie wall): its outcome comes later
+        key = self.urls.key(target)
+        if target == request.url or key == self.urls.key(request.url):
+            # A page reloading itself (a cookie wall), or the server's spelling
+            # of the same URL: one URL, whose outcome comes later.
             self._enqueue(follow_up)
             return
         self._outcome(request.url, "fetched", "redirect", request.depth, request.referer, redirected,
                       request.attempt)
-        if target not in self.discovered:
-            self.discovered.add(target)
+        if key not in self.discovered:
+            self.discovered.add(key)
             if not self.spec.allows_domain(host_of(target)):
                 self._outcome(target, "skipped", "offsite", follow_up.depth, request.url)
             else:
-                self.scheduled += 1
-                self._enqueue(follow_up)
+                self._admit(target, follow_up.depth, request.url, redirect=follow_up)
+        elif self.too_deep.pop(key, None):  # reached through a redirect from closer to the start
+            self._admit(target, follow_up.depth, request.url, redirect=follow_up)
 
     def _store(self, response: Response) -> None:
         self.pages.write(response)
@@ -296,15 +350,19 @@ class Crawler:
     def stats(self, elapsed: float) -> dict:
         fetched = self.counts["fetched"]
         queued = sum(len(q) for q in self.pending.values()) + len(self.delayed) + self.inflight
+        skipped_by_reason = dict(self.reasons["skipped"])
+        if self.too_deep:  # outcomes not written yet, but decided unless a closer link turns up
+            skipped_by_reason["max_depth"] = skipped_by_reason.get("max_depth", 0) + len(self.too_deep)
         return {
             "discovered": len(self.discovered),
             "fetched": fetched,
             "failed": self.counts["failed"],
-            "skipped": self.counts["skipped"],
+            "skipped": self.counts["skipped"] + len(self.too_deep),
             "queued": queued,
             "requests": self.fetch_stats.counters["requests"],
             "failed_by_reason": dict(self.reasons["failed"]),
-            "skipped_by_reason": dict(self.reasons["skipped"]),
+            "skipped_by_reason": skipped_by_reason,
+            "skipped_by_budget": dict(self.budget_skipped),
             "responses_by_status": dict(self.statuses),
             "bytes": self.bytes,
             "retries": sum(self.fetch_stats.prefixed("retries/").values()),

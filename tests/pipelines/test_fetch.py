@@ -137,8 +137,12 @@ def test_the_warc_holds_every_response(site: str, tmp_path: Path) -> None:
 
 def test_max_depth_and_max_pages_skip_with_their_reason(site: str, tmp_path: Path) -> None:
     stats, lines = crawl(make_spec(site, "max_depth = 1"), tmp_path)
-    assert stats["skipped_by_reason"].get("max_depth", 0) == 0  # depth-2 links are never extracted
-    assert not any(line["url"].endswith("/deep/2.html") for line in lines)
+    # depth-2 links are recorded, never requested; nothing beyond them is discovered
+    assert stats["skipped_by_reason"]["max_depth"] == 1
+    assert [line for line in lines if line["url"].endswith("/deep/2.html")] == [
+        {"url": f"{site}/deep/2.html", "outcome": "skipped", "reason": "max_depth", "depth": 2,
+         "referer": f"{site}/deep/1.html"}]
+    assert not any(line["url"].endswith("/deep/3.html") for line in lines)
     stats, lines = crawl(make_spec(site, "max_pages = 3"), tmp_path)
     assert stats["fetched"] + stats["failed"] <= 3
     assert stats["skipped_by_reason"]["max_pages"] > 0

@@ -229,3 +229,52 @@ def test_overrides_replace_keys_and_are_validated(tmp_path: Path) -> None:
     assert spec.max_pages == 5 and spec.fetch.concurrency == 2
     with pytest.raises(SpecError, match="fetch.concurrency: expected a whole number >= 1, got 0"):
         load_spec(str(path), overrides={"fetch.concurrency": 0})
+
+
+def test_url_rules_and_trap_limits_have_defaults(tmp_path: Path) -> None:
+    spec = load_spec(str(write(tmp_path, GOOD)))
+    assert spec.strip_query_params == ("utm_*", "gclid", "fbclid")
+    assert spec.canonical_dedupe is True
+    assert spec.budgets == () and spec.max_depth is None
+
+
+def test_it_loads_url_rules_and_budgets(tmp_path: Path) -> None:
+    text = GOOD.replace('key = "sku"', 'key = "sku"\nmax_depth = 4\nstrip_query_params = ["ref", "*sessionid"]\n'
+                                       "canonical_dedupe = false")
+    spec = load_spec(str(write(tmp_path, text + "\n[budgets]\n'/calendar/\\d{4}-\\d\\d' = 50\n'[?&]page=' = 0\n")))
+    assert spec.max_depth == 4 and spec.canonical_dedupe is False
+    assert spec.strip_query_params == ("ref", "*sessionid")
+    assert [(p.pattern, n) for p, n in spec.budgets] == [(r"/calendar/\d{4}-\d\d", 50), ("[?&]page=", 0)]
+    assert load_spec(str(write(tmp_path, GOOD.replace('key = "sku"', 'key = "sku"\nstrip_query_params = []')))
+                     ).strip_query_params == ()
+
+
+@pytest.mark.parametrize(("line", "key", "problem"), [
+    ('strip_query_params = ["utm_source=x"]', "strip_query_params",
+     "expected query parameter names or glob patterns such as 'utm_*', got 'utm_source=x'"),
+    ('strip_query_params = ["utm_*", ""]', "strip_query_params",
+     "expected a list of non-empty strings, item 2 is the string ''"),
+    ("strip_query_params = 5", "strip_query_params", "expected a list of strings, got int 5"),
+    ('canonical_dedupe = "no"', "canonical_dedupe", "expected true or false, got the string 'no'"),
+    ("canonical_dedup = false", "canonical_dedup", "unknown key; did you mean 'canonical_dedupe'?"),
+    ("budget = 5", "budget", "unknown key; did you mean 'budgets'?"),
+    ("budgets = 5", "budgets", "expected a table, got int 5"),
+    ("max_depth = -1", "max_depth", "expected a whole number >= 0, got -1"),
+])
+def test_it_rejects_bad_url_rules(tmp_path: Path, line: str, key: str, problem: str) -> None:
+    error = error_of(tmp_path, GOOD.replace('key = "sku"', f'key = "sku"\n{line}'))
+    assert error.key == key
+    assert str(error).endswith(f"{key}: {problem}")
+
+
+@pytest.mark.parametrize(("entry", "key", "problem"), [
+    ("'/calendar/(' = 5", "budgets./calendar/(",
+     "expected a regular expression as the key, '/calendar/(' does not compile (missing ), unterminated subpattern"),
+    ("'/calendar/' = -1", "budgets./calendar/", "expected a whole number >= 0 (pages), got int -1"),
+    ("'/calendar/' = true", "budgets./calendar/", "expected a whole number >= 0 (pages), got bool True"),
+    ("'/calendar/' = 'ten'", "budgets./calendar/", "expected a whole number >= 0 (pages), got the string 'ten'"),
+])
+def test_it_rejects_a_bad_budget(tmp_path: Path, entry: str, key: str, problem: str) -> None:
+    error = error_of(tmp_path, f"{GOOD}\n[budgets]\n{entry}\n")
+    assert error.key == key
+    assert f"{key}: {problem}" in str(error)
