@@ -78,7 +78,7 @@ def encode_response(response: Response) -> bytes:
         b"Content-Length: " + str(len(head) + len(body)).encode("ascii"),
     ]
     if response.encoding:
-        fields.append(f"{ENCODING_HEADER}: {response.encoding}".encode("utf-8"))
+        fields.append(f"{ENCODING_HEADER}: {response.encoding}".encode())
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
     parts = [compressor.compress(b"\r\n".join(fields) + b"\r\n\r\n"), compressor.compress(head),
              compressor.compress(body), compressor.compress(b"\r\n\r\n"), compressor.flush()]

@@ -163,7 +163,7 @@ def test_webmon_commands_from_a_new_shell_use_the_stacks_addresses(checkout: Pat
     assert shell.stdout.splitlines()[-1].split() == [LUIGID, WEBMON]
 
 
-def test_notices_of_the_trigger_daemon_link_to_the_stacks_webmon(checkout: Path, webhook: str) -> None:
+def test_notices_of_the_trigger_daemon_link_to_the_stacks_webmon(checkout: Path, webhook: str) -> None:  # noqa: F811
     Receiver.received.clear()
     create = subprocess.run(
         [str(VENV / "bin" / "python"), "manage.py", "shell", "-c",

@@ -507,7 +507,7 @@ def write_site(root: Path, products: int, seed: int = 1, jobs: int = 2) -> dict[
     sizes: list[int] = []
     with ProcessPoolExecutor(max_workers=len(ranges), mp_context=multiprocessing.get_context("fork")) as pool, \
             open(root / "truth.jsonl", "w", encoding="utf-8") as out:
-        for lines, part_sizes in pool.map(_write_products, *zip(*[(www, a, b, products, seed) for a, b in ranges])):
+        for lines, part_sizes in pool.map(_write_products, *zip(*[(www, a, b, products, seed) for a, b in ranges], strict=True)):
             out.writelines(lines)
             sizes.extend(part_sizes)
     sizes.sort()

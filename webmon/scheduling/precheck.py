@@ -17,7 +17,6 @@ working directory.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from django.conf import settings
