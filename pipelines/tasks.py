@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import platform
+import shutil
 import signal
 import socket
 import sys
@@ -34,7 +35,8 @@ from pipelines import cli_errors, config
 from pipelines.exceptions import ParseRatioExceeded, SpecError
 from pipelines.fetch.crawler import Crawler
 from pipelines.fetch.http import charset_of
-from pipelines.parse import Extractor, parse_page
+from pipelines.fetch.pagework import PARSE_STATE, FetchSideLines
+from pipelines.parse import Extractor, parse_fingerprint, parse_page
 from pipelines.runs.reclaim import ReclaimFirst
 from pipelines.spec import CrawlSpec, load_spec
 from pipelines.store import MarkerTarget, engine_for, read_marker, store_items
@@ -165,7 +167,12 @@ class CrawlTask(CrawlTick, ReclaimFirst, luigi.Task):
 
 
 class FetchPages(CrawlTask):
-    """Crawls the site: every response into pages.warc.gz, every URL's outcome into urls.jsonl."""
+    """Crawls the site: every response into pages.warc.gz, every URL's outcome into urls.jsonl.
+
+    With page processes ([fetch] parse_workers), also the item pages' lines
+    (items.jsonl, errors.jsonl) and parse.json: their spec fingerprint and
+    stats, which ParsePages uses instead of parsing the WARC again.
+    """
 
     def output(self) -> AtomicDirectory:
         return AtomicDirectory(str(self.tick_dir / "fetch"))
@@ -179,10 +186,19 @@ class FetchPages(CrawlTask):
         if spec.render == "browser":
             _exit_cleanly_on_sigterm()  # so the browsers are quit, not orphaned
         with self.output().temporary_dir() as tmp:
-            with open(tmp / "pages.warc.gz", "wb") as warc, open(tmp / "urls.jsonl", "w", encoding="utf-8") as urls:
-                crawler = Crawler(spec, PageWriter(warc, info), urls, progress=self._progress)
+            with open(tmp / "pages.warc.gz", "wb") as warc, open(tmp / "urls.jsonl", "w", encoding="utf-8") as urls, \
+                    open(tmp / "items.jsonl", "w", encoding="utf-8") as items, \
+                    open(tmp / "errors.jsonl", "w", encoding="utf-8") as errors:
+                lines = FetchSideLines(items, errors)
+                crawler = Crawler(spec, PageWriter(warc, info), urls, progress=self._progress, lines=lines)
                 stats = crawler.run()
             _write_json(tmp / "stats.json", stats)
+            if lines.complete:
+                _write_json(tmp / PARSE_STATE, {"fingerprint": parse_fingerprint(spec), "stats": lines.stats,
+                                                "samples": lines.samples})
+            else:  # some page was not parsed at fetch time: ParsePages parses the WARC
+                (tmp / "items.jsonl").unlink()
+                (tmp / "errors.jsonl").unlink()
         self._progress(stats, final=True)
         log.info("fetch stats %s", json.dumps(stats, sort_keys=True))
         self.run_stats = stats
@@ -198,7 +214,12 @@ class FetchPages(CrawlTask):
 
 
 class ParsePages(CrawlTask):
-    """Extracts items from the item pages of the WARC into items.jsonl; failures into errors.jsonl."""
+    """Extracts items from the item pages of the WARC into items.jsonl; failures into errors.jsonl.
+
+    When FetchPages parsed the pages already with the same parse fingerprint
+    (fields, item_pages, key, parse_hook and its source), its lines are
+    streamed in; a spec fixed since then parses the WARC again.
+    """
 
     def requires(self) -> FetchPages:
         return self.clone(FetchPages)  # every parameter, spec_path too
@@ -211,14 +232,24 @@ class ParsePages(CrawlTask):
         spec = self.spec
         extractor = Extractor(spec)
         max_ratio = spec.max_error_ratio if spec.max_error_ratio is not None else config.parse().max_error_ratio
-        warc = Path(self.input().path) / "pages.warc.gz"
+        fetched = Path(self.input().path)
         stats = {"pages": 0, "item_pages": 0, "items": 0, "no_item": 0, "errors": 0}
         started = last = time.monotonic()
         samples: list[str] = []
+        state = _read_json(fetched / PARSE_STATE)
+        reuse = state is not None and state.get("fingerprint") == parse_fingerprint(spec)
         with self.output().temporary_dir() as tmp:
             with open(tmp / "items.jsonl", "w", encoding="utf-8") as items_out, \
                     open(tmp / "errors.jsonl", "w", encoding="utf-8") as errors_out:
-                for page in read_pages(warc):
+                if reuse:
+                    assert state is not None
+                    log.info("using the lines parsed at fetch time (same parse fingerprint)")
+                    for name, out in (("items.jsonl", items_out), ("errors.jsonl", errors_out)):
+                        with open(fetched / name, encoding="utf-8") as lines:
+                            shutil.copyfileobj(lines, out)
+                    stats.update(state["stats"])
+                    samples = list(state["samples"])
+                for page in () if reuse else read_pages(fetched / "pages.warc.gz"):
                     stats["pages"] += 1
                     if not (200 <= page.status < 300) or not spec.is_item_page(page.url):
                         continue
@@ -244,6 +275,7 @@ class ParsePages(CrawlTask):
                                      f"{stats['errors']:,} errors")
             ratio = stats["errors"] / stats["item_pages"] if stats["item_pages"] else 0.0
             stats["error_ratio"] = round(ratio, 4)
+            stats["parsed_at_fetch"] = reuse
             stats["elapsed_s"] = round(time.monotonic() - started, 3)
             if ratio > max_ratio:
                 raise ParseRatioExceeded(

@@ -21,6 +21,7 @@ import heapq
 import itertools
 import json
 import logging
+import pickle
 import queue
 import time
 from collections import Counter, deque
@@ -33,9 +34,10 @@ from pipelines.exceptions import FetchAborted, FetchError, IgnoreRequest, Middle
 from pipelines.fetch.http import HttpDownloader, Request, Response
 from pipelines.fetch.links import UrlRules, extract_links, host_of, normalize
 from pipelines.fetch.middleware import CrawlContext, Downloader, FetchStats, MiddlewareManager
+from pipelines.fetch.pagework import FetchSideLines, PageReply, PageWork, PageWorkGone
 from pipelines.fetch.politeness import Politeness
 from pipelines.spec import CrawlSpec
-from pipelines.warc import PageWriter
+from pipelines.warc import PageWriter, encode_response
 
 log = logging.getLogger("pipelines.fetch")
 
@@ -48,6 +50,7 @@ class _Result:
     ignored: IgnoreRequest | None = None
     error: FetchError | None = None
     links: list[str] | None = None
+    encoded: bytes | None = None  # the response's WARC record, built in the worker thread
     latency: float | None = None
     fatal: Exception | None = None
 
@@ -73,7 +76,7 @@ class Crawler:
 
     def __init__(self, spec: CrawlSpec, pages: PageWriter, outcomes: TextIO,
                  progress: Callable[[dict], None] | None = None, progress_every: float = 2.0,
-                 downloader: Downloader | None = None) -> None:
+                 downloader: Downloader | None = None, lines: FetchSideLines | None = None) -> None:
         self.spec = spec
         self.settings = spec.fetch
         self.pages = pages
@@ -100,7 +103,15 @@ class Crawler:
         self.reasons: dict[str, Counter[str]] = {"failed": Counter(), "skipped": Counter()}
         self.statuses: Counter[str] = Counter()
         self.bytes = 0
-        self._results: queue.SimpleQueue[_Result] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[_Result | PageReply | PageWorkGone] = queue.SimpleQueue()
+        # Page-work processes parse fetched pages beside the fetch (pipelines/fetch/pagework.py):
+        # a page's links come back from them, its item or error line goes to `lines`.
+        self.lines = lines
+        self.page_work: list[PageWork] = []
+        self.awaiting: dict[int, tuple[Request | None, Response, int | None]] = {}
+        self._jobs = itertools.count()
+        # Pages waiting for a page process, at most: past it no fetch starts, so memory stays flat.
+        self.backlog = max(16, 2 * self.settings.concurrency)
 
     # -- discovery -------------------------------------------------------
     def discover(self, url: str, depth: int, referer: str | None, link: bool = True) -> None:
@@ -190,8 +201,9 @@ class Crawler:
                 result.follow_up = outcome
             else:
                 result.response = outcome
+                result.encoded = encode_response(outcome)  # SHA-1 and gzip release the GIL
                 # Links of pages at max_depth are extracted too, to be recorded as skipped (max_depth).
-                if 200 <= outcome.status < 300 and not outcome.failure and outcome.is_html:
+                if not self.page_work and 200 <= outcome.status < 300 and not outcome.failure and outcome.is_html:
                     result.links = extract_links(outcome.body, outcome.url, outcome.encoding or outcome.charset)
         except IgnoreRequest as exc:
             result.ignored = exc
@@ -216,14 +228,15 @@ class Crawler:
                 self.discover(normal, 0, None, link=False)
         last_progress = started
         concurrency = self.settings.concurrency
+        self._start_page_work()
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch") as pool:
             try:
-                while self.pending or self.delayed or self.inflight:
+                while self.pending or self.delayed or self.inflight or self.awaiting:
                     now = time.monotonic()
                     self._release_due(now)
                     self._submit_ready(pool, now, concurrency)
                     wake = self._next_wake(now)
-                    if not self.inflight:
+                    if not self.inflight and not self.awaiting:
                         if wake is None:
                             break
                         time.sleep(max(0.0, wake - now))
@@ -232,8 +245,11 @@ class Crawler:
                         result = self._results.get(timeout=None if wake is None else max(0.0, wake - now))
                     except queue.Empty:
                         continue
-                    self.inflight -= 1
-                    self._handle(result)
+                    if isinstance(result, _Result):
+                        self.inflight -= 1
+                        self._handle(result)
+                    else:
+                        self._page_done(result)
                     now = time.monotonic()
                     if self.progress and now - last_progress >= self.progress_every:
                         last_progress = now
@@ -243,6 +259,7 @@ class Crawler:
                 raise
             finally:
                 self.middlewares.close()
+                self._stop_page_work()
         self._flush_too_deep()
         stats = self.stats(time.monotonic() - started)
         total = stats["fetched"] + stats["failed"] + stats["skipped"]
@@ -261,6 +278,8 @@ class Crawler:
             self._enqueue(request, front=True)
 
     def _submit_ready(self, pool: ThreadPoolExecutor, now: float, concurrency: int) -> None:
+        if len(self.awaiting) >= self.backlog:
+            return
         for host in list(self.pending):
             if self.inflight >= concurrency:
                 return
@@ -303,7 +322,8 @@ class Crawler:
             return self._outcome(request.url, "failed", result.error.reason, request.depth, request.referer,
                                  attempts=request.attempt)
         assert response is not None
-        self._store(response)
+        ok = not response.failure and response.status < 300
+        links_later = self._store(response, result.encoded, request if ok else None)
         if response.failure:
             self._outcome(request.url, "failed", response.failure, request.depth, request.referer, response,
                           request.attempt)
@@ -312,8 +332,9 @@ class Crawler:
             self._outcome(request.url, "failed", reason, request.depth, request.referer, response, request.attempt)
         else:
             self._outcome(request.url, "fetched", None, request.depth, request.referer, response, request.attempt)
-            for link in result.links or ():
-                self.discover(link, request.depth + 1, request.url)
+            if not links_later:
+                for link in result.links or ():
+                    self.discover(link, request.depth + 1, request.url)
 
     def _follow_up(self, request: Request, follow_up: Request) -> None:
         redirected = follow_up.meta.pop("redirect_response", None)
@@ -342,10 +363,88 @@ class Crawler:
         elif self.too_deep.pop(key, None):  # reached through a redirect from closer to the start
             self._admit(target, follow_up.depth, request.url, redirect=follow_up)
 
-    def _store(self, response: Response) -> None:
-        self.pages.write(response)
+    def _store(self, response: Response, encoded: bytes | None = None, follow: Request | None = None) -> bool:
+        """Write `response` to the WARC and hand it to a page process when one parses it.
+
+        follow: the request whose links are wanted (a fetched page). True when
+        those links will arrive from a page process (`_page_done`).
+        """
+        self.pages.write(response, encoded)
         self.bytes += len(response.body)
         self.statuses[str(response.status)] += 1
+        lines = self.lines
+        if lines is not None:
+            lines.stats["pages"] += 1
+        ok = 200 <= response.status < 300
+        want_item = lines is not None and ok and self.spec.is_item_page(response.url)
+        want_links = follow is not None and ok and response.is_html
+        if not (want_item or want_links):
+            return False
+        if not self.page_work:
+            if want_item:
+                lines.complete = False  # type: ignore[union-attr]
+            return False
+        place = lines.reserve() if want_item else None  # type: ignore[union-attr]
+        job = next(self._jobs)
+        self.awaiting[job] = (follow if want_links else None, response, place)
+        try:
+            self.page_work[job % len(self.page_work)].submit(
+                job, follow.depth if follow is not None else 0, response.url, response.status, response.headers,
+                response.body, response.encoding or response.charset or "utf-8", want_links, want_item)
+        except OSError as exc:  # the process is gone: this page and the waiting ones are done here
+            self._page_work_gone(f"cannot take pages ({exc})")
+        return want_links
+
+    # -- page processes -------------------------------------------------
+    def _start_page_work(self) -> None:
+        wanted = self.settings.parse_workers
+        try:
+            self.page_work = [PageWork(self.spec, self._results.put) for _ in range(wanted)]
+        except (pickle.PicklingError, AttributeError, TypeError, OSError) as exc:  # a hook not importable by name
+            log.warning("pages are parsed in the fetch threads: the spec cannot be sent to a page process (%s)", exc)
+            self._stop_page_work()
+
+    def _stop_page_work(self) -> None:
+        workers, self.page_work = self.page_work, []
+        for worker in workers:
+            worker.close()
+
+    def _page_done(self, reply: PageReply | PageWorkGone) -> None:
+        if isinstance(reply, PageWorkGone):
+            return self._page_work_gone(f"exited with status {reply.returncode}")
+        entry = self.awaiting.pop(reply.seq, None)
+        if entry is None:  # done here already, after a process died
+            return
+        follow, response, place = entry
+        links = reply.links
+        if reply.kind == "crash":
+            log.warning("the page process failed on %s (%s); its links are extracted here", response.url, reply.line)
+            links = self._links_here(response) if follow is not None else None
+            reply.kind = reply.line = None
+        if place is not None:
+            self.lines.put(place, reply.kind, reply.line)  # type: ignore[union-attr]
+        if follow is not None:
+            for link in links or ():
+                self.discover(link, follow.depth + 1, follow.url)
+
+    def _page_work_gone(self, why: str) -> None:
+        """A page process died: the crawl goes on without them, ParsePages parses the WARC."""
+        if not self.page_work:
+            return
+        log.warning("a page process %s; the crawl goes on extracting links in its threads "
+                    "and ParsePages will parse the WARC", why)
+        self._stop_page_work()
+        waiting, self.awaiting = self.awaiting, {}
+        for follow, response, place in waiting.values():
+            if place is not None:
+                self.lines.put(place, None, None)  # type: ignore[union-attr]
+            if follow is not None:
+                for link in self._links_here(response):
+                    self.discover(link, follow.depth + 1, follow.url)
+
+    @staticmethod
+    def _links_here(response: Response) -> list[str]:
+        return extract_links(response.body, response.url, response.encoding or response.charset)
 
     def stats(self, elapsed: float) -> dict:
         fetched = self.counts["fetched"]

@@ -8,22 +8,26 @@ the item line or the error line that ParsePages would write
 (pipelines.parse.parse_page, the same function), so ParsePages can reuse them
 instead of parsing the WARC a second time.
 
-The child is a fresh interpreter (`python -m pipelines.fetch.pagework`, not a
-fork, so it does not share the worker's memory), in the worker's process
-group. It dies with the worker: it exits at end of stdin, and the kernel
+The child is a fresh interpreter (`python -c _BOOT`, not a fork, so it does
+not share the worker's memory), in the worker's process group. It dies with the worker: it exits at end of stdin, and the kernel
 SIGKILLs it when its parent dies (PR_SET_PDEATHSIG), SIGKILL included.
 
 Wire protocol: length-prefixed pickles both ways. First the parent's
 sys.path (so a parse hook next to its spec imports) and the pickled spec,
-then one job per page, `(seq, url, status, headers, body, encoding,
+then one job per page, `(seq, depth, url, status, headers, body, encoding,
 want_links, want_item)`; each reply is `(seq, links, kind, line)`, kind as
 parse_page returns it, or "crash" with a sentence when the page raised
-something else (the caller then works that page in-process).
+something else (the caller then works that page in-process). The links of a
+reply are only those this process has not sent before from a page as close
+to the start (`Unsent`): the crawl's discovered set only grows, so a repeat
+would be thrown away by the coordinator, after costing it a pickle and a
+lookup per link (a shop page repeats ~95 % of its ~170 links).
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import os
 import pickle
@@ -34,7 +38,8 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, Any, TextIO
 from urllib.parse import urljoin
 
 from pipelines.fetch.links import _SKIP_SCHEMES, normalize
@@ -44,6 +49,14 @@ from pipelines.spec import CrawlSpec
 log = logging.getLogger("pipelines.fetch")
 
 _FRAME = struct.Struct("!I")
+
+# The child's start: `pipelines` as a bare package, so its __init__ (which
+# imports luigi to apply the stack's config: 1.5 s and ~25 MB) does not run;
+# the child imports only lxml, parsel, dateutil and the modules it uses.
+_BOOT = (
+    "import sys, types; pkg = types.ModuleType('pipelines'); pkg.__path__ = [sys.argv[2]]; "
+    "sys.modules['pipelines'] = pkg; from pipelines.fetch.pagework import main; sys.exit(main(sys.argv[1:2]))"
+)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -115,6 +128,28 @@ class PageWorker:
         return links
 
 
+class Unsent:
+    """Filters out links already sent from a page at the same or a smaller depth."""
+
+    # Bounded: past it, links are sent again (the coordinator drops repeats).
+    MAX = 200_000
+
+    def __init__(self) -> None:
+        self._sent: dict[str, int] = {}
+
+    def __call__(self, links: list[str], depth: int) -> list[str]:
+        sent = self._sent
+        if len(sent) >= self.MAX:
+            sent.clear()
+        new = []
+        for link in links:
+            known = sent.get(link)
+            if known is None or depth < known:  # closer to the start: max_depth may now admit it
+                sent[link] = depth
+                new.append(link)
+        return new
+
+
 def _die_with_parent(parent: int) -> None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -141,17 +176,71 @@ def main(argv: list[str]) -> int:
     if spec is None:
         return 0
     worker = PageWorker(spec)
+    unsent = Unsent()
     while True:
         job = read_frame(stdin)
         if job is None:
             return 0
-        seq, *args = job
+        seq, depth, *args = job
         try:
             links, kind, line = worker.work(*args)
         except Exception as exc:  # the caller redoes this page in-process, where it fails as it always did
             write_frame(replies, (seq, None, "crash", f"{type(exc).__name__}: {exc}"))
             continue
-        write_frame(replies, (seq, links, kind, line))
+        write_frame(replies, (seq, None if links is None else unsent(links, depth), kind, line))
+
+
+# In the fetch directory beside items.jsonl and errors.jsonl: the lines' parse
+# fingerprint and ParsePages' stats for them (pipelines.tasks.ParsePages).
+PARSE_STATE = "parse.json"
+
+
+class FetchSideLines:
+    """The item and error lines of the page processes, written in WARC record order.
+
+    Replies of several processes arrive in any order; a line waits until the
+    lines of every earlier record are written, so the files are what
+    ParsePages would write from the WARC. `complete` turns false when a page
+    was not parsed by a page process (it crashed there, or the process died):
+    the lines are then not offered to ParsePages.
+    """
+
+    def __init__(self, items: TextIO, errors: TextIO) -> None:
+        self.items = items
+        self.errors = errors
+        self.stats = {"pages": 0, "item_pages": 0, "items": 0, "no_item": 0, "errors": 0}
+        self.samples: list[str] = []
+        self.complete = True
+        self._reserved = 0
+        self._next = 0
+        self._held: dict[int, tuple[str | None, str | None]] = {}
+
+    def reserve(self) -> int:
+        """The place of the next item page's lines."""
+        self._reserved += 1
+        self.stats["item_pages"] += 1
+        return self._reserved - 1
+
+    def put(self, place: int, kind: str | None, line: str | None) -> None:
+        self._held[place] = (kind, line)
+        while self._next in self._held:
+            self._write(*self._held.pop(self._next))
+            self._next += 1
+
+    def _write(self, kind: str | None, line: str | None) -> None:
+        if kind == "item" and line is not None:
+            self.items.write(line)
+            self.stats["items"] += 1
+        elif kind == "error" and line is not None:
+            self.errors.write(line)
+            self.stats["errors"] += 1
+            if len(self.samples) < 5:
+                parsed = json.loads(line)
+                self.samples.append(f"{parsed['url']}: {parsed['error']}")
+        elif kind == "no_item":
+            self.stats["no_item"] += 1
+        else:  # not parsed by a page process
+            self.complete = False
 
 
 @dataclass
@@ -177,7 +266,7 @@ class PageWork:
         self._deliver = deliver
         self._closing = False
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.fetch.pagework", str(os.getpid())],
+            [sys.executable, "-c", _BOOT, str(os.getpid()), str(Path(__file__).resolve().parents[1])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
         )
         assert self.proc.stdin is not None
@@ -188,10 +277,10 @@ class PageWork:
         self._reader = threading.Thread(target=self._read, name="pagework-reader", daemon=True)
         self._reader.start()
 
-    def submit(self, seq: int, url: str, status: int, headers: list[tuple[str, str]], body: bytes,
+    def submit(self, seq: int, depth: int, url: str, status: int, headers: list[tuple[str, str]], body: bytes,
                encoding: str, want_links: bool, want_item: bool) -> None:
-        """Queue one page; raises OSError (BrokenPipeError) when the child is gone."""
-        write_frame(self._stdin, (seq, url, status, headers, body, encoding, want_links, want_item))
+        """Queue one page (depth: the page's crawl depth); OSError (BrokenPipeError) when the child is gone."""
+        write_frame(self._stdin, (seq, depth, url, status, headers, body, encoding, want_links, want_item))
 
     def _read(self) -> None:
         stdout = self.proc.stdout

@@ -55,6 +55,9 @@ class FetchSettings:
     browser_pool: int = 2
     wait_for: str | None = None
     script_timeout: float = 10.0
+    # Page-work processes (pipelines/fetch/pagework.py) parsing fetched pages
+    # beside the fetch; 0 parses in the fetch threads and leaves items to ParsePages.
+    parse_workers: int = 1
 
     @property
     def domain_concurrency(self) -> int:
@@ -147,6 +150,7 @@ def parse_fetch(path: Path, data: dict[str, Any]) -> FetchSettings:
         browser_pool=t.number("browser_pool", 2, 1, integer=True),
         wait_for=wait_for,
         script_timeout=float(t.number("script_timeout", 10.0, 0.001)),
+        parse_workers=t.number("parse_workers", 1, 0, integer=True),
     )
     t.finish()
     return settings

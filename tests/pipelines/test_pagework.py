@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from pipelines.fetch.links import extract_links
-from pipelines.fetch.pagework import PageReply, PageWork, PageWorker, PageWorkGone
+from pipelines.fetch.pagework import FetchSideLines, PageReply, PageWork, PageWorker, PageWorkGone, Unsent
 from pipelines.parse import Extractor, parse_page
 from pipelines.spec import load_spec
 from tests.conftest import DemoSite
@@ -48,14 +48,18 @@ def test_the_page_process_gives_what_an_in_process_parse_gives(demo_site: DemoSi
     work = PageWork(spec, got.put)
     try:
         for seq, (url, status, headers, body) in enumerate(pages):
-            work.submit(seq, url, status, headers, body, "utf-8", True, spec.is_item_page(url))
+            work.submit(seq, 1, url, status, headers, body, "utf-8", True, spec.is_item_page(url))
         result = replies(got, len(pages))
     finally:
         work.close()
     extractor = Extractor(spec)
     kinds = set()
+    sent: set[str] = set()
     for seq, (url, status, headers, body) in enumerate(pages):
-        assert result[seq].links == extract_links(body, url, "utf-8"), url
+        # each link once: the links a page shares with an earlier one are not sent again
+        expected_links = [link for link in dict.fromkeys(extract_links(body, url, "utf-8")) if link not in sent]
+        sent.update(expected_links)
+        assert result[seq].links == expected_links, url
         if spec.is_item_page(url):
             expected = parse_page(spec, extractor, url, body, "utf-8", status, dict(headers))
             assert (result[seq].kind, result[seq].line) == expected, url
@@ -83,6 +87,14 @@ def test_memoised_links_equal_extract_links_across_directories_bases_and_queries
                 assert kind is None and line is None
 
 
+def test_a_link_is_sent_again_only_from_a_page_closer_to_the_start() -> None:
+    unsent = Unsent()
+    assert unsent(["a", "b", "a"], 3) == ["a", "b"]
+    assert unsent(["a", "c"], 3) == ["c"]
+    assert unsent(["a", "b"], 2) == ["a", "b"]  # max_depth may admit them from here
+    assert unsent(["a", "b"], 4) == []
+
+
 def test_a_parse_hook_beside_its_spec_runs_there_and_its_prints_do_not_break_replies(tmp_path: Path) -> None:
     (tmp_path / "myhook.py").write_text(textwrap.dedent("""
         def parse(page):
@@ -95,7 +107,7 @@ def test_a_parse_hook_beside_its_spec_runs_there_and_its_prints_do_not_break_rep
     got: queue.SimpleQueue = queue.SimpleQueue()
     work = PageWork(spec, got.put)
     try:
-        work.submit(7, "http://s.example/p", 200, [], b"<title>Hi</title><a href='/n'>n</a>", "utf-8", True, True)
+        work.submit(7, 0, "http://s.example/p", 200, [], b"<title>Hi</title><a href='/n'>n</a>", "utf-8", True, True)
         reply = replies(got, 1)[7]
     finally:
         work.close()
@@ -149,3 +161,46 @@ def test_the_page_process_dies_with_a_sigkilled_worker_and_shares_its_process_gr
     finally:
         parent.kill()
         parent.wait()
+
+
+def demo_crawl_spec(site_url: str, parse_workers: int):
+    import tomllib
+
+    from pipelines.spec import parse_spec
+
+    text = (ROOT / "pipelines/crawls/demo.toml").read_text().replace("http://127.0.0.1:${DEMO_SITE_PORT:-8090}/", site_url)
+    text = text.replace("[fetch]\n", f"[fetch]\nparse_workers = {parse_workers}\n", 1)
+    return parse_spec(tomllib.loads(text), ROOT / "pipelines/crawls/demo.toml")
+
+
+def crawl_demo(spec, tmp_path: Path, kill_after: int | None = None) -> tuple[dict, FetchSideLines]:
+    import io
+
+    from pipelines.fetch.crawler import Crawler
+    from pipelines.warc import PageWriter
+
+    items, errors = io.StringIO(), io.StringIO()
+    lines = FetchSideLines(items, errors)
+    calls = []
+
+    def progress(stats: dict) -> None:
+        calls.append(stats)
+        if kill_after is not None and len(calls) == kill_after and crawler.page_work:
+            os.kill(crawler.page_work[0].proc.pid, signal.SIGKILL)
+
+    with open(tmp_path / "pages.warc.gz", "wb") as fh:
+        crawler = Crawler(spec, PageWriter(fh, {}), io.StringIO(), progress=progress, progress_every=0.0, lines=lines)
+        stats = crawler.run()
+    assert not crawler.page_work  # closed
+    return stats, lines
+
+
+def test_a_crawl_whose_page_process_dies_goes_on_and_leaves_the_parse_to_parse_pages(demo_site: DemoSite,
+                                                                                     tmp_path: Path) -> None:
+    whole, whole_lines = crawl_demo(demo_crawl_spec(demo_site.url, 1), tmp_path)
+    assert whole_lines.complete and whole_lines.stats["items"] == demo_site.products
+    cut, cut_lines = crawl_demo(demo_crawl_spec(demo_site.url, 1), tmp_path, kill_after=40)
+    assert not cut_lines.complete  # so FetchPages offers no lines: ParsePages parses the WARC
+    for key in ("discovered", "fetched", "failed", "skipped", "responses_by_status"):
+        assert cut[key] == whole[key], key
+    assert cut["fetched"] + cut["failed"] + cut["skipped"] == cut["discovered"]
