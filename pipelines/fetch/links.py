@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 import lxml.html
@@ -170,15 +171,42 @@ def extract_links(body: bytes, base_url: str, encoding: str | None = None) -> li
         root = lxml.html.document_fromstring(body, parser=parser)
     except (ValueError, lxml.etree.ParserError):
         return []
+    return links_of(root, base_url)
+
+
+# Resolved hrefs a memo holds at most (then it starts again).
+LINK_MEMO_SIZE = 50_000
+
+
+def links_of(root: Any, base_url: str, memo: dict[tuple[str, str], str | None] | None = None) -> list[str]:
+    """`extract_links` on a parsed tree (lxml, or a parsel Selector's root).
+
+    memo, kept by the caller across pages, remembers each href's resolved
+    link: a site's header, menu and footer links repeat on every page of a
+    directory, so 100+ urljoin and normalize calls a page become dict hits.
+    """
     base = root.xpath("//base/@href")
     if base:
         base_url = urljoin(base_url, base[0].strip())
+    # A relative href resolves against the base's directory alone, except
+    # '?q' and ';p', which keep the base's last segment.
+    directory = urljoin(base_url, ".") if memo is not None else ""
     links = []
     for href in root.xpath("//a/@href | //area/@href"):
         href = href.strip()
         if not href or href.startswith("#") or href.lower().startswith(_SKIP_SCHEMES):
             continue
-        url = normalize(urljoin(base_url, href))
+        if memo is None:
+            url = normalize(urljoin(base_url, href))
+        else:
+            key = (base_url if href[0] in "?;" else directory, href)
+            try:
+                url = memo[key]
+            except KeyError:
+                url = normalize(urljoin(base_url, href))
+                if len(memo) >= LINK_MEMO_SIZE:
+                    memo.clear()
+                memo[key] = url
         if url is not None:
             links.append(url)
     return links

@@ -40,9 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
-from urllib.parse import urljoin
 
-from pipelines.fetch.links import _SKIP_SCHEMES, normalize
+from pipelines.fetch.links import links_of
 from pipelines.parse import Extractor, make_selector, parse_page
 from pipelines.spec import CrawlSpec
 
@@ -81,11 +80,6 @@ def read_frame(stream: IO[bytes]) -> Any:
 class PageWorker:
     """What the child does with one page; usable in-process too (and by tests)."""
 
-    # (base directory or base URL, href) -> normalised link. A shop's header,
-    # menu and footer links repeat on every page of a directory: 100+ urljoin
-    # and normalize calls a page become dict hits.
-    MEMO_SIZE = 50_000
-
     def __init__(self, spec: CrawlSpec) -> None:
         self.spec = spec
         self.extractor = Extractor(spec)
@@ -102,30 +96,8 @@ class PageWorker:
         return links, kind, line
 
     def links(self, root: Any, base_url: str) -> list[str]:
-        """pipelines.fetch.links.extract_links on a parsed tree, memoised."""
-        base = root.xpath("//base/@href")
-        if base:
-            base_url = urljoin(base_url, base[0].strip())
-        # A relative href resolves against the base's directory alone, except
-        # '?q', ';p' and '' which keep the base's last segment.
-        directory = urljoin(base_url, ".")
-        memo = self._memo
-        links = []
-        for href in root.xpath("//a/@href | //area/@href"):
-            href = href.strip()
-            if not href or href.startswith("#") or href.lower().startswith(_SKIP_SCHEMES):
-                continue
-            key = (base_url if href[0] in "?;" else directory, href)
-            try:
-                link = memo[key]
-            except KeyError:
-                link = normalize(urljoin(base_url, href))
-                if len(memo) >= self.MEMO_SIZE:
-                    memo.clear()
-                memo[key] = link
-            if link is not None:
-                links.append(link)
-        return links
+        """pipelines.fetch.links.extract_links on a parsed tree, memoised across pages."""
+        return links_of(root, base_url, self._memo)
 
 
 class Unsent:
