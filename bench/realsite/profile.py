@@ -70,6 +70,8 @@ OUT_RAW = REPO / "var" / "bench" / "realsite_profile.txt"
 # the innermost frame matching any rule; the order below only breaks ties within one frame.
 RULES: list[tuple[str, tuple[str, ...]]] = [
     ("WARC: gzip (zlib level 9, one member per record)", ("GzippingWrapper.",)),
+    # since issue 11: the record (digests, gzip level 3) built in the fetch thread
+    ("WARC: encode_response (digests + gzip, fetch thread)", ("encode_response", "_http_head (pipelines/warc.py")),
     ("WARC: digests (SHA-1 block + payload, base32)", ("ensure_digest", "Digester.")),
     ("WARC: record and header building", ("PageWriter.write", "warcio/warcwriter.py", "warcio/recordbuilder.py",
                                           "warcio/statusandheaders.py", "warcio/timeutils.py", "uuid.py")),
@@ -81,7 +83,9 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ("robots.txt check (Protego)", ("RobotsTxtMiddleware", "protego")),
     ("HTTP request/response (urllib3, http.client, socket)", ("HttpDownloader.", "urllib3/", "http/client.py",
                                                                "socket.py", "email/")),
-    ("link extraction", ("extract_links",)),
+    ("link extraction", ("extract_links", "links_of")),
+    ("page process hand-off (frames, pipes, reply handling)", ("write_frame", "read_frame", "PageWork.",
+                                                               "FetchSideLines.", "Crawler._page_done", "Unsent.")),
     ("outcome JSON lines (urls.jsonl)", ("Crawler._outcome",)),
     ("discovery (dedupe, follow rules, queues)", ("Crawler.discover", "Crawler._enqueue")),
     ("middleware chain (manager + other middlewares)", ("MiddlewareManager.", "pipelines/fetch/middlewares/",
@@ -196,7 +200,9 @@ def classify(frames: Sequence[str]) -> tuple[str, str]:
     joined = ";".join(frames)
     if not frames or _waiting(frames[-1]):
         return "waiting", WAITING
-    if "FetchPages.run" in joined or "Crawler._work" in joined:
+    if any(f.startswith("main (") and "pipelines/fetch/pagework.py" in f for f in frames):
+        stage = "page process"  # FetchPages' child (parse_workers); its CPU is not in the worker's clock
+    elif "FetchPages.run" in joined or "Crawler._work" in joined or "PageWork._read" in joined:
         stage = "fetch"
     elif "ParsePages.run" in joined:
         stage = "parse"
@@ -333,7 +339,7 @@ def print_table(result: dict, table: dict[str, dict[str, float]], counts: Counte
     print(f"py-spy samples: {total:,} ({total / result['rate']:.0f} s at {result['rate']}/s): "
           + ", ".join(f"{k} {v / total:.0%}" for k, v in counts.most_common()))
     print(f"the whole machine was busy {result['machine_busy_s']} CPU s during the run (py-spy, nginx, luigid and others included)")
-    for stage in ("fetch", "parse", "store", "other"):
+    for stage in ("fetch", "page process", "parse", "store", "other"):
         rows = table.get(stage)
         if not rows:
             continue
