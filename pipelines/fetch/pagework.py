@@ -123,6 +123,8 @@ class Unsent:
 
 
 def _die_with_parent(parent: int) -> None:
+    # PDEATHSIG fires when the thread that spawned us ends, not only the
+    # process: Crawler.run spawns and closes its page processes in one thread.
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
