@@ -107,7 +107,13 @@ class Extractor:
 
     def __init__(self, spec: CrawlSpec) -> None:
         self.spec = spec
-        self._compiled = [(f, etree.XPath(f.xpath)) for f in spec.fields]
+        # Fields with the same selector (a value and a count from one text)
+        # share one compiled XPath, evaluated once a page: each is a walk of the tree.
+        compiled: dict[str, etree.XPath] = {}
+        for f in spec.fields:
+            if f.xpath not in compiled:
+                compiled[f.xpath] = etree.XPath(f.xpath)
+        self._compiled = [(f, compiled[f.xpath]) for f in spec.fields]
 
     def extract(self, url: str, body: bytes, encoding: str = "utf-8", status: int = 200,
                 headers: dict[str, str] | None = None) -> dict[str, Any] | None:
@@ -121,8 +127,11 @@ class Extractor:
             return self._from_hook(Page(url, status, headers or {}, body, encoding, selector))
         item: dict[str, Any] = {}
         root = selector.root
+        found: dict[etree.XPath, Any] = {}
         for fspec, xpath in self._compiled:
-            item[fspec.name] = self._field(fspec, xpath(root))
+            if xpath not in found:
+                found[xpath] = xpath(root)
+            item[fspec.name] = self._field(fspec, found[xpath])
         return item
 
     def _field(self, fspec: FieldSpec, found: Any) -> Any:

@@ -83,6 +83,22 @@ type = "datetime"
     }
 
 
+def test_fields_sharing_a_selector_each_get_their_value() -> None:
+    spec = spec_with("""
+[fields.availability]
+css = "p.stock::text"
+re = '(In stock|Out of stock)'
+[fields.stock]
+css = "p.stock::text"
+re = '\\((\\d+) available\\)'
+type = "int"
+[fields.raw]
+css = "p.stock::text"
+""")
+    assert Extractor(spec).extract("http://s.example/p", PAGE) == {
+        "availability": "In stock", "stock": 22, "raw": "In stock (22 available)"}
+
+
 def test_a_missing_required_field_is_a_page_error() -> None:
     spec = spec_with('[fields.isbn]\ncss = "td.isbn::text"\nrequired = true')
     with pytest.raises(PageError, match="required field 'isbn' not found"):
