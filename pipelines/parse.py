@@ -199,8 +199,11 @@ def parse_fingerprint(spec: CrawlSpec) -> str:
 
     The fields, item_pages, key and parse_hook, with the source bytes of the
     hook's module: fixing any of them makes ParsePages parse the WARC again.
+    This module's own source is in it too, so a fix of the extraction code
+    deployed between the fetch and the parse takes effect.
     """
     parts: list[Any] = [
+        hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
         [repr(f) for f in spec.fields],
         spec.item_pages.pattern if spec.item_pages is not None else None,
         spec.item_pages.flags if spec.item_pages is not None else None,
