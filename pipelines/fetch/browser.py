@@ -346,11 +346,13 @@ class BrowserDownloader:
             wd = driver.wd
             # a hung chromedriver must not block a thread for Selenium's default 120 s
             wd.command_executor.client_config.timeout = s.timeout + s.script_timeout + 10
-            wd.set_page_load_timeout(s.timeout)
-            wd.set_script_timeout(s.script_timeout)
             wd.execute_cdp_cmd("Network.enable", {})
             driver.base_ua = s.user_agent or wd.execute_cdp_cmd("Browser.getVersion", {})["userAgent"]
             driver.ua = driver.base_ua
+            # After the start-up commands: chromedriver bounds them by the page-load timeout too,
+            # and a renderer starting on a busy host can take longer than a short page timeout.
+            wd.set_page_load_timeout(s.timeout)
+            wd.set_script_timeout(s.script_timeout)
         except BaseException as exc:
             driver.stop("failed to start")
             if not isinstance(exc, Exception):
