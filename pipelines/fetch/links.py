@@ -174,11 +174,25 @@ def extract_links(body: bytes, base_url: str, encoding: str | None = None) -> li
     return links_of(root, base_url)
 
 
-# Resolved hrefs a memo holds at most (then it starts again).
-LINK_MEMO_SIZE = 50_000
+_MISS = object()
 
 
-def links_of(root: Any, base_url: str, memo: dict[tuple[str, str], str | None] | None = None) -> list[str]:
+class LinkMemo:
+    """Resolved hrefs of recent pages, in two bounded generations (see `links_of`).
+
+    An href not met for GENERATION newer ones is forgotten and resolved again
+    when it turns up; a site's repeated links stay, and memory stays flat.
+    """
+
+    GENERATION = 20_000
+    __slots__ = ("new", "old")
+
+    def __init__(self) -> None:
+        self.new: dict[tuple[str, str], str | None] = {}
+        self.old: dict[tuple[str, str], str | None] = {}
+
+
+def links_of(root: Any, base_url: str, memo: LinkMemo | None = None) -> list[str]:
     """`extract_links` on a parsed tree (lxml, or a parsel Selector's root).
 
     memo, kept by the caller across pages, remembers each href's resolved
@@ -191,6 +205,7 @@ def links_of(root: Any, base_url: str, memo: dict[tuple[str, str], str | None] |
     # A relative href resolves against the base's directory alone, except
     # '?q' and ';p', which keep the base's last segment.
     directory = urljoin(base_url, ".") if memo is not None else ""
+    recent, older = (memo.new, memo.old) if memo is not None else ({}, {})
     links = []
     for href in root.xpath("//a/@href | //area/@href"):
         href = href.strip()
@@ -200,13 +215,14 @@ def links_of(root: Any, base_url: str, memo: dict[tuple[str, str], str | None] |
             url = normalize(urljoin(base_url, href))
         else:
             key = (base_url if href[0] in "?;" else directory, href)
-            try:
-                url = memo[key]
-            except KeyError:
-                url = normalize(urljoin(base_url, href))
-                if len(memo) >= LINK_MEMO_SIZE:
-                    memo.clear()
-                memo[key] = url
+            url = recent.get(key, _MISS)
+            if url is _MISS:
+                url = older.get(key, _MISS)
+                if url is _MISS:
+                    url = normalize(urljoin(base_url, href))
+                recent[key] = url
         if url is not None:
             links.append(url)
+    if memo is not None and len(recent) >= memo.GENERATION:
+        memo.old, memo.new = recent, {}
     return links

@@ -127,6 +127,25 @@ def test_every_url_ends_with_one_outcome_and_a_reason(site: str, tmp_path: Path)
     assert stats["failed_by_reason"] == {"http_404": 1}
 
 
+def test_a_frontier_spilled_to_disk_gives_the_same_outcomes(site: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one request in memory per host, the rest wait in the temp file: nothing lost, nothing twice."""
+    from pipelines.fetch.frontier import HostQueue
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, in_memory = crawl(make_spec(site), tmp_path / "a")
+    monkeypatch.setattr(HostQueue, "MEMORY", 1)
+    spilled = []
+    append = HostQueue.append
+    monkeypatch.setattr(HostQueue, "append", lambda self, r: (append(self, r), spilled.append(self.spilled)))
+    stats, on_disk = crawl(make_spec(site), tmp_path / "b")
+    assert max(spilled) >= 3  # the home page's links did go to the file
+    key = lambda line: (line["url"], line["outcome"], line["reason"], line["depth"])  # noqa: E731
+    assert sorted(map(key, on_disk)) == sorted(map(key, in_memory))
+    assert stats["fetched"] + stats["failed"] + stats["skipped"] == stats["discovered"] == len(on_disk)
+
+
 def test_the_warc_holds_every_response(site: str, tmp_path: Path) -> None:
     stats, _ = crawl(make_spec(site), tmp_path)
     pages = list(read_pages(tmp_path / "pages.warc.gz"))
