@@ -92,6 +92,19 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return False
 
 
+def trim_malloc() -> None:
+    """Hand the freed pages inside glibc's heaps back to the kernel (malloc_trim); nothing elsewhere."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+# The coordinator trims the heaps this often (seconds): response bodies freed
+# between long-lived objects otherwise stay in the worker's RSS.
+TRIM_EVERY = 5.0
+
+
 class Crawler:
     """Crawls one spec into a WARC stream and an outcome stream."""
 
@@ -113,7 +126,7 @@ class Crawler:
         self._seq = itertools.count()
         self.inflight = 0
         self.urls = UrlRules(spec.strip_query_params, spec.canonical_dedupe)
-        self.discovered = KeySet()  # dedupe keys, as 128-bit digests (pipelines/fetch/keyset.py)
+        self.discovered = KeySet()  # dedupe keys, as 96-bit digests (pipelines/fetch/keyset.py)
         self.recent = Recent()  # URLs seen lately -> their keys: repeated links settled by one lookup
         # Too deep when first seen: the outcome is written at the end, since a
         # page fetched later (a retry, a slow host) may link to it from closer.
@@ -250,7 +263,7 @@ class Crawler:
             normal = normalize(url)
             if normal is not None:
                 self.discover(normal, 0, None, link=False)
-        last_progress = started
+        last_progress = last_trim = started
         concurrency = self.settings.concurrency
         self._start_page_work()
         limit_malloc_arenas()
@@ -276,6 +289,9 @@ class Crawler:
                     else:
                         self._page_done(result)
                     now = time.monotonic()
+                    if now - last_trim >= TRIM_EVERY:
+                        last_trim = now
+                        trim_malloc()
                     if self.progress and now - last_progress >= self.progress_every:
                         last_progress = now
                         self.progress(self.stats(now - started))

@@ -1,4 +1,4 @@
-"""The crawl's discovered set in 16 bytes a URL: `KeySet`.
+"""The crawl's discovered set in 12 bytes a slot: `KeySet`.
 
 A crawl remembers every dedupe key it has seen, skipped ones included (so
 each URL gets exactly one outcome line): on a shop of 100,000 products that is
@@ -6,13 +6,12 @@ about 510,000 keys, five for every page fetched. In a Python `set[str]` a key
 of ~60 characters costs ~140 bytes (the string object and its slot), so the
 set alone grew the worker by ~70 MB between 10,000 and 100,000 products.
 
-`KeySet` keeps instead each key's 128-bit BLAKE2b digest, in two arrays of
-unsigned 64-bit integers used as one open-addressing hash table (linear
-probing, at most half full, doubled when it gets there): 16 bytes a slot,
-about 32 bytes a key on average. Two different keys share a digest with
-probability n^2 / 2^129, about 4e-28 for a million keys (Scrapy's request
-fingerprints make the same bet with SHA-1), so for any crawl it is an exact
-set. Cost: about a microsecond an operation, in Python; the page processes
+`KeySet` keeps instead a 96-bit BLAKE2b digest of each key, in two arrays
+(64 and 32 bits) used as one open-addressing hash table (linear probing, at
+most half full, doubled when it gets there): 12 bytes a slot, about 24 bytes
+a key on average. Two different keys share a digest with probability about
+n^2 / 2^97, 6e-16 for ten million keys (Scrapy's request fingerprints make
+the same bet with SHA-1), so for any crawl it is an exact set. Cost: about a microsecond an operation, in Python; the page processes
 (pipelines/fetch/pagework.py) send only links they have not sent before, so
 the coordinator does a few of these per page, not one per link.
 
@@ -26,12 +25,12 @@ import os
 from array import array
 from hashlib import blake2b
 
-_M64 = (1 << 64) - 1
+_M32 = (1 << 32) - 1
 _MIN_CAPACITY = 1 << 12
 
 
 class KeySet:
-    """A set of strings that stores only their 128-bit digests; `add` and `in`, nothing else."""
+    """A set of strings that stores only their 96-bit digests; `add` and `in`, nothing else."""
 
     __slots__ = ("_hi", "_lo", "_mask", "_len", "_salt")
 
@@ -42,18 +41,18 @@ class KeySet:
 
     def _alloc(self, capacity: int) -> None:
         self._hi = array("Q", bytes(8 * capacity))  # 0 = an empty slot; a digest's hi is never 0
-        self._lo = array("Q", bytes(8 * capacity))
+        self._lo = array("I", bytes(4 * capacity))
         self._mask = capacity - 1
 
     def _digest(self, key: str) -> tuple[int, int]:
         value = int.from_bytes(
-            blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16, salt=self._salt).digest(), "little")
-        return (value >> 64) or 1, value & _M64
+            blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12, salt=self._salt).digest(), "little")
+        return (value >> 32) or 1, value & _M32
 
     def _slot(self, hi: int, lo: int) -> tuple[int, bool]:
         """(the slot holding the digest, True) or (the empty slot where it would go, False)."""
         table_hi, table_lo, mask = self._hi, self._lo, self._mask
-        i = lo & mask
+        i = hi & mask
         while True:
             found = table_hi[i]
             if found == 0:
@@ -84,9 +83,9 @@ class KeySet:
         old_hi, old_lo = self._hi, self._lo
         self._alloc(2 * len(old_hi))
         table_hi, table_lo, mask = self._hi, self._lo, self._mask
-        for hi, lo in zip(old_hi, old_lo):
+        for hi, lo in zip(old_hi, old_lo, strict=True):
             if hi:
-                i = lo & mask
+                i = hi & mask
                 while table_hi[i]:
                     i = (i + 1) & mask
                 table_hi[i] = hi
@@ -98,7 +97,7 @@ class KeySet:
     @property
     def nbytes(self) -> int:
         """Bytes the table takes (both arrays)."""
-        return 2 * 8 * len(self._hi)
+        return 12 * len(self._hi)
 
 
 class Recent:

@@ -19,11 +19,11 @@ def test_a_key_set_is_an_exact_set_through_its_growth() -> None:
     assert len(ks) == 25_000
 
 
-def test_a_key_set_costs_16_bytes_a_slot_at_most_half_full() -> None:
+def test_a_key_set_costs_12_bytes_a_slot_at_most_half_full() -> None:
     ks = KeySet()
     for i in range(100_000):
         ks.add(f"k{i}")
-    assert 100_000 * 2 <= ks.nbytes // 16 <= 100_000 * 4
+    assert 100_000 * 2 <= ks.nbytes // 12 <= 100_000 * 4
 
 
 def test_recent_forgets_the_oldest_generation_only() -> None:
