@@ -127,7 +127,8 @@ class Crawler:
         self.inflight = 0
         self.urls = UrlRules(spec.strip_query_params, spec.canonical_dedupe)
         self.discovered = KeySet()  # dedupe keys, as 96-bit digests (pipelines/fetch/keyset.py)
-        self.recent = Recent()  # URLs seen lately -> their keys: repeated links settled by one lookup
+        # URLs seen lately -> their keys: a repeated link is settled by one lookup, not its clean-up and digest.
+        self.recent: Recent[str, str] = Recent(8192)
         # Too deep when first seen: the outcome is written at the end, since a
         # page fetched later (a retry, a slow host) may link to it from closer.
         self.too_deep: dict[str, tuple[str, int, str | None]] = {}

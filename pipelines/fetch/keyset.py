@@ -24,8 +24,12 @@ from __future__ import annotations
 import os
 from array import array
 from hashlib import blake2b
+from typing import Generic, TypeVar
 
 _M32 = (1 << 32) - 1
+_MISS = object()
+K = TypeVar("K")
+V = TypeVar("V")
 _MIN_CAPACITY = 1 << 12
 
 
@@ -100,31 +104,40 @@ class KeySet:
         return 12 * len(self._hi)
 
 
-class Recent:
-    """URLs seen lately and their keys, in two bounded generations: a site's repeated links, found fast.
+class Recent(Generic[K, V]):
+    """A map that remembers what was put or found lately, in two bounded generations.
 
-    A page repeats most of its links (navigation, facets, footer) on every
-    other page; a hit here settles such a link with one dict lookup instead
-    of its key's clean-up and digest. A hit is always right (every URL here
-    was added to the KeySet); a miss only costs the slow way.
+    Puts go to the newer generation; when it holds `size` entries it becomes
+    the older one and the oldest is dropped. A `get` that finds an entry in
+    the older generation moves it to the newer one, so what a site repeats
+    on every page (its menus, facets, footer links) stays while the long
+    tail is forgotten, and memory stays flat however long the crawl. Used
+    where forgetting only costs work done again: the crawl's URL -> key
+    shortcut in front of the KeySet, the page process's resolved hrefs
+    (pipelines.fetch.links.links_of) and its sent-links filter
+    (pipelines.fetch.pagework.Unsent).
     """
 
-    __slots__ = ("_new", "_old", "_size")
+    __slots__ = ("_new", "_old", "size")
 
-    def __init__(self, size: int = 8192) -> None:
-        self._size = size
-        self._new: dict[str, str] = {}
-        self._old: dict[str, str] = {}
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._new: dict[K, V] = {}
+        self._old: dict[K, V] = {}
 
-    def get(self, url: str) -> str | None:
-        key = self._new.get(url)
-        if key is None:
-            key = self._old.get(url)
-            if key is not None:
-                self.put(url, key)
-        return key
+    def get(self, key: K, default: V | None = None) -> V | None:
+        value = self._new.get(key, _MISS)
+        if value is _MISS:
+            value = self._old.get(key, _MISS)
+            if value is _MISS:
+                return default
+            self.put(key, value)
+        return value  # type: ignore[return-value]
 
-    def put(self, url: str, key: str) -> None:
-        if len(self._new) >= self._size:
+    def put(self, key: K, value: V) -> None:
+        if len(self._new) >= self.size:
             self._old, self._new = self._new, {}
-        self._new[url] = key
+        self._new[key] = value
+
+    def __len__(self) -> int:
+        return len(self._new) + len(self._old)

@@ -23,6 +23,8 @@ from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 import lxml.html
 from w3lib.url import canonicalize_url, safe_url_string
 
+from pipelines.fetch.keyset import Recent
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "ftp:", "file:")
 # Tracking parameters: they never change the page, only the analytics.
@@ -174,25 +176,20 @@ def extract_links(body: bytes, base_url: str, encoding: str | None = None) -> li
     return links_of(root, base_url)
 
 
+# The hrefs a memo of links_of remembers per generation (pipelines.fetch.keyset.Recent).
+LINK_MEMO_SIZE = 20_000
 _MISS = object()
 
 
-class LinkMemo:
-    """Resolved hrefs of recent pages, in two bounded generations (see `links_of`).
-
-    An href not met for GENERATION newer ones is forgotten and resolved again
-    when it turns up; a site's repeated links stay, and memory stays flat.
-    """
-
-    GENERATION = 20_000
-    __slots__ = ("new", "old")
-
-    def __init__(self) -> None:
-        self.new: dict[tuple[str, str], str | None] = {}
-        self.old: dict[tuple[str, str], str | None] = {}
+def _resolve(base_url: str, href: str) -> str | None:
+    """The normalised absolute URL of an href; None for one urljoin cannot parse ('http://[bad')."""
+    try:
+        return normalize(urljoin(base_url, href))
+    except ValueError:
+        return None
 
 
-def links_of(root: Any, base_url: str, memo: LinkMemo | None = None) -> list[str]:
+def links_of(root: Any, base_url: str, memo: Recent[tuple[str, str], str | None] | None = None) -> list[str]:
     """`extract_links` on a parsed tree (lxml, or a parsel Selector's root).
 
     memo, kept by the caller across pages, remembers each href's resolved
@@ -205,24 +202,19 @@ def links_of(root: Any, base_url: str, memo: LinkMemo | None = None) -> list[str
     # A relative href resolves against the base's directory alone, except
     # '?q' and ';p', which keep the base's last segment.
     directory = urljoin(base_url, ".") if memo is not None else ""
-    recent, older = (memo.new, memo.old) if memo is not None else ({}, {})
     links = []
     for href in root.xpath("//a/@href | //area/@href"):
         href = href.strip()
         if not href or href.startswith("#") or href.lower().startswith(_SKIP_SCHEMES):
             continue
         if memo is None:
-            url = normalize(urljoin(base_url, href))
+            url = _resolve(base_url, href)
         else:
             key = (base_url if href[0] in "?;" else directory, href)
-            url = recent.get(key, _MISS)
+            url = memo.get(key, _MISS)  # type: ignore[arg-type]
             if url is _MISS:
-                url = older.get(key, _MISS)
-                if url is _MISS:
-                    url = normalize(urljoin(base_url, href))
-                recent[key] = url
+                url = _resolve(base_url, href)
+                memo.put(key, url)
         if url is not None:
             links.append(url)
-    if memo is not None and len(recent) >= memo.GENERATION:
-        memo.old, memo.new = recent, {}
     return links

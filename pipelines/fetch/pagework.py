@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from pipelines.fetch.links import LinkMemo, links_of
+from pipelines.fetch.keyset import Recent
+from pipelines.fetch.links import LINK_MEMO_SIZE, links_of
 from pipelines.parse import Extractor, make_selector, parse_page
 from pipelines.spec import CrawlSpec
 
@@ -83,7 +84,7 @@ class PageWorker:
     def __init__(self, spec: CrawlSpec) -> None:
         self.spec = spec
         self.extractor = Extractor(spec)
-        self._memo = LinkMemo()
+        self._memo: Recent[tuple[str, str], str | None] = Recent(LINK_MEMO_SIZE)
 
     def work(self, url: str, status: int, headers: list[tuple[str, str]], body: bytes, encoding: str,
              want_links: bool, want_item: bool) -> tuple[list[str] | None, str | None, str | None]:
@@ -103,36 +104,26 @@ class PageWorker:
 class Unsent:
     """Filters out links already sent from a page at the same or a smaller depth.
 
-    Two bounded generations: a link sent lately is remembered, a link not
-    seen for GENERATION newer ones is forgotten and, when it turns up again,
-    sent again (the coordinator drops the repeat). A site's repeated links
-    (menus, facets, footers) stay in the newer generation, and memory stays
-    flat however many pages the crawl has.
+    What was sent is a `Recent` map (link -> depth): a link not seen for a
+    generation is forgotten and, when it turns up again, sent again (the
+    coordinator drops the repeat), so memory stays flat however many pages
+    the crawl has.
     """
 
     GENERATION = 20_000
 
     def __init__(self) -> None:
-        self._new: dict[str, int] = {}
-        self._old: dict[str, int] = {}
+        self._sent: Recent[str, int] = Recent(self.GENERATION)
 
     def __call__(self, links: list[str], depth: int) -> list[str]:
-        new_gen, old_gen = self._new, self._old
-        out = []
+        sent = self._sent
+        new = []
         for link in links:
-            known = new_gen.get(link)
-            if known is None:
-                known = old_gen.get(link)
-            if known is not None and depth >= known:  # sent already, from as close to the start
-                if link not in new_gen:
-                    new_gen[link] = known
-                continue
-            new_gen[link] = depth if known is None else min(depth, known)
-            out.append(link)
-            # a link seen closer to the start is sent again: max_depth may now admit it
-        if len(new_gen) >= self.GENERATION:
-            self._old, self._new = new_gen, {}
-        return out
+            known = sent.get(link)
+            if known is None or depth < known:  # closer to the start: max_depth may now admit it
+                sent.put(link, depth)
+                new.append(link)
+        return new
 
 
 def _die_with_parent(parent: int) -> None:

@@ -35,7 +35,7 @@ ROUTES = {
     "/A.HTML?x=1": page(),
     "/private/x.html": page(),
     "/new.html": page(),
-    "/deep/1.html": page("/deep/2.html"),
+    "/deep/1.html": page("http://[bad", "/deep/2.html"),  # an href urljoin cannot parse, beside a good one
     "/deep/2.html": page("/deep/3.html"),
     "/deep/3.html": page(),
 }
@@ -191,6 +191,15 @@ def test_a_site_that_is_down_aborts_the_fetch(tmp_path: Path) -> None:
 ])
 def test_urls_are_normalised(url: str, expected: str | None) -> None:
     assert normalize(url) == expected
+
+
+def test_an_href_that_cannot_be_parsed_is_skipped_and_the_crawl_goes_on(site: str, tmp_path: Path) -> None:
+    assert extract_links(page("http://[bad", "/ok.html"), "http://y.example/") == ["http://y.example/ok.html"]
+    stats, lines = crawl(make_spec(site), tmp_path)
+    by_url = {line["url"]: line for line in lines}
+    assert by_url[f"{site}/deep/2.html"]["outcome"] == "fetched"  # found on the page with the broken href
+    assert by_url[f"{site}/deep/2.html"]["referer"] == f"{site}/deep/1.html"
+    assert not any("[bad" in url for url in by_url)
 
 
 def test_links_honour_the_base_tag_and_skip_non_http() -> None:
