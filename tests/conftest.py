@@ -52,7 +52,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             report.longrepr = f"required service ({', '.join(needed)}) was skipped: {reason}"
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A free port below the kernel's ephemeral range.
+
+    bind(0) hands out ports from the ephemeral range, which is also where every
+    outgoing connection (to PostgreSQL, to a test server) takes its local port;
+    a port chosen at collection and used minutes later can be taken by then.
+    Below that range only servers bind, and they bind what they were given.
+    """
+    import random
+
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(10000, max(low, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -23,11 +23,18 @@ from webmon.metrics.models import Cursor, PendingRun, ScheduleTotals  # noqa: E4
 from webmon.scheduling.models import DaemonHeartbeat, Schedule, ScheduledRun, ScheduleEvent  # noqa: E402
 
 
-@pytest.fixture
-def fresh(webmon_db: None) -> None:
-    """Empty scheduling and metrics tables: the webmon DB is one in-memory DB per test process."""
+def _empty_scheduling_tables() -> None:
     for model in (ScheduleEvent, ScheduledRun, Schedule, DaemonHeartbeat, Cursor, PendingRun, ScheduleTotals):
         model.objects.all().delete()
+
+
+@pytest.fixture
+def fresh(webmon_db: None) -> Iterator[None]:
+    """Empty scheduling and metrics tables before and after: the webmon DB is one in-memory DB per test
+    process, and the next module in this process (tests/scheduling) expects it empty."""
+    _empty_scheduling_tables()
+    yield
+    _empty_scheduling_tables()
 
 
 class FakeLuigid:

@@ -63,7 +63,9 @@ def test_bad_arguments_still_exit_2(checkout: Path, args: tuple[str, ...]) -> No
 def test_up_prod_serves_webmon_with_gunicorn_and_down_stops_it(checkout: Path) -> None:
     result = sh(checkout, "up", "--prod", SECRET_KEY=get_random_secret_key(), ALLOWED_HOSTS="127.0.0.1",
                 BEHIND_TLS_PROXY="true")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    logs = "".join(f"\n--- {log.name}\n{log.read_text(errors='replace')[-2000:]}"
+                   for log in sorted((checkout / "var" / "log").glob("*.log")))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:] + logs
     assert "crawlops is up." in result.stdout
     pid = (checkout / "var" / "run" / "webmon.pid").read_text().strip()
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()

@@ -48,6 +48,9 @@ class DaemonTestCase(TransactionTestCase):
     databases = {"default"}
 
     def setUp(self) -> None:
+        # TransactionTestCase empties the DB after each test, not before; a module that ran
+        # earlier in this process may have left schedules in the shared in-memory DB.
+        Schedule.objects.all().delete()
         self.clock = Clock()
         self.tmp = Path(self.id().replace(".", "_"))
         self.out = Path("/tmp") / "crawlops-daemon-tests" / self.tmp
