@@ -108,3 +108,12 @@ class StackError(ValueError):
     or webmon stops with the sentence); a bad record is reported on stderr
     and ignored, as if no stack ran.
     """
+
+
+class WorkflowError(CrawlError):
+    """A downstream task (pipelines/workflows/) cannot use what its crawl ticks left.
+
+    Raised by ExportItems and PriceComparison with one sentence: the tick's
+    parsed items are gone (its folder was pruned), or an item field clashes
+    with an export's own column. The task fails with it and writes nothing.
+    """

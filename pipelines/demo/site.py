@@ -8,6 +8,10 @@ products cost nothing until someone asks for their pages.
 Page count of a full, robots-respecting crawl from ``/`` (see :func:`site_pages`)::
 
     1 (home) + ceil(products / 20) (listings) + products + 1 (JS page)
+
+Under ``/outlet/`` the same server answers with a second shop (outlet.py):
+the same books at other prices, for crawls that compare two sites. Nothing
+here links to it, so the count above is unchanged.
 """
 
 from __future__ import annotations
@@ -256,6 +260,11 @@ class Site:
         self.products = products
         self.listings = listing_pages(products)
         self._fixed: dict[str, Page] = {}
+        # The second shop (pipelines/demo/outlet.py), which imports this module's generator.
+        from pipelines.demo.outlet import PREFIX, Outlet
+
+        self._outlet_prefix = PREFIX
+        self.outlet = Outlet(products)
 
     def __repr__(self) -> str:
         return f"Site(products={self.products})"
@@ -267,6 +276,8 @@ class Site:
         whatever comes back as is.
         """
         path = path.split("#", 1)[0].split("?", 1)[0]
+        if path.startswith(self._outlet_prefix):
+            return self.outlet.get(path)
         cached = self._fixed.get(path)
         if cached is not None:
             return cached

@@ -1,0 +1,71 @@
+"""A tick's items, as the downstream tasks read them.
+
+"A tick's items" are the items that tick parsed: the lines ParsePages wrote
+to `<data_dir>/<crawl>/<tick>/parse/items.jsonl` ({"key", "url", "fields"}),
+one per item key. When a key comes twice (two URLs, one UPC), the last line
+wins, as it does in the items DB. They are returned sorted by key, so two
+exports of the same tick are the same bytes whatever order the pages were
+fetched in.
+
+Not the items DB: it keeps each item's latest version only (a later tick
+overwrites the fields and `last_seen`), so an earlier tick could not be read
+back from it. The parse folder is the tick's own record; a tick whose folder
+was deleted cannot be exported any more, and says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines.exceptions import WorkflowError
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    url: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TickItems:
+    """The items of one tick, by key; `duplicates` counts lines whose key came again."""
+
+    items: list[Item]
+    duplicates: int
+
+    def field_names(self, declared: Iterable[str] = ()) -> list[str]:
+        """The declared fields in their order, then every other field the items have, sorted."""
+        names = list(dict.fromkeys(declared))
+        known = set(names)
+        extra = {name for item in self.items for name in item.fields if name not in known}
+        return names + sorted(extra)
+
+
+def read_tick_items(parse_dir: Path, crawl: str, tick: str) -> TickItems:
+    """The items of the tick whose ParsePages output is `parse_dir`."""
+    path = parse_dir / "items.jsonl"
+    try:
+        handle = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise WorkflowError(
+            f"crawl {crawl!r} tick {tick} has no parsed items at {path} (its folder was deleted?); the items DB "
+            "keeps only each item's latest version, so this tick cannot be read any more") from None
+    by_key: dict[str, Item] = {}
+    duplicates = 0
+    with handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                record = json.loads(line)
+                item = Item(str(record["key"]), str(record["url"]), dict(record["fields"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise WorkflowError(f"{path} line {number} is not an item line "
+                                    f"({type(exc).__name__}: {exc})") from None
+            if item.key in by_key:
+                duplicates += 1
+            by_key[item.key] = item  # the last line of a key wins
+    return TickItems([by_key[key] for key in sorted(by_key)], duplicates)
