@@ -136,7 +136,7 @@ def test_a_schedule_whose_spec_is_gone_names_the_crawl(admin_client: Client) -> 
     form = ScheduleAdminForm(instance=schedule, data={**GOOD, "crawl": "vanished", "start_at": "2026-01-01 00:00"})
     assert not form.is_valid()
     assert form.errors["crawl"] == [
-        "Unknown or broken crawl: vanished: no crawl spec named 'vanished' in pipelines/crawls; known crawls: demo"
+        "Unknown or broken crawl: vanished: no crawl spec named 'vanished' in pipelines/crawls; known crawls: demo, demo-b"
     ]
 
 
