@@ -28,17 +28,16 @@ import json
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 import luigi
 
 from pipelines.runs.reclaim import ReclaimFirst
 from pipelines.targets import AtomicDirectory
-from pipelines.tasks import MinuteParameter, ParsePages, RunCrawl, _setup_logging
+from pipelines.tasks import MinuteParameter, RunCrawl, _setup_logging
 from pipelines.workflows.files import exports_dir, pair_name, tick_name, variant
 from pipelines.workflows.tables import write_csv
-from pipelines.workflows.ticks import Item, TickItems, read_tick_items
+from pipelines.workflows.ticks import Item, TickItems, items_of
 
 log = logging.getLogger("pipelines.workflows.compare")
 
@@ -156,15 +155,11 @@ class PriceComparison(ReclaimFirst, luigi.Task):
         pair = pair_name(runs["left"].crawl, runs["right"].crawl)
         return AtomicDirectory(str(exports_dir() / pair / tick_name(self.at) / name))
 
-    def tick_items(self, run: RunCrawl) -> TickItems:
-        parse_dir = Path(run.clone(ParsePages).output().path)
-        return read_tick_items(parse_dir, run.crawl, tick_name(self.at))
-
     def run(self) -> None:
         _setup_logging()
         runs = self.requires()
         fields = list(self.fields)
-        result = compare(self.tick_items(runs["left"]), self.tick_items(runs["right"]), str(self.key),
+        result = compare(items_of(runs["left"]), items_of(runs["right"]), str(self.key),
                          str(self.price), fields)
         with self.output().temporary_dir() as tmp:
             with open(tmp / "matched.csv", "wb") as out:

@@ -28,10 +28,10 @@ import luigi
 
 from pipelines.exceptions import WorkflowError
 from pipelines.runs.reclaim import ReclaimFirst
-from pipelines.tasks import CrawlTick, ParsePages, RunCrawl, _setup_logging
+from pipelines.tasks import CrawlTick, RunCrawl, _setup_logging
 from pipelines.workflows.files import AtomicFile, exports_dir, tick_name
 from pipelines.workflows.tables import write_csv, write_jsonl
-from pipelines.workflows.ticks import TickItems, read_tick_items
+from pipelines.workflows.ticks import TickItems, items_of
 
 log = logging.getLogger("pipelines.workflows.export")
 
@@ -72,13 +72,12 @@ class ExportItems(CrawlTick, ReclaimFirst, luigi.Task):
 
     def run(self) -> None:
         _setup_logging()
-        source = Path(self.clone(ParsePages).output().path)
-        items = read_tick_items(source, self.crawl, tick_name(self.at))
+        items = items_of(self)
         target = self.output()
         with target.temporary_path() as tmp, open(tmp, "wb") as out:
             rows, columns = write_items(out, items, self.format, [f.name for f in self.spec.fields])
         size = Path(target.path).stat().st_size
         self.set_status_message(f"exported {rows:,} items ({size:,} bytes) to {target.path}")
         self.run_stats = {"rows": rows, "bytes": size, "format": self.format, "path": target.path,
-                          "columns": columns, "duplicates": items.duplicates, "source": str(source)}
+                          "columns": columns, "duplicates": items.duplicates}
         log.info("export stats %s", json.dumps(self.run_stats, sort_keys=True))

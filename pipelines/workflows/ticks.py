@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.exceptions import WorkflowError
+from pipelines.tasks import CrawlTick, ParsePages
+from pipelines.workflows.files import tick_name
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,9 @@ def read_tick_items(parse_dir: Path, crawl: str, tick: str) -> TickItems:
                 duplicates += 1
             by_key[item.key] = item  # the last line of a key wins
     return TickItems([by_key[key] for key in sorted(by_key)], duplicates)
+
+
+def items_of(tick: CrawlTick) -> TickItems:
+    """The items of a crawl tick (`RunCrawl(crawl=..., at=...)`, or any task of its chain)."""
+    parse_dir = Path(tick.clone(ParsePages).output().path)  # type: ignore[attr-defined]
+    return read_tick_items(parse_dir, str(tick.crawl), tick_name(tick.at))

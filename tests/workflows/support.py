@@ -25,13 +25,17 @@ def install_demo_specs(luigid: Luigid) -> None:
         shutil.copy(ROOT / "pipelines" / "crawls" / name, luigid.spec_dir / name)
 
 
-def run_luigi(luigid: Luigid, site: DemoSite, module: str, *args: str,
+def run_luigi(luigid: Luigid, site: DemoSite, module: str, *args: str, path: Path | None = None,
               timeout: float = 300) -> subprocess.CompletedProcess:
-    """`python -m luigi --module MODULE ARGS` against the test luigid, the demo site on its port."""
-    return subprocess.run(
-        [PYTHON, "-m", "luigi", "--module", module, *args],
-        cwd=ROOT, env=luigid.env(DEMO_SITE_PORT=str(site.port)), capture_output=True, text=True, timeout=timeout,
-    )
+    """`python -m luigi --module MODULE ARGS` against the test luigid, the demo site on its port.
+
+    `path`: a folder put on PYTHONPATH first (a workflow module of the user's own).
+    """
+    env = luigid.env(DEMO_SITE_PORT=str(site.port))
+    if path is not None:
+        env["PYTHONPATH"] = f"{path}:{env['PYTHONPATH']}"
+    return subprocess.run([PYTHON, "-m", "luigi", "--module", module, *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def runs(luigid: Luigid, **where: str) -> list[dict[str, Any]]:

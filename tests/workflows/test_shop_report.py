@@ -11,6 +11,7 @@ truth of pipelines/demo/site.py and outlet.py.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.demo import outlet, site
-from tests.conftest import DemoSite, Luigid, start_demo_site, stop
+from tests.conftest import ROOT, DemoSite, Luigid, start_demo_site, stop
 from tests.workflows.support import TICK, TICK_DIR, install_demo_specs, read_csv, run_luigi, runs, value_of
 
 PRODUCTS = 30
@@ -184,3 +185,19 @@ def test_a_failed_crawl_fails_the_workflow_and_leaves_no_partial_export(ticked: 
     # The other shop's export does not depend on the dead one: luigi still runs it, and it is whole.
     assert status[("ExportItems", "demo")] == "done"
     assert len(read_csv(exports(ticked) / "demo" / tick_dir / "items.csv")[1]) == PRODUCTS
+
+
+def test_the_example_workflow_of_the_docs_runs_on_the_complete_tick(ticked: Luigid, shops: DemoSite,
+                                                                      tmp_path: Path) -> None:
+    docs = (ROOT / "docs" / "workflows.md").read_text(encoding="utf-8")
+    (code,) = re.findall(r'```python\n("""cheap_books\.py.*?)```', docs, re.S)
+    (tmp_path / "cheap_books.py").write_text(code, encoding="utf-8")
+    before = len(runs(ticked))
+    result = run_luigi(ticked, shops, "cheap_books", "CheapBooks", "--at", TICK, "--below", "20", path=tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert [r["family"] for r in runs(ticked)[before:]] == ["CheapBooks"]  # the tick was complete
+    lines = (exports(ticked) / "demo" / TICK_DIR / "cheap-below-20.jsonl").read_text(encoding="utf-8").splitlines()
+    cheap = sorted((site.product(p) for p in range(1, PRODUCTS + 1) if site.product(p)["price"] < 20),
+                   key=lambda p: p["upc"])
+    assert cheap and [json.loads(line) for line in lines] == [
+        {"key": p["upc"], "title": p["title"], "price": p["price"]} for p in cheap]
