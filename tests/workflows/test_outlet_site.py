@@ -57,3 +57,14 @@ def test_the_main_shop_neither_links_to_the_outlet_nor_changes_its_page_count() 
     assert not any(path.startswith("/outlet/") for path in site.paths())
     assert len(list(site.ok_paths())) == site_pages(PRODUCTS)
     assert b"/outlet/" not in site.get("/").body
+
+
+def test_a_large_outlet_is_built_lazily_and_answers_its_last_shelf_and_book() -> None:
+    site = build_site(100_000)
+    size = outlet.outlet_size(100_000)
+    assert size == len(outlet.outlet_pids(100_000)) == 110_000 - 110_000 // 7
+    last = lxml_html.fromstring(site.get(f"/outlet/shelf-{-(-size // outlet.SHELF_SIZE)}.html").body)
+    assert last.xpath("//a[@class='book']/@href")[-1] == outlet.book_path(outlet.outlet_pids(100_000)[-1])
+    assert site.get(outlet.book_path(109_998)).status == 404  # a multiple of 7
+    assert site.get(outlet.book_path(110_001)).status == 404  # past the outlet's own books
+    assert site.get(outlet.book_path(110_000)).status == 200
