@@ -201,3 +201,19 @@ def test_the_example_workflow_of_the_docs_runs_on_the_complete_tick(ticked: Luig
                    key=lambda p: p["upc"])
     assert cheap and [json.loads(line) for line in lines] == [
         {"key": p["upc"], "title": p["title"], "price": p["price"]} for p in cheap]
+
+
+def test_a_tick_whose_parse_folder_was_deleted_fails_its_export_with_a_sentence(ticked: Luigid,
+                                                                                shops: DemoSite) -> None:
+    tick, tick_dir = "2026-11-21T0900", "20261121T0900Z"
+    crawl = run_luigi(ticked, shops, "pipelines.tasks", "RunCrawl", "--crawl", "demo", "--at", tick)
+    assert crawl.returncode == 0, crawl.stderr[-4000:]
+    for path in sorted((ticked.data_dir / "demo" / tick_dir / "parse").iterdir()):
+        path.unlink()
+    (ticked.data_dir / "demo" / tick_dir / "parse").rmdir()  # as a clean-up of old tick folders would
+    result = run_luigi(ticked, shops, "pipelines.workflows.export", "ExportItems", "--crawl", "demo", "--at", tick)
+    assert result.returncode == 30
+    (record,) = [r for r in runs(ticked, family="ExportItems") if r["params"]["at"] == tick]
+    assert record["status"] == "failed"
+    assert record["error_message"].startswith(f"crawl 'demo' tick {tick_dir} has no parsed items at ")
+    assert not list((exports(ticked) / "demo").glob(f"{tick_dir}/*"))  # no export, no temporary file
