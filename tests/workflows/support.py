@@ -17,6 +17,9 @@ from tests.conftest import PYTHON, ROOT, DemoSite, Luigid
 
 TICK = "2026-11-21T0730"
 TICK_DIR = "20261121T0730Z"
+# The tasks of one ShopReport tick, by family: two crawl chains, two exports, the comparison, the report.
+DAG = {"FetchPages": 2, "ParsePages": 2, "StoreItems": 2, "RunCrawl": 2, "ExportItems": 2,
+       "PriceComparison": 1, "ShopReport": 1}
 
 
 def install_demo_specs(luigid: Luigid) -> None:

@@ -21,11 +21,9 @@ import pytest
 
 from pipelines.demo import outlet, site
 from tests.conftest import ROOT, DemoSite, Luigid, start_demo_site, stop
-from tests.workflows.support import TICK, TICK_DIR, install_demo_specs, read_csv, run_luigi, runs, value_of
+from tests.workflows.support import DAG, TICK, TICK_DIR, install_demo_specs, read_csv, run_luigi, runs, value_of
 
 PRODUCTS = 30
-DAG = {"FetchPages": 2, "ParsePages": 2, "StoreItems": 2, "RunCrawl": 2, "ExportItems": 2,
-       "PriceComparison": 1, "ShopReport": 1}
 MAIN_FIELDS = ("title", "price", "availability", "stock", "tags", "upc", "description")
 OUTLET_FIELDS = ("title", "price", "condition", "upc")
 
