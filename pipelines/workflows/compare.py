@@ -69,24 +69,26 @@ def money(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _by_key(items: TickItems, key: str) -> tuple[dict[str, Item], int, int]:
+def _by_key(items: TickItems, key: str, kept: list[str]) -> tuple[dict[str, Item], int, int]:
+    """{join key: item with only the `kept` fields} (a tick is not held whole), no_key, duplicates."""
     found: dict[str, Item] = {}
     no_key = duplicates = 0
-    for item in items.items:  # sorted by item key: the first of a join key is stable
+    for item in items:  # sorted by item key: the first of a join key is stable
         value = join_key(item, key)
         if value is None:
             no_key += 1
         elif value in found:
             duplicates += 1
         else:
-            found[value] = item
+            found[value] = Item(item.key, item.url, {name: item.fields.get(name) for name in kept})
     return found, no_key, duplicates
 
 
 def compare(left: TickItems, right: TickItems, key: str, price: str, fields: list[str]) -> Comparison:
     """Pairs of items with equal `key`, and the keys of one side only (pure)."""
-    lefts, left_no_key, left_dups = _by_key(left, key)
-    rights, right_no_key, right_dups = _by_key(right, key)
+    kept = [price, *fields]
+    lefts, left_no_key, left_dups = _by_key(left, key, kept)
+    rights, right_no_key, right_dups = _by_key(right, key, kept)
     result = Comparison()
     unpriced = cheaper_left = cheaper_right = same = 0
     for value in sorted(lefts.keys() & rights.keys()):
@@ -114,7 +116,7 @@ def compare(left: TickItems, right: TickItems, key: str, price: str, fields: lis
         "unpriced": unpriced, "cheaper_left": cheaper_left, "cheaper_right": cheaper_right, "same_price": same,
         "no_key": {"left": left_no_key, "right": right_no_key},
         "duplicate_keys": {"left": left_dups, "right": right_dups},
-        "items": {"left": len(left.items), "right": len(right.items)},
+        "items": {"left": len(left), "right": len(right)},
     }
     return result
 

@@ -53,9 +53,9 @@ def write_items(binary: Any, items: TickItems, fmt: str, declared: list[str]) ->
     """Write the items in `fmt` to a binary file; returns (rows, columns)."""
     if fmt == "csv":
         columns = csv_columns(items, declared)
-        rows = ([item.key, item.url, *(item.fields.get(name) for name in columns[2:])] for item in items.items)
+        rows = ([item.key, item.url, *(item.fields.get(name) for name in columns[2:])] for item in items)
         return write_csv(binary, columns, rows), columns
-    records = ({"key": item.key, "url": item.url, "fields": item.fields} for item in items.items)
+    records = ({"key": item.key, "url": item.url, "fields": item.fields} for item in items)
     return write_jsonl(binary, records), ["key", "url", "fields"]
 
 

@@ -9,7 +9,7 @@ from pipelines.workflows.ticks import Item, TickItems
 
 
 def items(*rows: tuple[str, dict]) -> TickItems:
-    return TickItems([Item(key, f"http://shop/{key}", fields) for key, fields in sorted(rows)], 0)
+    return TickItems.of(Item(key, f"http://shop/{key}", fields) for key, fields in rows)
 
 
 def test_pairs_carry_both_prices_and_an_exact_difference() -> None:

@@ -39,6 +39,6 @@ def test_json_task_params_build_the_task_and_its_params_are_json_again(cls: type
 
 
 def test_a_field_named_like_an_export_column_is_refused_with_a_sentence() -> None:
-    items = TickItems([Item("k", "u", {"_url": "x"})], 0)
+    items = TickItems.of([Item("k", "u", {"_url": "x"})])
     with pytest.raises(WorkflowError, match="field '_url' has the name of the export's own _url column"):
         csv_columns(items, [])

@@ -23,9 +23,10 @@ def test_the_last_line_of_a_key_wins_and_items_come_sorted_by_key(tmp_path: Path
                          {"key": "a", "url": "u2", "fields": {"v": 2, "extra": 0}},
                          {"key": "b", "url": "u3", "fields": {"v": 3}})
     items = read_tick_items(folder, "shop", "20261121T0730Z")
-    assert [(i.key, i.url, i.fields) for i in items.items] == [("a", "u2", {"v": 2, "extra": 0}),
+    assert [(i.key, i.url, i.fields) for i in items] == [("a", "u2", {"v": 2, "extra": 0}),
                                                                 ("b", "u3", {"v": 3})]
-    assert items.duplicates == 1
+    assert items.duplicates == 1 and len(items) == 2
+    assert [i.key for i in items] == ["a", "b"]  # iterating again reads the lines again
     assert items.field_names(["v", "declared_only"]) == ["v", "declared_only", "extra"]
 
 
