@@ -1,10 +1,10 @@
 """One external command run from a task: its own process group, its lines logged live, its end mapped.
 
-- The command starts through leash.py in a new session (its own process
+- The command starts under leash.py in a new session (its own process
   group): the daemon's SIGTERM to the worker's group does not reach it
   directly, and stopping it means stopping its whole group, grandchildren too.
-  leash.py asks for SIGTERM when the task process dies, so a hard-killed
-  worker leaves no crawler behind.
+  leash.py, the group's leader, stops the group when the task process dies,
+  so a hard-killed worker leaves nothing of the crawler behind.
 - stdout and stderr are read line by line by two threads and logged (logger
   `external.<name>.stdout` / `.stderr`), so the run's log capture stores them
   as they come (masked like every line). A line is decoded as UTF-8 with
@@ -118,7 +118,7 @@ def run(argv: Sequence[str], *, name: str, cwd: str | Path, env: Mapping[str, st
     what = describe(argv)
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(LEASH), str(os.getpid()), *argv], cwd=str(cwd), env=dict(env),
+        [sys.executable, "-I", "-S", str(LEASH), str(os.getpid()), str(grace_seconds), *argv], cwd=str(cwd), env=dict(env),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     group = proc.pid  # the session leader's pid is its group's id
     readers = [_Reader(proc.stdout, logging.getLogger(f"external.{name}.stdout"), logging.INFO),  # type: ignore[arg-type]
