@@ -22,8 +22,8 @@ def luigi_argv(task: str, *args: str) -> list[str]:
 
 def run(luigid: Luigid, task: str, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
     """`python -m luigi --module pipelines.external TASK ARGS` against this luigid, to the end."""
-    return subprocess.run(luigi_argv(task, *args), cwd=ROOT, env=luigid.env(**env), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(luigi_argv(task, *args), cwd=ROOT, env={**luigid.env(), **env}, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def start(luigid: Luigid, task: str, *args: str) -> subprocess.Popen[str]:
