@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.external.child import MAX_LINE_BYTES
-from tests.conftest import Luigid
+from tests.conftest import Luigid, make_luigid
 from tests.external.support import AT, TOOL, gone, messages, read_pids, record, run, script, start
 from tests.runs.support import runs_where, wait_for
 
@@ -133,6 +133,22 @@ def test_hostile_lines_are_stored_safely(luigid: Luigid) -> None:
     assert "nul \ufffd inside" in log
     assert "login password=*** ok" in log and not any("hunter2" in line for line in log)
     assert log.index("last line") > log.index("nul \ufffd inside")
+
+
+@pytest.mark.postgres
+def test_hostile_lines_are_stored_in_a_postgresql_history_too(tmp_path_factory: pytest.TempPathFactory,
+                                                              postgres_url: str) -> None:
+    server = make_luigid(tmp_path_factory.mktemp("pg-history"), history_url=postgres_url)
+    server.start()
+    try:
+        done = script(server, "hostile", "hostile")
+
+        assert done.returncode == 0, done.stderr[-3000:]
+        log = messages(server, record(server, "PythonScript", "hostile")["id"])
+        assert "nul \ufffd inside" in log and "bad bytes \ufffd\ufffd\ufffd( here" in log  # PostgreSQL refuses NUL
+        assert "last line" in log
+    finally:
+        server.stop()
 
 
 def test_a_missing_script_fails_with_a_sentence(luigid: Luigid, tmp_path: Path) -> None:
