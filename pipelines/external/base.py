@@ -89,6 +89,10 @@ class ExternalTask(ReclaimFirst, luigi.Task):
         """argv, working folder and extra environment of the child; `tmp` is the attempt's output folder."""
         raise NotImplementedError
 
+    def what(self, argv: list[str]) -> str:
+        """The child in messages: 'python /path/fetch.py --pages ...', 'spider shop'."""
+        return child.describe(argv)
+
     def collect(self, tmp: Path, outcome: dict[str, Any]) -> dict[str, Any]:
         """The run's stats from what the child left in `tmp` and how it ended (also after a failure)."""
         return outcome
@@ -102,10 +106,11 @@ class ExternalTask(ReclaimFirst, luigi.Task):
             argv, cwd, extra = self.command(tmp)
             env = {**os.environ, "PYTHONUNBUFFERED": "1", "CRAWLOPS_TICK": self.at.strftime("%Y-%m-%dT%H:%MZ"),
                    "CRAWLOPS_NAME": label, **extra}
-            self.set_status_message(f"running {child.describe(argv)}")
+            what = self.what(argv)
+            self.set_status_message(f"running {what}")
             try:
                 ended = child.run(argv, name=label, cwd=cwd, env=env, timeout_seconds=self.timeout_seconds,
-                                  grace_seconds=self.grace_seconds)
+                                  grace_seconds=self.grace_seconds, what=what)
             except ExternalError as exc:
                 code = exc.returncode if isinstance(exc, ChildFailed) else None
                 self.run_stats = self.collect(tmp, {"exit_code": code, "error": type(exc).__name__})

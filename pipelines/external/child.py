@@ -113,9 +113,12 @@ def describe(argv: Sequence[str]) -> str:
 
 
 def run(argv: Sequence[str], *, name: str, cwd: str | Path, env: Mapping[str, str], timeout_seconds: float = 0,
-        grace_seconds: float = 10, on_start: Callable[[int], None] | None = None) -> Ended:
-    """Run `argv` to its end; raise ChildFailed / ChildTimedOut / ChildTerminated, else return how it ended."""
-    what = describe(argv)
+        grace_seconds: float = 10, what: str = "", on_start: Callable[[int], None] | None = None) -> Ended:
+    """Run `argv` to its end; raise ChildFailed / ChildTimedOut / ChildTerminated, else return how it ended.
+
+    `what` names the command in messages (default: its first words).
+    """
+    what = what or describe(argv)
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-I", "-S", str(LEASH), str(os.getpid()), str(grace_seconds), *argv], cwd=str(cwd), env=dict(env),

@@ -89,6 +89,9 @@ class ScrapySpider(ExternalTask):
         path = os.pathsep.join(p for p in (str(SCRAPY_PATH), os.environ.get("PYTHONPATH", "")) if p)
         return argv, cwd, {"PYTHONPATH": path}
 
+    def what(self, argv: list[str]) -> str:
+        return f"spider {self.label}"
+
     def collect(self, tmp: Path, outcome: dict[str, Any]) -> dict[str, Any]:
         return {**spider_stats(read_json(tmp / STATS), label=self.label), **outcome}
 

@@ -110,6 +110,16 @@ def test_a_rerun_of_a_done_spider_tick_does_nothing(world: Luigid, site: DemoSit
     assert len([r for r in _runs(world) if r["crawl"] == "shop"]) == 1
 
 
+def test_an_unknown_spider_fails_with_scrapys_exit_code_and_its_last_lines(world: Luigid) -> None:
+    unknown = run(world, "ScrapySpider", "--project", str(PROJECT), "--spider", "nope", "--at", AT)
+
+    assert unknown.returncode == 30, unknown.stderr[-3000:]
+    row = runs_where(world, family="ScrapySpider", crawl="nope")[0]
+    assert row["error_type"] == "pipelines.external.exceptions.ChildFailed"
+    assert row["error_message"].startswith("spider nope exited with code 1; last lines: ")
+    assert "Spider not found: nope" in row["error_message"]
+
+
 def test_without_scrapy_the_task_fails_with_a_sentence(world: Luigid, tmp_path: Path, site: DemoSite) -> None:
     hide = tmp_path / "no-scrapy"
     hide.mkdir()

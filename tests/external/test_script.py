@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.demo.site import product
 from pipelines.external.child import MAX_LINE_BYTES
-from tests.conftest import Luigid, make_luigid
+from tests.conftest import ROOT, Luigid, make_luigid, start_demo_site, stop
 from tests.external.support import AT, TOOL, gone, messages, read_pids, record, run, script, start
 from tests.runs.support import runs_where, wait_for
 
@@ -135,6 +136,23 @@ def test_hostile_lines_are_stored_safely(luigid: Luigid) -> None:
     assert log.index("last line") > log.index("nul \ufffd inside")
 
 
+def test_the_example_requests_script_lists_the_demo_sites_books(luigid: Luigid) -> None:
+    site = start_demo_site(30)
+    try:
+        done = run(luigid, "PythonScript", "--path", str(ROOT / "examples/requests_script/fetch_books.py"),
+                   "--args", json.dumps(["--site", site.url, "--pages", "2"]), "--at", AT)
+    finally:
+        stop(site.proc)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = (tick_dir(luigid, "fetch_books") / "books.jsonl").read_text(encoding="utf-8").splitlines()
+    books = [json.loads(line) for line in lines]
+    assert [b["title"] for b in books] == [product(pid)["title"] for pid in range(1, 31)]
+    row = record(luigid, "PythonScript", "")
+    assert json.loads(row["stats"])["reported"] == {"pages": 2, "books": 30}
+    assert "done: 30 books from 2 pages" in messages(luigid, row["id"])
+
+
 @pytest.mark.postgres
 def test_hostile_lines_are_stored_in_a_postgresql_history_too(tmp_path_factory: pytest.TempPathFactory,
                                                               postgres_url: str) -> None:
@@ -152,10 +170,10 @@ def test_hostile_lines_are_stored_in_a_postgresql_history_too(tmp_path_factory: 
 
 
 def test_a_missing_script_fails_with_a_sentence(luigid: Luigid, tmp_path: Path) -> None:
-    missing = run(luigid, "PythonScript", "--path", str(tmp_path / "nope.py"), "--at", AT)
+    missing = run(luigid, "PythonScript", "--path", str(tmp_path / "nope.py"), "--name", "missing", "--at", AT)
 
     assert missing.returncode == 30
-    row = record(luigid, "PythonScript", "")
+    row = record(luigid, "PythonScript", "missing")
     assert row["error_message"] == f"no script at {tmp_path / 'nope.py'}"
 
 
