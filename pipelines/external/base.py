@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import luigi
+from luigi.freezing import recursively_unfreeze
 
 from pipelines import config
 from pipelines.external import child
@@ -133,11 +134,11 @@ def read_json(path: Path) -> Any:
 def setting_words(settings: Mapping[str, Any], flag: str) -> list[str]:
     """{"A": 1, "B": {"x": 2}} -> ["-s", "A=1", "-s", 'B={"x": 2}'] (strings as they are, the rest as JSON)."""
     words: list[str] = []
-    for key, value in settings.items():
+    for key, value in recursively_unfreeze(settings).items():  # a DictParameter's nested values are frozen
         text = value if isinstance(value, str) else json.dumps(value)
         words += [flag, f"{key}={text}"]
     return words
 
 
 def as_strings(values: Sequence[Any]) -> list[str]:
-    return [v if isinstance(v, str) else json.dumps(v) for v in values]
+    return [v if isinstance(v, str) else json.dumps(v) for v in recursively_unfreeze(list(values))]

@@ -113,7 +113,7 @@ def describe(argv: Sequence[str]) -> str:
 
 
 def run(argv: Sequence[str], *, name: str, cwd: str | Path, env: Mapping[str, str], timeout_seconds: float = 0,
-        grace_seconds: float = 10, what: str = "", on_start: Callable[[int], None] | None = None) -> Ended:
+        grace_seconds: float = 10, what: str = "") -> Ended:
     """Run `argv` to its end; raise ChildFailed / ChildTimedOut / ChildTerminated, else return how it ended.
 
     `what` names the command in messages (default: its first words).
@@ -132,8 +132,6 @@ def run(argv: Sequence[str], *, name: str, cwd: str | Path, env: Mapping[str, st
     timed_out = False
     previous = _on_sigterm(lambda: (terminated.set(), _signal_group(group, signal.SIGTERM)))
     try:
-        if on_start is not None:
-            on_start(proc.pid)
         deadline = started + timeout_seconds if timeout_seconds and timeout_seconds > 0 else None
         while True:
             try:

@@ -84,8 +84,8 @@ class ScrapySpider(ExternalTask):
         else:
             raise BadCommand(f"{target} is neither a Scrapy project folder nor a spider file (.py)")
         ours = {"CRAWLOPS_STATS_FILE": str(tmp / STATS), "CRAWLOPS_ITEMS_FILE": str(tmp / ITEMS)}
-        argv = [sys.executable, "-m", "crawlops_scrapy", *words, *setting_words(dict(self.settings), "-s"),
-                *setting_words(ours, "-s"), *setting_words(dict(self.args), "-a")]
+        argv = [sys.executable, "-m", "crawlops_scrapy", *words, *setting_words(self.settings, "-s"),
+                *setting_words(ours, "-s"), *setting_words(self.args, "-a")]
         path = os.pathsep.join(p for p in (str(SCRAPY_PATH), os.environ.get("PYTHONPATH", "")) if p)
         return argv, cwd, {"PYTHONPATH": path}
 

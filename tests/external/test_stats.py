@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import luigi
+
+from pipelines.external.base import as_strings, setting_words
 from pipelines.external.child import clean_line, exit_words, line_level
 from pipelines.external.scrapy import spider_stats
 from pipelines.runs.totals import crawl_counts
@@ -62,3 +65,12 @@ def test_exit_words_name_the_code_or_the_signal() -> None:
     assert exit_words(3) == "exited with code 3"
     assert exit_words(-9) == "was killed by signal 9 (SIGKILL)"
     assert exit_words(143) == "exited with code 143 (128 + SIGTERM)"
+
+
+def test_nested_settings_and_arguments_reach_the_command_line_as_json() -> None:
+    settings = luigi.DictParameter().normalize({"FEEDS": {"out.csv": {"format": "csv"}}, "DOWNLOAD_DELAY": 0.5,
+                                                "BOT_NAME": "shop"})
+
+    assert setting_words(settings, "-s") == ["-s", 'FEEDS={"out.csv": {"format": "csv"}}', "-s", "DOWNLOAD_DELAY=0.5",
+                                             "-s", "BOT_NAME=shop"]
+    assert as_strings(luigi.ListParameter().normalize(["--pages", 3, {"a": [1]}])) == ["--pages", "3", '{"a": [1]}']
