@@ -120,9 +120,9 @@ def run(argv: Sequence[str], *, name: str, cwd: str | Path, env: Mapping[str, st
     """
     what = what or describe(argv)
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(LEASH), str(os.getpid()), str(grace_seconds), *argv], cwd=str(cwd), env=dict(env),
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    leash = [sys.executable, "-I", "-S", str(LEASH), str(os.getpid()), str(grace_seconds)]
+    proc = subprocess.Popen([*leash, *argv], cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     group = proc.pid  # the session leader's pid is its group's id
     readers = [_Reader(proc.stdout, logging.getLogger(f"external.{name}.stdout"), logging.INFO),  # type: ignore[arg-type]
                _Reader(proc.stderr, logging.getLogger(f"external.{name}.stderr"), logging.WARNING)]  # type: ignore[arg-type]
