@@ -130,7 +130,7 @@ def run(argv: Sequence[str], *, name: str, cwd: str | Path, env: Mapping[str, st
         reader.start()
     terminated = threading.Event()
     timed_out = False
-    previous = _on_sigterm(lambda: (terminated.set(), _signal_group(group, signal.SIGTERM)))
+    previous = _on_sigterm(lambda: (terminated.set(), _terminate(proc, group)))
     try:
         deadline = started + timeout_seconds if timeout_seconds and timeout_seconds > 0 else None
         while True:
@@ -185,10 +185,27 @@ def _quoted(tail: list[str]) -> str:
     return "; last lines: " + " | ".join(tail[-5:])
 
 
+def _terminate(proc: subprocess.Popen, group: int) -> None:
+    """One SIGTERM for every process of the group.
+
+    While leash.py runs, it alone is signalled and passes SIGTERM on to the group: signalling the
+    group too would give every process two, and a second SIGTERM makes Scrapy stop at once,
+    without closing the spider (no stats, no finish_reason). Without it, the group directly.
+    """
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        else:
+            return
+    _signal_group(group, signal.SIGTERM)
+
+
 def stop_group(proc: subprocess.Popen, group: int, grace_seconds: float) -> None:
     """SIGTERM to the group, SIGKILL to whatever is left after `grace_seconds`; reaps the leader."""
     if proc.poll() is None or _group_alive(group):
-        _signal_group(group, signal.SIGTERM)
+        _terminate(proc, group)
         deadline = time.monotonic() + max(0.0, grace_seconds)
         while time.monotonic() < deadline:
             proc.poll()

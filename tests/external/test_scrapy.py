@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -14,8 +16,8 @@ import pytest
 
 from pipelines.demo.site import listing_pages, product
 from tests.conftest import ROOT, DemoSite, Luigid, free_port, make_luigid, start_demo_site, stop, wait_http
-from tests.external.support import AT, messages, record, run
-from tests.runs.support import log_of, runs_where
+from tests.external.support import AT, messages, record, run, start
+from tests.runs.support import log_of, runs_where, wait_for
 
 pytestmark = pytest.mark.scrapy
 PRODUCTS = 30
@@ -118,6 +120,34 @@ def test_an_unknown_spider_fails_with_scrapys_exit_code_and_its_last_lines(world
     assert row["error_type"] == "pipelines.external.exceptions.ChildFailed"
     assert row["error_message"].startswith("spider nope exited with code 1; last lines: ")
     assert "Spider not found: nope" in row["error_message"]
+
+
+def test_a_spider_stopped_by_the_workers_sigterm_closes_gracefully_and_its_stats_are_kept(world: Luigid) -> None:
+    slow = start_demo_site(PRODUCTS, latency_ms=300)
+    worker = start(world, "ScrapySpider", "--project", str(PROJECT), "--spider", "shop", "--name", "slowshop",
+                   "--at", AT, "--args", json.dumps({"start_url": slow.url}), "--settings",
+                   '{"CONCURRENT_REQUESTS": 1}')
+    try:
+        row = wait_for(lambda: runs_where(world, family="ScrapySpider", crawl="slowshop"), 60, "a run record")[0]
+        wait_for(lambda: any(line.endswith("Spider opened") for line in messages(world, row["id"])), 60,
+                 "Scrapy's 'Spider opened' in the DB")
+
+        os.killpg(worker.pid, signal.SIGTERM)  # what the trigger daemon's timeout does
+        worker.wait(60)
+    finally:
+        stop(worker)
+        stop(slow.proc)
+
+    assert worker.returncode == 30
+    row = runs_where(world, family="ScrapySpider", crawl="slowshop")[0]
+    stats = json.loads(row["stats"])
+    assert row["status"] == "failed" and row["error_type"] == "pipelines.external.exceptions.ChildTerminated"
+    assert "spider slowshop and its process group were stopped" in row["error_message"]
+    # Exactly one SIGTERM reached Scrapy (through leash.py): it closed the spider itself and wrote its stats.
+    assert stats["finish_reason"] == "shutdown"
+    log = messages(world, row["id"])
+    assert any("Received SIGTERM, shutting down gracefully" in line for line in log)
+    assert not any("forcing unclean shutdown" in line for line in log)
 
 
 def test_without_scrapy_the_task_fails_with_a_sentence(world: Luigid, tmp_path: Path, site: DemoSite) -> None:
