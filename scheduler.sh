@@ -10,7 +10,8 @@
 #   ./scheduler.sh status        what is running, and where
 #   ./scheduler.sh crawl NAME [--at 2026-11-21T0730]
 #                                run one crawl tick through luigid (default: this minute, UTC)
-#   ./scheduler.sh test [ARGS]   set up .venv if needed and run the test suite (ARGS go to pytest)
+#   ./scheduler.sh test [ARGS]   set up .venv if needed (with the Scrapy extra, requirements-scrapy.txt)
+#                                and run the test suite (ARGS go to pytest)
 #   ./scheduler.sh crontab       print crontab lines equivalent to the enabled schedules in
 #                                webmon's DB (for cron instead of the trigger daemon)
 #
@@ -78,6 +79,16 @@ ensure_venv() {
         say "installing requirements into $VENV (once; takes a minute)"
         "$VPY" -m pip install --quiet --disable-pip-version-check -r requirements.txt
         echo "$want" >"$stamp"
+    fi
+    [ "${1:-}" = scrapy ] || return 0
+    # The optional Scrapy extra (pipelines/external/, docs/external-crawlers.md): `test`
+    # installs it so its tests run; `up` never needs it.
+    local extra=$VENV/.requirements-scrapy.sha256
+    want=$(cat requirements.txt requirements-scrapy.txt | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$extra" 2>/dev/null)" != "$want" ]; then
+        say "installing the Scrapy extra (requirements-scrapy.txt) into $VENV"
+        "$VPY" -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-scrapy.txt
+        echo "$want" >"$extra"
     fi
 }
 
@@ -434,7 +445,7 @@ cmd_crontab() {
 }
 
 cmd_test() {
-    ensure_venv
+    ensure_venv scrapy
     unset LUIGI_CONFIG_PATH  # tests write their own configs
     unset LUIGID_PORT DEMO_SITE_PORT WEBMON_PORT WEBMON_BASE_URL  # and pick their own ports
     exec "$VPY" -m pytest "$@"

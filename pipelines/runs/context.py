@@ -92,7 +92,8 @@ class RunContext:
             report(f"sweep failed: {type(exc).__name__}: {exc}")
         self._masker = masker = Masker(env_secrets() + url_passwords(_proxies(task)))
         params = json.dumps(masker.mask_mapping(task.to_str_params(only_public=True)), sort_keys=True)
-        crawl = task.param_kwargs.get("crawl")
+        # A task without a `crawl` parameter may name the crawl it counts under (ScrapySpider: its spider).
+        crawl = task.param_kwargs.get("crawl", getattr(task, "run_crawl", None))
         host, pid = socket.gethostname(), os.getpid()
         task.__dict__.pop("run_stats", None)  # a rerun of the same instance must not report old counters
         self.run_id, self.attempt = records.create_run(

@@ -9,7 +9,9 @@ outcomes in the same transaction as the outcome itself:
 - `crawl_crawl_totals`, a row per (crawl, name): pages fetched, bytes,
   retries, responses by status class, fetch failures by reason, items parsed,
   dropped and stored, from the `run_stats` of FetchPages, ParsePages and
-  StoreItems; and `last_success_at`, the end of the newest RunCrawl done.
+  StoreItems and of Scrapy spiders (ScrapySpider: also their errors and
+  finish reasons); and `last_success_at`, the end of the newest RunCrawl (or
+  Scrapy spider run) done.
 
 `records.finish` and the sweep call `in_one_transaction`. Counts only grow, as
 Prometheus counters must: a run the sweep killed that later turns out alive
@@ -57,6 +59,11 @@ STORED_KINDS = ("new", "changed", "unchanged")
 FAILURE_REASONS = ("timeout", "connection_error", "proxy_error", "truncated", "too_large", "decode_error",
                    "bad_redirect", "redirect_loop", "max_redirects", "error_redirect", "content_check",
                    "no_live_proxy", "internal_error", "http_4xx", "http_5xx", "other")
+# Scrapy's finish_reason values (its own and its CloseSpider extension's); anything else is other,
+# a run that left no stats (it never closed) is none.
+FINISH_REASONS = ("finished", "shutdown", "cancelled", "closespider_timeout", "closespider_timeout_no_item",
+                  "closespider_itemcount", "closespider_pagecount", "closespider_errorcount", "none", "other")
+SCRAPY_CLOSES = "scrapy_closes_"
 LAST_SUCCESS = "last_success_at"
 MAX_NAMES = (LAST_SUCCESS,)  # kept as the newest value; every other name is a sum
 _HTTP_REASON = re.compile(r"^http_([45])\d\d$")
@@ -88,8 +95,18 @@ def failure_reason(reason: str) -> str:
     return reason if reason in FAILURE_REASONS else "other"
 
 
+def finish_reason(reason: Any) -> str:
+    if reason is None:
+        return "none"
+    return reason if reason in FINISH_REASONS else "other"
+
+
 def crawl_counts(family: str, stats: Any) -> dict[str, float]:
-    """The crawl counters in a stage's run_stats (names of crawl_crawl_totals)."""
+    """The crawl counters in a stage's run_stats (names of crawl_crawl_totals).
+
+    A Scrapy spider's run (pipelines/external/scrapy.py: stats with "engine": "scrapy", whatever the
+    task's family) counts as a crawl's fetch and parse together, plus its errors and finish reason.
+    """
     if isinstance(stats, str):
         try:
             stats = json.loads(stats)
@@ -103,7 +120,18 @@ def crawl_counts(family: str, stats: Any) -> dict[str, float]:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             counts[name] = counts.get(name, 0) + value
 
-    if family == "FetchPages":
+    if stats.get("engine") == "scrapy":
+        put("pages_fetched", stats.get("pages"))
+        put("bytes", stats.get("bytes"))
+        put("retries", stats.get("retries"))
+        for status, n in _items(stats.get("responses_by_status")):
+            if len(status) == 3 and status.isdigit() and "1" <= status[0] <= "5":
+                put(f"responses_{status[0]}xx", n)
+        put("items_parsed", stats.get("items"))
+        put("items_dropped", stats.get("items_dropped"))
+        put("scrapy_errors", stats.get("errors"))
+        counts[SCRAPY_CLOSES + finish_reason(stats.get("finish_reason"))] = 1
+    elif family == "FetchPages":
         put("pages_fetched", stats.get("fetched"))
         put("bytes", stats.get("bytes"))
         put("retries", stats.get("retries"))
@@ -156,9 +184,11 @@ class Totals:
         if not outcome.crawl:
             return
         crawl = crawl_label(outcome.crawl)
-        for name, value in crawl_counts(outcome.family, outcome.stats).items():
+        counts = crawl_counts(outcome.family, outcome.stats)
+        for name, value in counts.items():
             self.crawls[crawl, name] = self.crawls.get((crawl, name), 0) + value
-        if outcome.family == "RunCrawl" and outcome.status == DONE:
+        whole = outcome.family == "RunCrawl" or any(name.startswith(SCRAPY_CLOSES) for name in counts)
+        if whole and outcome.status == DONE:
             self.crawls[crawl, LAST_SUCCESS] = max(ended, self.crawls.get((crawl, LAST_SUCCESS), ended))
 
     def run_rows(self) -> list[dict[str, Any]]:

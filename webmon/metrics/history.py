@@ -70,19 +70,28 @@ def task_families(rows: list[dict[str, Any]]) -> list[Metric]:
 
 
 def crawl_families(rows: list[tuple[str, str, float]]) -> list[Metric]:
-    from pipelines.runs.totals import LAST_SUCCESS, STATUS_CLASSES, STORED_KINDS, failure_reason  # noqa: PLC0415
+    from pipelines.runs.totals import (  # noqa: PLC0415
+        LAST_SUCCESS,
+        SCRAPY_CLOSES,
+        STATUS_CLASSES,
+        STORED_KINDS,
+        failure_reason,
+        finish_reason,
+    )
 
     by_crawl: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for crawl, name, value in rows:
         if name.startswith("failures_"):
             name = "failures_" + failure_reason(name.removeprefix("failures_"))
+        elif name.startswith(SCRAPY_CLOSES):
+            name = SCRAPY_CLOSES + finish_reason(name.removeprefix(SCRAPY_CLOSES))
         by_crawl[str(crawl)][name] += value
     help_ = {
-        "pages_fetched": "Pages fetched (responses stored) by FetchPages.",
-        "bytes": "Bytes of response bodies fetched by FetchPages.",
-        "retries": "Requests retried by FetchPages.",
-        "items_parsed": "Items extracted by ParsePages.",
-        "items_dropped": "Item pages ParsePages could not parse (its errors).",
+        "pages_fetched": "Pages fetched (responses stored) by FetchPages, or responses of a Scrapy spider.",
+        "bytes": "Bytes of response bodies fetched by FetchPages or a Scrapy spider.",
+        "retries": "Requests retried by FetchPages or a Scrapy spider.",
+        "items_parsed": "Items extracted by ParsePages, or scraped by a Scrapy spider.",
+        "items_dropped": "Item pages ParsePages could not parse (its errors), or items a Scrapy spider dropped.",
     }
     simple = {name: CounterMetricFamily(f"crawl_{name}", text, labels=["crawl"]) for name, text in help_.items()}
     responses = CounterMetricFamily("crawl_responses", "Responses FetchPages received, by status class.",
@@ -92,7 +101,13 @@ def crawl_families(rows: list[tuple[str, str, float]]) -> list[Metric]:
                                    labels=["crawl", "reason"])
     stored = CounterMetricFamily("crawl_items_stored", "Items StoreItems stored, by kind.", labels=["crawl", "kind"])
     success = GaugeMetricFamily("crawl_last_success_timestamp_seconds",
-                                "When the newest RunCrawl of the crawl that ended done ended.", labels=["crawl"])
+                                "When the newest RunCrawl (or Scrapy spider run) of the crawl that ended done "
+                                "ended.", labels=["crawl"])
+    scrapy_errors = CounterMetricFamily("crawl_scrapy_errors", "ERROR log lines of a Scrapy spider's runs "
+                                        "(log_count/ERROR; spider exceptions log one each).", labels=["crawl"])
+    closes = CounterMetricFamily("crawl_scrapy_closes", "Scrapy spider runs by finish_reason (Scrapy's words; "
+                                 "none: no stats, the spider never closed; other: anything else).",
+                                 labels=["crawl", "reason"])
     for crawl, values in sorted(by_crawl.items()):
         for name, family in simple.items():
             family.add_metric([crawl], values.get(name, 0))
@@ -105,4 +120,9 @@ def crawl_families(rows: list[tuple[str, str, float]]) -> list[Metric]:
             stored.add_metric([crawl, kind], values.get(f"items_stored_{kind}", 0))
         if LAST_SUCCESS in values:
             success.add_metric([crawl], values[LAST_SUCCESS])
-    return [*simple.values(), responses, failures, stored, success]
+        reasons = {n.removeprefix(SCRAPY_CLOSES): v for n, v in values.items() if n.startswith(SCRAPY_CLOSES)}
+        if reasons:  # a crawl some Scrapy spider ran as
+            scrapy_errors.add_metric([crawl], values.get("scrapy_errors", 0))
+            for reason, n in sorted(reasons.items()):
+                closes.add_metric([crawl, reason], n)
+    return [*simple.values(), responses, failures, stored, success, scrapy_errors, closes]
