@@ -236,7 +236,7 @@ class ScheduleAdminForm(forms.ModelForm):
     """The admin's form: the crawl chosen from the loaded specs, the task from the known classes (or typed);
     Schedule.clean() says what is wrong."""
 
-    task = forms.CharField(max_length=200, required=False,  # a form without it schedules a crawl
+    task = forms.CharField(max_length=200, required=False, initial=Schedule.RUN_CRAWL,  # without it: a crawl
                            help_text="A Luigi task class as module.Class (suggested: the tasks of luigi.cfg's "
                                      "[workflows] modules), or RunCrawl, BackupDatabase, PruneHistory.")
     crawl = forms.ChoiceField(choices=(), required=False,  # blank for other tasks; clean() decides
@@ -254,7 +254,7 @@ class ScheduleAdminForm(forms.ModelForm):
         if current and current not in names:  # its spec is gone: keep the value visible; clean() names it
             names = [current, *names]
         self.fields["crawl"].choices = [("", "---------")] + [(n, n) for n in names]
-        self.fields["task"].widget = DatalistInput(task_options(), attrs={"size": 60})
+        self.fields["task"].widget = DatalistInput(task_options(), attrs={"size": 60, "maxlength": 200})
 
     def clean_task(self) -> str:
         return self.cleaned_data.get("task") or Schedule.RUN_CRAWL

@@ -76,6 +76,11 @@ class TaskKind:
         return self.dotted == CRAWL_TASK
 
 
+def modules_setting() -> str:
+    """Where the allowed modules come from, for sentences."""
+    return ENV if os.environ.get(ENV) is not None else "luigi.cfg's [workflows] modules"
+
+
 def configured_modules() -> list[str]:
     """`[workflows] modules` (or CRAWLOPS_WORKFLOW_MODULES), as a list of dotted names."""
     text = os.environ.get(ENV)
@@ -122,12 +127,10 @@ def load_module(name: str) -> ModuleType:
     try:
         module = sys.modules.get(name)
         if module is not None and name in _loaded and _mtime(module) != _loaded[name]:
-            if _mtime(module) == -1.0:
-                sys.modules.pop(name, None)
-                module = importlib.import_module(name)
-            else:
-                module = importlib.reload(module)
-        elif module is None:
+            # A fresh module, not importlib.reload(): reload keeps the names the new code no longer defines.
+            del sys.modules[name]
+            module = None
+        if module is None:
             module = importlib.import_module(name)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a workflow module is user code
         sys.modules.pop(name, None)
@@ -149,8 +152,10 @@ def resolve(name: str) -> TaskKind:
                             f"or as one of {known}; got {name.strip()!r}.")
     allowed = allowed_modules()
     if not is_allowed(module_name, allowed):
-        raise TaskKindError(f"Module {module_name} is not a workflow module: luigi.cfg's [workflows] modules "
-                            f"allows {', '.join(allowed)} (add it there to schedule its tasks).")
+        configured = ", ".join(configured_modules()) or "none"
+        raise TaskKindError(f"Module {module_name} is not a workflow module: schedules name tasks of "
+                            f"{' and '.join(BUILTIN_MODULES)} and of {modules_setting()} ({configured}); "
+                            "add it there to schedule its tasks.")
     module = load_module(module_name)
     cls = getattr(module, class_name, None)
     if cls is None:

@@ -106,7 +106,7 @@ def describe(param: luigi.Parameter) -> str:
     if isinstance(param, luigi.ListParameter):
         return "a JSON list"
     if type(param) in TEXT_PARAMETERS:
-        return "text (a JSON string)"
+        return "text"
     return f"a value {type(param).__name__} accepts"
 
 
