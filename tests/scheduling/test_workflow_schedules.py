@@ -312,3 +312,19 @@ def test_trigger_now_of_a_workflow_takes_no_overrides(manager: Client) -> None:
     assert not ScheduledRun.objects.exists()
     manager.post(f"/schedules/{team.pk}/trigger/", {"overrides": ""})
     assert ScheduledRun.objects.get().trigger == ScheduledRun.MANUAL
+
+
+def test_a_backfill_of_a_daily_workflow_queues_a_run_per_day_each_with_its_date() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    load = schedule(LOAD, {"attempts_file": "/srv/load.txt"}, name="load", cron="0 7 * * *")
+    load.full_clean()
+    load.save()
+    out = StringIO()
+    call_command("backfill", "load", "--start", "2026-11-01", "--end", "2026-11-03", stdout=out)
+    assert out.getvalue().startswith("queued 3 backfill runs of load")
+    commands = [Trigger(name="t").default_command(run) for run in load.runs.order_by("logical_time")]
+    assert [c[c.index("--date") + 1] for c in commands] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert commands[0][3:8] == ["--module", "tests.workflow_tasks", "LoadWarehouse", "--attempts-file", "/srv/load.txt"]
