@@ -101,7 +101,9 @@ def test_luigi_cfg_workflows_modules_says_which_modules_and_packages_may_be_name
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(kinds.ENV)
     config = luigi.configuration.get_config()
-    config.add_section("workflows")
+    before = config.get("workflows", "modules", None)
+    if not config.has_section("workflows"):
+        config.add_section("workflows")
     try:
         config.set("workflows", "modules", "tests.workflow_tasks,  team_flows.exports")
         assert kinds.configured_modules() == ["tests.workflow_tasks", "team_flows.exports"]
@@ -113,7 +115,10 @@ def test_luigi_cfg_workflows_modules_says_which_modules_and_packages_may_be_name
             "pipelines.maintenance.tasks and of luigi.cfg's [workflows] modules (tests.workflow_tasks, "
             "team_flows.exports); add it there to schedule its tasks.")
     finally:
-        config.remove_section("workflows")
+        if before is None:
+            config.remove_section("workflows")
+        else:
+            config.set("workflows", "modules", before)
 
 
 @pytest.mark.parametrize(("task", "expected"), [
