@@ -99,6 +99,9 @@ class ScheduleAdmin(admin.ModelAdmin):
                 (
                     (
                         kind.name,
+                        format_html("<li>{}</li>", "Its crawl and spec overrides are the crawl and params "
+                                                   "fields; each run gets the tick as --at.")
+                        if kind.is_crawl else
                         format_html_join("", "<li><code>{}</code>: {}{}</li>",
                                          ((n, what, f" ({text})" if text else "")
                                           for n, what, text in signature(kind.cls)))
