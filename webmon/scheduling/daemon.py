@@ -1,8 +1,9 @@
 """The trigger daemon: fires schedules as `python -m luigi --module M Task ...` processes.
 
 Every kind of task is started the same way (the command comes from the
-schedule's Luigi class and parameters: Schedule.luigi_args); only a crawl's
-spec is checked before it starts (precheck.py). Each run's process gets
+schedule's Luigi class and parameters: Schedule.luigi_args). Before a run
+starts, its class and parameters are checked again and, for a crawl, its spec
+(precheck.py). Each run's process gets
 CRAWLOPS_SCHEDULED_RUN=<run id> in its environment, so its run records can be
 tied to the run.
 
