@@ -333,3 +333,18 @@ def test_a_backfill_of_a_daily_workflow_queues_a_run_per_day_each_with_its_date(
     commands = [Trigger(name="t").default_command(run) for run in load.runs.order_by("logical_time")]
     assert [c[c.index("--date") + 1] for c in commands] == ["2026-11-01", "2026-11-02", "2026-11-03"]
     assert commands[0][3:8] == ["--module", "tests.workflow_tasks", "LoadWarehouse", "--attempts-file", "/srv/load.txt"]
+
+
+def test_a_package_is_walked_and_its_broken_modules_are_skipped(workflows: Path, admin_client: Client) -> None:
+    package = workflows / "team_flows"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "good.py").write_text(textwrap.dedent(TEAM_FLOWS))
+    (package / "broken.py").write_text("raise SystemExit(2)\n")
+    (package / "sub" / "__init__.py").write_text("raise RuntimeError('half-installed')\n")
+    names = [kind.name for kind in kinds.known_kinds()]
+    assert "team_flows.good.BuildReport" in names
+    assert not [n for n in names if n.startswith(("team_flows.broken", "team_flows.sub"))]
+    assert sentence("team_flows.broken.Anything", field="task") == "Cannot import module team_flows.broken: SystemExit: 2."
+    page = admin_client.get("/admin/scheduling/schedule/add/")
+    assert page.status_code == 200 and '<option value="team_flows.good.BuildReport">' in page.content.decode()

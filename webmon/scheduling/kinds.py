@@ -217,5 +217,9 @@ def _walk(name: str) -> list[str]:
     path = getattr(module, "__path__", None)
     if not path:
         return [name]
-    return [name, *sorted(info.name for info in pkgutil.walk_packages(path, prefix=name + ".",
-                                                                     onerror=lambda _: None))]
+    found = []
+    try:  # walk_packages imports subpackages: user code, which may even call sys.exit()
+        found = [info.name for info in pkgutil.walk_packages(path, prefix=name + ".", onerror=lambda _: None)]
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
+        log.debug("cannot list the modules of %s: %s", name, exc)
+    return [name, *sorted(found)]
