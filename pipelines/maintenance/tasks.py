@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import operator
 import os
 from pathlib import Path
 
@@ -98,7 +99,9 @@ class BackupAll(luigi.WrapperTask):
 class PruneHistory(luigi.Task):
     """Deletes history older than `older_than_days` before `date` (UTC midnight), and expired sessions."""
 
-    older_than_days = luigi.IntParameter(default=90, description="Keep this many days of history.")
+    # A range, not an int: the command line and a schedule's task_params refuse 0 before anything runs.
+    older_than_days = luigi.NumericalParameter(default=90, var_type=int, min_value=1, max_value=36500,
+                                               right_op=operator.le, description="Keep this many days of history.")
     date = luigi.DateParameter(default=dt.date.today(), description="The day of the pruning (its cutoff's anchor).")
     batch_size = luigi.IntParameter(default=1000, significant=False, description="Rows per short transaction.")
     pause = luigi.FloatParameter(default=0.05, significant=False, description="Seconds between two batches.")

@@ -94,3 +94,27 @@ def test_scheduler_sh_crontab_reads_the_webmon_db(tmp_path: Path) -> None:
         f"0 3 * * * cd {ROOT} && TZ=UTC {Path(sys.executable).parent.parent}/bin/python -m luigi "
         f"--module pipelines.tasks RunCrawl --crawl demo {AT}"
     )
+
+
+def test_a_workflow_schedule_becomes_the_same_command_the_daemon_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRAWLOPS_WORKFLOW_MODULES", "tests.workflow_tasks")
+    make_schedule("reports", crawl="", task="tests.workflow_tasks.WriteReport", cron="0 6 * * *",
+                  task_params={"out_dir": "/srv/reports 100%", "tags": ["a", "b"]})
+    make_schedule("load", crawl="", task="tests.workflow_tasks.LoadWarehouse", cron="0 7 * * *",
+                  task_params={"attempts_file": "/srv/load.txt"})
+    make_schedule("backup", crawl="", task="BackupDatabase", cron="0 2 * * *", task_params={"db": "items"})
+    make_schedule("vanished", crawl="", task="tests.workflow_tasks.Removed", cron="0 8 * * *")
+    lines = crontab()
+    start = "cd '/opt/crawl ops' && TZ=UTC /opt/crawlops/.venv/bin/python -m luigi --module"
+    assert f"0 2 * * * {start} pipelines.maintenance.tasks BackupDatabase --db items " \
+           '--date "$(date -u +\\%Y-\\%m-\\%d)"' in lines
+    assert f"0 7 * * * {start} tests.workflow_tasks LoadWarehouse --attempts-file /srv/load.txt " \
+           '--date "$(date -u +\\%Y-\\%m-\\%d)"' in lines
+    assert f"0 6 * * * {start} tests.workflow_tasks WriteReport --out-dir '/srv/reports 100\\%' " \
+           f"--tags '[\"a\", \"b\"]' {AT}" in lines
+    at = lines.index(next(line for line in lines if line.startswith("# vanished")))
+    assert lines[at:at + 2] == [
+        f"# vanished (id {lines[at].split('id ')[1].split(')')[0]}): tests.workflow_tasks.Removed",
+        "# not listed: Module tests.workflow_tasks has no class Removed; its Luigi tasks: WriteReport, "
+        "LoadWarehouse, SlowExport.",
+    ]

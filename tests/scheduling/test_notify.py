@@ -93,6 +93,7 @@ def test_a_down_notice_reaches_the_webhook_exactly_once_then_a_recovery(receiver
     assert receiver.posts == [
         {
             "schedule": "demo-hourly",
+            "task": "RunCrawl",
             "crawl": "demo",
             "state": "down",
             "reason": "failed",

@@ -1,7 +1,8 @@
 """Admin of schedules and channels; runs, events, deliveries and heartbeats are read-mostly.
 
-A schedule's change page shows its next five fire times and its last runs
-with their status; bad values are refused with Schedule.clean()'s sentences.
+A schedule's change page shows its next five fire times, its last runs with
+their status, and the parameters of every task it can name; bad values are
+refused with Schedule.clean()'s sentences.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ class ScheduleAdmin(admin.ModelAdmin):
     list_filter = ["task", "state", "enabled", "crawl", "catchup", "overlap"]
     search_fields = ["name", "crawl"]
     filter_horizontal = ["channels"]
-    readonly_fields = ["state", "last_tick", "next_due", "last_success", "next_five_fire_times", "last_runs"]
+    readonly_fields = ["state", "last_tick", "next_due", "last_success", "next_five_fire_times", "last_runs",
+                       "task_parameters"]
     fieldsets = [
-        (None, {"fields": ["name", "task", "crawl", "task_params", "enabled", "params", "channels"]}),
+        (None, {"fields": ["name", "task", "crawl", "task_params", "task_parameters", "enabled", "params",
+                           "channels"]}),
         (
             "When",
             {
@@ -72,6 +75,42 @@ class ScheduleAdmin(admin.ModelAdmin):
     @admin.display(description="cadence")
     def cadence(self, obj: Schedule) -> str:
         return cadence_text(obj)
+
+    @admin.display(description="parameters of the known tasks")
+    def task_parameters(self, obj: Schedule) -> SafeString | str:
+        """Each task the field suggests, with what each parameter takes: what task_params may hold."""
+        from webmon.scheduling.kinds import TaskKindError, known_kinds
+        from webmon.scheduling.taskparams import signature
+
+        try:
+            kinds = known_kinds()
+        except TaskKindError as exc:
+            return str(exc)
+        if obj.pk and obj.task and obj.task not in {k.name for k in kinds}:
+            try:
+                kinds.insert(0, obj.kind())
+            except TaskKindError as exc:
+                return format_html("<p class='errornote'>{}</p>", str(exc))
+        return format_html(
+            "<dl class='task-parameters'>{}</dl>",
+            format_html_join(
+                "",
+                "<dt><code>{}</code></dt><dd><ul>{}</ul></dd>",
+                (
+                    (
+                        kind.name,
+                        format_html("<li>{}</li>", "Its crawl and spec overrides are the crawl and params "
+                                                   "fields; each run gets the tick as --at.")
+                        if kind.is_crawl else
+                        format_html_join("", "<li><code>{}</code>: {}{}</li>",
+                                         ((n, what, f" ({text})" if text else "")
+                                          for n, what, text in signature(kind.cls)))
+                        or format_html("<li>{}</li>", "no parameters"),
+                    )
+                    for kind in kinds
+                ),
+            ),
+        )
 
     @admin.display(description="next five fire times")
     def next_five_fire_times(self, obj: Schedule) -> SafeString | str:

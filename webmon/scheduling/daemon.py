@@ -1,4 +1,11 @@
-"""The trigger daemon: fires schedules as `python -m luigi ... RunCrawl` processes.
+"""The trigger daemon: fires schedules as `python -m luigi --module M Task ...` processes.
+
+Every kind of task is started the same way (the command comes from the
+schedule's Luigi class and parameters: Schedule.luigi_args). Before a run
+starts, its class and parameters are checked again and, for a crawl, its spec
+(precheck.py). Each run's process gets
+CRAWLOPS_SCHEDULED_RUN=<run id> in its environment, so its run records can be
+tied to the run.
 
 A loop of small steps, each returning whether it did work (Healthchecks'
 `sendalerts` is the model); the daemon sleeps only when a whole round did
@@ -29,7 +36,6 @@ on in their own process groups and the next daemon adopts them.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -50,7 +56,7 @@ from django.utils.timezone import now as utcnow
 
 from pipelines.runs.sweep import HistorySweeper
 from webmon.scheduling.models import DaemonHeartbeat, Schedule, ScheduledRun
-from webmon.scheduling.precheck import spec_problem
+from webmon.scheduling.precheck import run_problem
 from webmon.scheduling.ticks import due_ticks
 
 log = logging.getLogger("webmon.scheduling")
@@ -230,24 +236,35 @@ class Trigger:
         return did
 
     def default_command(self, run: ScheduledRun) -> list[str]:
-        tick = run.logical_time.astimezone(UTC)
-        command = [sys.executable, "-m", "luigi", *run.schedule.luigi_args(run.at_param, f"{tick:%Y-%m-%d}"),
-                   "--scheduler-url", settings.LUIGID_URL]  # the luigid webmon watches
-        if run.params and run.schedule.task == Schedule.RUN_CRAWL:
-            command += ["--overrides", json.dumps(run.params, sort_keys=True)]
-        return command
+        """`python -m luigi --module M Task --param value ... --scheduler-url URL` for one run.
+
+        Raises TaskKindError / TaskParamsError when the schedule no longer fits its
+        class; `_spawn` checks that first (precheck.run_problem).
+        """
+        from webmon.scheduling.taskparams import tick_values
+
+        schedule = run.schedule
+        ticks = tick_values(schedule.kind().cls, run.logical_time.astimezone(UTC))
+        return [sys.executable, "-m", "luigi", *schedule.luigi_args(ticks, overrides=run.params or None),
+                "--scheduler-url", settings.LUIGID_URL]  # the luigid webmon watches
 
     def _spawn(self, run: ScheduledRun) -> None:
-        command = (self.command or self.default_command)(run)
         folder = self.output_dir / str(run.schedule_id)
         folder.mkdir(parents=True, exist_ok=True)
         output = folder / f"{run.pk}-{run.attempts}.log"
-        problem = spec_problem(run) if self.command is None else None  # a test's command is no crawl
+        problem = run_problem(run) if self.command is None else None  # a test's own command is not checked
+        try:
+            command = (self.command or self.default_command)(run)
+        except Exception as exc:  # noqa: BLE001 - the task no longer fits its schedule (problem says why)
+            command = ["python", "-m", "luigi", "...", run.schedule.task]
+            problem = problem or str(exc) or type(exc).__name__
         if problem is not None:
             self._refuse(run, output, command, problem)
             return
-        # The run links luigid shows point where this daemon's notices do (pipelines/stack.py reads it).
-        env = {**os.environ, "TZ": "UTC", "WEBMON_BASE_URL": settings.WEBMON_BASE_URL}
+        # The run links luigid shows point where this daemon's notices do (pipelines/stack.py reads it);
+        # CRAWLOPS_SCHEDULED_RUN ties the run records its tasks write to this run (pipelines/runs/context.py).
+        env = {**os.environ, "TZ": "UTC", "WEBMON_BASE_URL": settings.WEBMON_BASE_URL,
+               "CRAWLOPS_SCHEDULED_RUN": str(run.pk)}
         try:
             with open(output, "ab") as out:
                 out.write(f"$ {' '.join(command)}\n".encode())
@@ -265,7 +282,8 @@ class Trigger:
         log.info("started %s (pid %d)", run, process.pid)
 
     def _refuse(self, run: ScheduledRun, output: Path, command: list[str], sentence: str) -> None:
-        """Fail a run whose spec is broken without starting it: the spec's sentence is its reason.
+        """Fail a run that cannot work without starting it (a broken spec, a class or parameters that no
+        longer fit): the sentence is its reason.
 
         Final, not retried (precheck.py says why); the output file holds the sentence too.
         """
@@ -432,22 +450,17 @@ class _Adopted:
 
 
 def tick_complete(run: ScheduledRun) -> bool:
-    """Whether the run's tick is stored (its completion marker exists)."""
-    from datetime import UTC
-
-    from pipelines.config import store
-    from pipelines.spec import load_spec
-    from pipelines.store import engine_for, marker_exists
+    """Whether the run's task is complete (Luigi's complete(): a crawl's is its tick's marker in the items DB)."""
+    from webmon.scheduling.taskparams import check, tick_values
 
     try:
         schedule = run.schedule
-        if schedule.task != Schedule.RUN_CRAWL:  # maintenance: the task's own completeness
-            from pipelines.maintenance import tasks
-
-            params = dict(schedule.task_params or {}, date=run.logical_time.astimezone(UTC).date())
-            return getattr(tasks, schedule.task)(**params).complete()
-        name = load_spec(schedule.crawl).name
-        return marker_exists(engine_for(store().db_connection), name, run.logical_time.astimezone(UTC))
+        cls = schedule.kind().cls
+        values = check(cls, schedule.task_values(run.params or None))
+        for name, text in tick_values(cls, run.logical_time.astimezone(UTC)).items():
+            param = dict(cls.get_params())[name]
+            values[name] = param.normalize(param.parse(text))
+        return bool(cls(**values).complete())
     except Exception:  # noqa: BLE001 - unknown means not complete: the retry rules decide
         log.exception("cannot check the completion of %s", run)
         return False

@@ -21,6 +21,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from webmon.scheduling.models import Schedule, ScheduledRun, known_crawls
 from webmon.scheduling.ticks import Cadence, iter_ticks
@@ -46,10 +48,16 @@ def parse_when(text: str, *, end: bool = False) -> datetime:
 
 
 def parse_overrides(text: str, schedule: Schedule) -> dict[str, Any]:
-    """A JSON object of spec overrides, checked against the crawl's spec (with the schedule's own)."""
+    """A JSON object of spec overrides, checked against the crawl's spec (with the schedule's own).
+
+    Only a crawl takes overrides: a run of any other task runs with the schedule's task_params.
+    """
     text = text.strip()
     if not text:
         return {}
+    if not schedule.is_crawl:
+        raise ValidationError(f"Overrides are spec overrides of a crawl; {schedule.task} runs with the schedule's "
+                              "task parameters (edit them in the admin).")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -199,10 +207,39 @@ class BackfillForm(forms.Form):
         return " ".join(str(e) for errors in self.errors.values() for e in errors)
 
 
-class ScheduleAdminForm(forms.ModelForm):
-    """The admin's form: the crawl chosen from the loaded specs; Schedule.clean() says what is wrong."""
+class DatalistInput(forms.TextInput):
+    """A text input with a <datalist> of suggestions: the known task classes, any other name may be typed."""
 
-    crawl = forms.ChoiceField(choices=(), required=False,  # blank for maintenance tasks; clean() decides
+    def __init__(self, options: list[tuple[str, str]] | None = None, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        self.options = options or []
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        list_id = f"{(attrs or {}).get('id') or 'id_' + name}-options"
+        html = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join("", '<option value="{}">{}</option>', self.options)
+        return format_html('{}<datalist id="{}">{}</datalist>', html, list_id, options)
+
+
+def task_options() -> list[tuple[str, str]]:
+    """(name, first docstring line) of every task a schedule can name (kinds.known_kinds)."""
+    from webmon.scheduling.kinds import TaskKindError, known_kinds
+
+    try:
+        kinds = known_kinds()
+    except TaskKindError:  # a built-in that cannot be imported: the field still takes any name
+        return []
+    return [(kind.name, (kind.cls.__doc__ or "").strip().split("\n", 1)[0]) for kind in kinds]
+
+
+class ScheduleAdminForm(forms.ModelForm):
+    """The admin's form: the crawl chosen from the loaded specs, the task from the known classes (or typed);
+    Schedule.clean() says what is wrong."""
+
+    task = forms.CharField(max_length=200, required=False, initial=Schedule.RUN_CRAWL,  # without it: a crawl
+                           help_text="A Luigi task class as module.Class (suggested: the tasks of luigi.cfg's "
+                                     "[workflows] modules), or RunCrawl, BackupDatabase, PruneHistory.")
+    crawl = forms.ChoiceField(choices=(), required=False,  # blank for other tasks; clean() decides
                               help_text="A crawl spec in luigi.cfg's [crawl] spec_dirs (RunCrawl only).")
 
     class Meta:
@@ -217,7 +254,7 @@ class ScheduleAdminForm(forms.ModelForm):
         if current and current not in names:  # its spec is gone: keep the value visible; clean() names it
             names = [current, *names]
         self.fields["crawl"].choices = [("", "---------")] + [(n, n) for n in names]
-        self.fields["task"].required = False  # a form without it schedules a crawl, as before maintenance tasks
+        self.fields["task"].widget = DatalistInput(task_options(), attrs={"size": 60, "maxlength": 200})
 
     def clean_task(self) -> str:
         return self.cleaned_data.get("task") or Schedule.RUN_CRAWL

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.timezone import now as utcnow
 
 from webmon.scheduling.ticks import CATCHUP_POLICIES, Cadence, cron_error, next_ticks, timezone_error
+
+if TYPE_CHECKING:
+    from webmon.scheduling.kinds import TaskKind
 
 PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 
@@ -65,28 +70,15 @@ class Channel(models.Model):
 MAINTENANCE_DBS = ("history", "items", "webmon")
 
 
-def task_params_error(task: str, params: object) -> str | None:
-    """What is wrong with a maintenance task's parameters, as a sentence; None when they fit."""
-    if not isinstance(params, dict):
-        return 'Expected a JSON object, e.g. {"db": "items"} or {"older_than_days": 90}.'
-    if task == Schedule.BACKUP:
-        if set(params) != {"db"} or params.get("db") not in MAINTENANCE_DBS:
-            return f'BackupDatabase takes {{"db": NAME}} with NAME one of {", ".join(MAINTENANCE_DBS)}.'
-    elif task == Schedule.PRUNE:
-        days = params.get("older_than_days")
-        if set(params) != {"older_than_days"} or isinstance(days, bool) or not isinstance(days, int) or days < 1:
-            return 'PruneHistory takes {"older_than_days": N} with N a whole number of at least 1.'
-    elif params:
-        return "A crawl takes no task parameters: put spec overrides in params."
-    return None
-
-
 class Schedule(models.Model):
-    """A crawl (or a maintenance task) on a cadence, with catch-up, overlap, retry, timeout and lateness rules."""
+    """A Luigi task on a cadence, with catch-up, overlap, retry, timeout and lateness rules.
+
+    The task is any Luigi class of an allowed module (kinds.py), with its parameters
+    in `task_params` (taskparams.py); a crawl is RunCrawl, whose parameters are
+    the `crawl` field and the spec overrides in `params`.
+    """
 
     RUN_CRAWL, BACKUP, PRUNE = "RunCrawl", "BackupDatabase", "PruneHistory"
-    TASKS = [(RUN_CRAWL, "RunCrawl: a crawl"), (BACKUP, "BackupDatabase: back up one database"),
-             (PRUNE, "PruneHistory: delete old task history")]
 
     CATCHUP = [("none", "none: skip missed ticks"), ("latest", "latest: run the newest missed tick"),
                ("all", "all: run every missed tick")]
@@ -97,13 +89,15 @@ class Schedule(models.Model):
     STATES = [(s, s) for s in (NEW, UP, LATE, DOWN, PAUSED)]
 
     name = models.CharField(max_length=100, unique=True)
-    task = models.CharField(max_length=20, choices=TASKS, default=RUN_CRAWL,
-                            help_text="What the schedule runs: a crawl, or a maintenance task.")
+    task = models.CharField(max_length=200, default=RUN_CRAWL,
+                            help_text="The Luigi task class, as module.Class (a module of luigi.cfg's [workflows] "
+                                      "modules), or RunCrawl, BackupDatabase, PruneHistory.")
     crawl = models.CharField(max_length=200, blank=True,
                              help_text="A crawl spec name (pipelines/crawls/NAME.toml); RunCrawl only.")
     task_params = models.JSONField(default=dict, blank=True,
-                                   help_text='Maintenance tasks only: {"db": "items"} for BackupDatabase, '
-                                             '{"older_than_days": 90} for PruneHistory.')
+                                   help_text='The task\'s Luigi parameters as a JSON object, e.g. {"db": "items"} '
+                                             'for BackupDatabase; not the tick (at / date: the daemon sets it). '
+                                             'A crawl takes none (its crawl and params fields).')
     cron = models.CharField(max_length=100, blank=True, help_text="5-field cron, e.g. */15 * * * *")
     timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name the cron is read in.")
     interval_seconds = models.PositiveIntegerField(null=True, blank=True,
@@ -152,19 +146,7 @@ class Schedule(models.Model):
         problem = timezone_error(self.timezone)
         if problem:
             errors["timezone"] = problem[0].upper() + problem[1:] + "."
-        if self.task not in dict(self.TASKS):
-            errors["task"] = f"Expected one of {', '.join(dict(self.TASKS))}."
-        elif self.task == self.RUN_CRAWL:
-            if not self.crawl:
-                errors["crawl"] = "A RunCrawl schedule needs a crawl."
-            else:
-                problem = crawl_error(self.crawl)
-                if problem:
-                    errors["crawl"] = f"Unknown or broken crawl: {problem}"
-        if self.task in dict(self.TASKS):
-            problem = task_params_error(self.task, self.task_params)
-            if problem:
-                errors["task_params"] = problem
+        self._clean_task(errors)
         if self.catchup not in CATCHUP_POLICIES:
             errors["catchup"] = f"Expected one of {', '.join(CATCHUP_POLICIES)}."
         if self.max_active_runs < 1:
@@ -177,10 +159,69 @@ class Schedule(models.Model):
             bad = [k for k in self.params if not PARAM_NAME.match(str(k))]
             if bad:
                 errors["params"] = f"Unknown override key {bad[0]!r}: use spec keys such as max_pages or fetch.delay."
-            elif self.params and self.task != self.RUN_CRAWL:
-                errors["params"] = "Spec overrides are for crawls only: a maintenance task takes task_params."
+            elif self.params and not self.is_crawl:
+                errors["params"] = "Spec overrides are for crawls only: other tasks take task_params."
         if errors:
             raise ValidationError(errors)
+
+    def _clean_task(self, errors: dict[str, str]) -> None:
+        from webmon.scheduling.kinds import TaskKindError
+        from webmon.scheduling.taskparams import TaskParamsError, check
+
+        if not self.task:
+            return  # the field says "This field cannot be blank."
+        try:
+            kind = self.kind()
+        except TaskKindError as exc:
+            errors["task"] = str(exc)
+            return
+        self.task = kind.name
+        if kind.is_crawl:
+            if not self.crawl:
+                errors["crawl"] = "A RunCrawl schedule needs a crawl."
+            else:
+                problem = crawl_error(self.crawl)
+                if problem:
+                    errors["crawl"] = f"Unknown or broken crawl: {problem}"
+            if self.task_params:
+                errors["task_params"] = "A crawl takes no task parameters: put spec overrides in params."
+            return
+        if self.crawl:
+            errors["crawl"] = f"Only a crawl (RunCrawl) takes a crawl; {kind.family} takes task_params."
+        try:
+            check(kind.cls, self.task_params)
+        except TaskParamsError as exc:
+            errors["task_params"] = str(exc)
+
+    @property
+    def is_crawl(self) -> bool:
+        from webmon.scheduling.kinds import ALIASES, canonical
+
+        return ALIASES.get(canonical(self.task)) == ALIASES[self.RUN_CRAWL]
+
+    def kind(self) -> TaskKind:
+        """The Luigi class the schedule names (TaskKindError with a sentence when it cannot be used)."""
+        from webmon.scheduling.kinds import resolve
+
+        return resolve(self.task)
+
+    def task_values(self, overrides: dict[str, Any] | None = None) -> object:
+        """The task's parameters (without the tick): a crawl's come from its crawl and spec overrides."""
+        if self.is_crawl:
+            return {"crawl": self.crawl, **({"overrides": dict(overrides)} if overrides else {})}
+        return self.task_params if self.task_params is not None else {}
+
+    def task_problem(self, overrides: dict[str, Any] | None = None) -> str | None:
+        """Why this schedule's task cannot run now (its class or parameters), as a sentence; None when it can."""
+        from webmon.scheduling.kinds import TaskKindError
+        from webmon.scheduling.taskparams import TaskParamsError, check
+
+        try:
+            check(self.kind().cls, self.task_values(overrides))
+        except (TaskKindError, TaskParamsError) as exc:
+            return f"{self.task} cannot run with these parameters: {exc}" if isinstance(exc, TaskParamsError) \
+                else str(exc)
+        return None
 
     def cadence(self) -> Cadence:
         return Cadence(
@@ -199,21 +240,21 @@ class Schedule(models.Model):
             seconds *= 2 ** (attempt - 1)
         return timedelta(seconds=min(seconds, self.max_retry_delay_seconds))
 
-    def luigi_args(self, at: str, date: str) -> list[str]:
-        """`python -m luigi` arguments for one tick: `at` is RunCrawl's minute, `date` the day.
+    def luigi_args(self, ticks: Mapping[str, str], overrides: dict[str, Any] | None = None) -> list[str]:
+        """`python -m luigi` arguments of one run: `--module M Family --param value ...`.
 
-        Shared by the trigger daemon and `scheduler.sh crontab` (which passes
-        shell expressions for both).
+        `ticks` are the texts of the tick flags (`at`, `date`); only those the class
+        has are used. Shared by the trigger daemon and `scheduler.sh crontab` (which
+        passes shell expressions). Raises TaskKindError / TaskParamsError.
         """
-        if self.task == self.RUN_CRAWL:
-            return ["--module", "pipelines.tasks", "RunCrawl", "--crawl", self.crawl, "--at", at]
-        params = self.task_params or {}
-        args = ["--module", "pipelines.maintenance.tasks", self.task]
-        if self.task == self.BACKUP:
-            args += ["--db", str(params["db"])]
-        elif self.task == self.PRUNE:
-            args += ["--older-than-days", str(params["older_than_days"])]
-        return args + ["--date", date]
+        from webmon.scheduling.taskparams import arguments, check
+
+        kind = self.kind()
+        values = check(kind.cls, self.task_values(overrides))
+        return ["--module", kind.module, kind.family, *arguments(kind.cls, values, ticks)]
+
+    def task_params_json(self) -> str:
+        return json.dumps(self.task_params or {}, sort_keys=True, ensure_ascii=False)
 
     def params_json(self) -> str:
         return json.dumps(self.params or {}, sort_keys=True)

@@ -8,7 +8,8 @@ to each of the schedule's channels, recording a Delivery per channel. A
 channel that fails is recorded with its error and does not stop the others.
 
 Webhook payloads (`Channel.payload_format`):
-- json:     {"schedule", "crawl", "state", "reason", "detail", "run_url", "at"}
+- json:     {"schedule", "task", "crawl", "state", "reason", "detail", "run_url", "at"}
+            (task: the schedule's task class; crawl: empty for a task that is no crawl)
 - slack:    {"text", "blocks"}  (an incoming-webhook message)
 - dingtalk: {"msgtype": "markdown", "markdown": {"title", "text"}}  (a custom robot)
 
@@ -41,6 +42,7 @@ class Notice:
     """What one event says, whatever the channel."""
 
     schedule: str
+    task: str
     crawl: str
     state: str  # "down" or "up"
     reason: str
@@ -59,7 +61,8 @@ class Notice:
             path = reverse("scheduling:detail", args=[schedule.pk])
         return cls(
             schedule=schedule.name,
-            crawl=schedule.crawl,
+            task=schedule.task,
+            crawl=schedule.crawl if schedule.is_crawl else "",
             state=event.new_state,
             reason=event.reason,
             detail=event.detail,
@@ -75,7 +78,7 @@ class Notice:
         return f"{self.schedule} is UP again: {self.reason}"
 
     def lines(self) -> list[str]:
-        lines = [f"Crawl: {self.crawl}"]
+        lines = [f"Crawl: {self.crawl}" if self.crawl else f"Task: {self.task}"]
         if self.tick is not None:
             lines.append(f"Tick: {self.tick:%Y-%m-%d %H:%M} UTC")
         if self.detail:
@@ -146,6 +149,7 @@ def payload(fmt: str, notice: Notice) -> dict[str, Any]:
         return {"msgtype": "markdown", "markdown": {"title": f"[crawlops] {notice.headline}", "text": text}}
     return {
         "schedule": notice.schedule,
+        "task": notice.task,
         "crawl": notice.crawl,
         "state": notice.state,
         "reason": notice.reason,

@@ -1,4 +1,13 @@
-"""What the trigger daemon checks before it starts a run: the crawl's spec.
+"""What the trigger daemon checks before it starts a run: its task class and parameters, a crawl's spec.
+
+`run_problem(run)` first resolves the schedule's task class and checks its
+parameters (the run's overrides for a crawl) as Schedule.clean() does: a
+schedule that was valid when saved can stop being so when the code changes
+(a class removed or renamed, a parameter added without a default, a module
+that no longer imports). Such a run is refused like a broken spec (below), with
+the sentence of kinds.py / taskparams.py as its reason, instead of a luigi
+process that would fail with a traceback, or a daemon that cannot build the
+command.
 
 A run of a broken spec cannot do anything: its luigi process would stop in
 its first complete() with exit 35 and the spec's sentence. The daemon loads
@@ -21,9 +30,24 @@ from pathlib import Path
 
 from django.conf import settings
 
-from webmon.scheduling.models import Schedule, ScheduledRun
+from webmon.scheduling.models import ScheduledRun
 
 log = logging.getLogger("webmon.scheduling")
+
+
+def run_problem(run: ScheduledRun) -> str | None:
+    """The sentence a run is refused with (its task, then a crawl's spec), or None when it may start.
+
+    Never raises: an unexpected error while checking is logged and the run is started.
+    """
+    try:
+        problem = run.schedule.task_problem(run.params or None)
+    except Exception:  # noqa: BLE001 - the daemon must live; the luigi process will say what is wrong
+        log.exception("cannot check the task of %s before starting it; starting it anyway", run)
+        return None
+    if problem is not None:
+        return problem
+    return spec_problem(run)
 
 
 def spec_problem(run: ScheduledRun) -> str | None:
@@ -34,8 +58,8 @@ def spec_problem(run: ScheduledRun) -> str | None:
     its luigi process says what is wrong in its own output.
     """
     schedule = run.schedule
-    if schedule.task != Schedule.RUN_CRAWL:
-        return None  # maintenance tasks: their parameters are checked when the schedule is saved
+    if not schedule.is_crawl:
+        return None  # only a crawl has a spec
     from pipelines.config import crawl
     from pipelines.exceptions import SpecError
     from pipelines.spec import load_spec

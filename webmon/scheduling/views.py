@@ -81,6 +81,16 @@ def next_run(schedule: Schedule, now: datetime) -> datetime | None:
     return upcoming[0] if upcoming else None
 
 
+def task_facts(schedule: Schedule) -> tuple[str, str | None]:
+    """The tick flags the schedule's runs get ("--at", "--date"), and why its task cannot run (None if it can)."""
+    from webmon.scheduling.taskparams import flag, tick_params
+
+    problem = schedule.task_problem()
+    if problem is not None:
+        return "", problem
+    return " and ".join(flag(name) for name in tick_params(schedule.kind().cls)), None
+
+
 @require_safe
 def schedule_list(request: HttpRequest) -> HttpResponse:
     clock = Clock.current()
@@ -121,6 +131,7 @@ def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
         upcoming = schedule.upcoming(clock.now, 5)
     except ValueError:
         upcoming = []
+    tick_flags, task_problem = task_facts(schedule)
     return render(
         request,
         "scheduling/schedule.html",
@@ -129,6 +140,8 @@ def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "schedule": schedule,
             "badge": STATE_BADGE.get(schedule.state, ""),
             "cadence": cadence_text(schedule),
+            "tick_flags": tick_flags,
+            "task_problem": task_problem,
             "upcoming": upcoming,
             "channels": list(schedule.channels.all()),
             "events": list(schedule.events.select_related("run")[:EVENTS]),

@@ -1,8 +1,12 @@
 """`manage.py crontab`: the crontab lines equivalent to the enabled schedules (`scheduler.sh crontab`).
 
 For those who prefer cron to the trigger daemon. Each enabled cron schedule
-becomes `CRON_TZ=<tz>` and a line that runs one RunCrawl tick at the minute
-cron fires. cron gives none of the daemon's catch-up, overlap, retries,
+becomes `CRON_TZ=<tz>` and a line that runs the schedule's task (RunCrawl,
+a maintenance task, any Luigi class: the same arguments the daemon builds,
+Schedule.luigi_args) for the minute cron fires: `--at` / `--date` are
+`$(date -u +FORMAT)` in each tick parameter's own format. A schedule whose
+task cannot be built (its class is gone, its parameters no longer fit) gets a
+comment with the reason instead of a line. cron gives none of the daemon's catch-up, overlap, retries,
 timeouts, late/down notices or run records here; luigid still refuses to run
 a tick twice. `CRON_TZ` is honoured by cronie (Fedora, RHEL) and systemd-cron;
 Debian's and Ubuntu's cron ignore it and use the system timezone. Interval
@@ -20,14 +24,18 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from webmon.scheduling.kinds import TaskKindError
 from webmon.scheduling.models import Schedule
-
-AT = '"$(date -u +\\%Y-\\%m-\\%dT\\%H\\%M)"'  # % ends a crontab command line unless escaped
-DATE = '"$(date -u +\\%Y-\\%m-\\%d)"'
+from webmon.scheduling.taskparams import TaskParamsError, tick_formats
 
 
 def cron_escape(text: str) -> str:
-    return text.replace("%", "\\%")
+    return text.replace("%", "\\%")  # % ends a crontab command line unless escaped
+
+
+def tick_expression(fmt: str) -> str:
+    """The shell text that gives the current UTC minute in `fmt`, escaped for a crontab line."""
+    return f'"$(date -u {cron_escape(shlex.quote("+" + fmt))})"'
 
 
 def crontab_lines(schedules: list[Schedule], repo: Path, python: str) -> list[str]:
@@ -38,18 +46,24 @@ def crontab_lines(schedules: list[Schedule], repo: Path, python: str) -> list[st
     ]
     for schedule in schedules:
         lines.append("")
-        what = f"crawl {schedule.crawl}" if schedule.task == Schedule.RUN_CRAWL else schedule.task
+        what = f"crawl {schedule.crawl}" if schedule.is_crawl else schedule.task
         lines.append(f"# {schedule.name} (id {schedule.pk}): {what}")
         if not schedule.cron.strip():
             lines += interval_comment(schedule)
             continue
-        args = schedule.luigi_args(at="@AT@", date="@DATE@")
+        try:
+            formats = tick_formats(schedule.kind().cls)
+            args = schedule.luigi_args({name: f"@TICK-{name}@" for name in formats},
+                                       overrides=schedule.params or None)
+        except (TaskKindError, TaskParamsError) as exc:
+            lines.append(f"# not listed: {' '.join(str(exc).split())}")
+            continue
         command = cron_escape(
             f"cd {shlex.quote(str(repo))} && TZ=UTC {shlex.quote(python)} -m luigi "
             + " ".join(shlex.quote(a) for a in args)
-        ).replace("@AT@", AT).replace("@DATE@", DATE)
-        if schedule.params and schedule.task == Schedule.RUN_CRAWL:
-            command += f" --overrides {cron_escape(shlex.quote(schedule.params_json()))}"
+        )
+        for name, fmt in formats.items():
+            command = command.replace(f"@TICK-{name}@", tick_expression(fmt))
         lines.append(f"CRON_TZ={schedule.timezone}")
         lines.append(f"{schedule.cron.strip()} {command}")
     if len(lines) == 3:
