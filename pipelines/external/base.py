@@ -10,6 +10,7 @@ spider collected before it failed) is not thrown away: its folder is renamed
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import datetime as dt
 import json
@@ -78,17 +79,17 @@ class ExternalTask(ReclaimFirst, luigi.Task):
                                          description="Between SIGTERM and SIGKILL when the group is stopped.")
 
     @property
+    @abc.abstractmethod
     def label(self) -> str:
         """The name of this crawler: folder, loggers, and (ScrapySpider) the crawl label of its metrics."""
-        raise NotImplementedError
 
     def output(self) -> AtomicDirectory:
         return AtomicDirectory(str(Path(config.crawl().data_dir) / "external" / self.label
                                    / self.at.strftime("%Y%m%dT%H%MZ")))
 
+    @abc.abstractmethod
     def command(self, tmp: Path) -> tuple[list[str], Path, dict[str, str]]:
         """argv, working folder and extra environment of the child; `tmp` is the attempt's output folder."""
-        raise NotImplementedError
 
     def what(self, argv: list[str]) -> str:
         """The child in messages: 'python /path/fetch.py --pages ...', 'spider shop'."""

@@ -86,6 +86,19 @@ def sentence(task: str, params: object = None, /, field: str = "task_params", **
 
 # -- which classes --------------------------------------------------------------------
 
+def test_the_shipped_tasks_are_offered_and_their_abstract_base_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(kinds.ENV)
+    names = [kind.name for kind in kinds.known_kinds()]
+    for shipped in ("pipelines.workflows.export.ExportItems", "pipelines.workflows.compare.PriceComparison",
+                    "pipelines.workflows.demo.ShopReport", "pipelines.external.scrapy.ScrapySpider",
+                    "pipelines.external.script.PythonScript"):
+        assert shipped in names
+    assert "pipelines.external.base.ExternalTask" not in names
+    assert sentence("pipelines.external.base.ExternalTask", field="task") == (
+        "pipelines.external.base.ExternalTask is an abstract base class (it leaves command, label to its "
+        "subclasses).")
+
+
 def test_by_default_pipelines_workflows_and_external_are_allowed_and_an_absent_one_breaks_nothing(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(kinds.ENV)

@@ -24,6 +24,7 @@ assumed).
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import os
 import pkgutil
@@ -176,6 +177,9 @@ def not_schedulable(cls: object) -> str | None:
         return "is a luigi.Config (settings), not a task"
     if issubclass(cls, luigi.ExternalTask) or cls.run is None:  # type: ignore[comparison-overlap]
         return "is an external task (it has no run()): luigi can only wait for it, not run it"
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(cls.__abstractmethods__))
+        return f"is an abstract base class (it leaves {missing} to its subclasses)"
     return None
 
 
