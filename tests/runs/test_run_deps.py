@@ -1,0 +1,129 @@
+"""crawl_run_deps: each run's direct requirements and its scheduled run, written through the real luigi CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import luigi
+import pytest
+import sqlalchemy as sa
+
+from pipelines.runs import deps
+from pipelines.runs.models import run_deps, runs
+from pipelines.runs.records import create_tables, new_engine
+from tests.conftest import PYTHON, ROOT, Luigid
+
+
+def run_dag(luigid: Luigid, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PYTHON, "-m", "luigi", "--module", "tests.dag_tasks", *args], cwd=ROOT,
+                          env=luigid.env(**(env or {})), capture_output=True, text=True, timeout=120)
+
+
+def deps_by_family(luigid: Luigid, tag: str) -> dict[str, dict[str, Any]]:
+    db = sa.create_engine(luigid.history_url, future=True)
+    query = (sa.select(runs.c.family, runs.c.task_id, run_deps.c.scheduled_run, run_deps.c.worker, run_deps.c.requires)
+             .select_from(runs.join(run_deps, run_deps.c.run_id == runs.c.id))
+             .where(runs.c.params.like(f'%"tag": "{tag}"%')))
+    with db.connect() as conn:
+        rows = {r.family: dict(r._mapping) for r in conn.execute(query)}
+    db.dispose()
+    return rows
+
+
+@pytest.fixture(scope="module")
+def diamond(luigid: Luigid, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("diamond")
+    done = run_dag(luigid, "A", "--out-dir", str(out), "--tag", "diamond", env={"CRAWLOPS_SCHEDULED_RUN": "4711"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return deps_by_family(luigid, "diamond")
+
+
+def test_every_task_of_the_diamond_records_its_direct_requirements(diamond: dict[str, dict[str, Any]]) -> None:
+    assert sorted(diamond) == ["A", "B", "C", "D"]
+    ids = {family: row["task_id"] for family, row in diamond.items()}
+    assert json.loads(diamond["A"]["requires"]) == [
+        {"family": "B", "task_id": ids["B"]}, {"family": "C", "task_id": ids["C"]}]
+    assert json.loads(diamond["B"]["requires"]) == [{"family": "D", "task_id": ids["D"]}]
+    assert json.loads(diamond["C"]["requires"]) == [{"family": "D", "task_id": ids["D"]}]
+    assert json.loads(diamond["D"]["requires"]) == []
+
+
+def test_the_scheduled_run_and_the_worker_are_recorded(diamond: dict[str, dict[str, Any]]) -> None:
+    assert {row["scheduled_run"] for row in diamond.values()} == {4711}
+    [worker] = {row["worker"] for row in diamond.values()}  # one luigi invocation
+    assert worker and worker.startswith("Worker(")
+
+
+def test_a_run_started_by_hand_has_no_scheduled_run(luigid: Luigid, tmp_path: Path) -> None:
+    done = run_dag(luigid, "D", "--out-dir", str(tmp_path), "--tag", "by-hand")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert deps_by_family(luigid, "by-hand")["D"]["scheduled_run"] is None
+
+
+def test_a_bad_scheduled_run_value_is_reported_and_the_deps_still_recorded(luigid: Luigid, tmp_path: Path) -> None:
+    done = run_dag(luigid, "D", "--out-dir", str(tmp_path), "--tag", "bad-env", env={"CRAWLOPS_SCHEDULED_RUN": "12; drop"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "CRAWLOPS_SCHEDULED_RUN must be a ScheduledRun id (a positive whole number), got '12; drop'" in done.stderr
+    row = deps_by_family(luigid, "bad-env")["D"]
+    assert (row["scheduled_run"], json.loads(row["requires"])) == (None, [])
+
+
+def test_requires_raising_in_the_context_costs_only_the_record(luigid: Luigid, tmp_path: Path) -> None:
+    done = run_dag(luigid, "Picky", "--out-dir", str(tmp_path), "--tag", "picky")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "no dependency record for run" in done.stderr
+    assert "requires() raised LookupError: the catalogue is down" in done.stderr
+    recorded = deps_by_family(luigid, "picky")
+    assert sorted(recorded) == ["D"]  # Picky ran (its output exists) without a dependency row
+    db = sa.create_engine(luigid.history_url, future=True)
+    with db.connect() as conn:
+        status = conn.execute(sa.select(runs.c.status).where(runs.c.family == "Picky")).scalar_one()
+    db.dispose()
+    assert status == "done"
+
+
+class Hangs(luigi.Task):
+    release = threading.Event()
+
+    def requires(self) -> list[luigi.Task]:
+        self.release.wait(30)
+        return []
+
+
+class Raises(luigi.Task):
+    def requires(self) -> list[luigi.Task]:
+        raise KeyError("no such table")
+
+
+class NotATask(luigi.Task):
+    def requires(self) -> list[object]:
+        return ["a string"]
+
+
+def test_a_hanging_requires_gives_up_after_the_timeout() -> None:
+    with pytest.raises(deps.DepsUnavailable, match=r"requires\(\) did not answer within 0.2 s"):
+        deps.requirements(Hangs(), timeout=0.2)
+    assert not Hangs.release.is_set()  # it gave up while requires() was still waiting
+    Hangs.release.set()
+
+
+def test_a_raising_requires_or_a_non_task_is_one_sentence() -> None:
+    with pytest.raises(deps.DepsUnavailable, match=r"requires\(\) raised KeyError: 'no such table'"):
+        deps.requirements(Raises())
+    with pytest.raises(deps.DepsUnavailable, match="requires\\(\\) returned str, not a luigi task"):
+        deps.requirements(NotATask())
+
+
+def test_create_tables_adds_the_deps_table_to_an_existing_history(tmp_path: Path) -> None:
+    engine = new_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    runs.create(engine)  # a history from before crawl_run_deps
+    create_tables(engine)
+    inspector = sa.inspect(engine)
+    assert inspector.has_table("crawl_run_deps")
+    assert {ix["name"] for ix in inspector.get_indexes("crawl_run_deps")} == {
+        "ix_crawl_run_deps_scheduled", "ix_crawl_run_deps_worker"}
+    engine.dispose()
