@@ -1,12 +1,15 @@
 """A diamond DAG for the dependency-record and graph tests: A requires B and C, both require D.
 
-Run with `python -m luigi --module tests.dag_tasks A --out-dir DIR --tag T` against the test luigid.
+Run with `python -m luigi --module tests.dag_tasks A --out-dir DIR --tag T --date 2026-03-01` against the
+test luigid. `date` is the tick parameter of the contract (a schedule's daily tick); `tag` keeps the tests
+of one module apart. Requirements are made with clone(): they share the requirer's parameters.
 `Slow` runs until its stop file exists; `Hostile` has markup in its family name's
 parameters; `Picky` raises in requires() only when RunContext asks (luigi's own calls succeed).
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import threading
@@ -19,6 +22,7 @@ import luigi
 class DagTask(luigi.Task):
     out_dir = luigi.Parameter()
     tag = luigi.Parameter(default="t")
+    date = luigi.DateParameter(default=datetime.date(2026, 1, 1))
     fail = luigi.BoolParameter(default=False, significant=False)
 
     def output(self) -> luigi.LocalTarget:
@@ -38,27 +42,24 @@ class D(DagTask):
 
 class B(DagTask):
     def requires(self) -> D:
-        return D(out_dir=self.out_dir, tag=self.tag)
+        return self.clone(D)
 
 
 class C(DagTask):
-    fail_c = luigi.BoolParameter(default=False, significant=False)
+    """Fails when the file fail-C-<date> exists in out_dir (not a parameter: the task stays the same task)."""
 
     def requires(self) -> list[D]:
-        return [D(out_dir=self.out_dir, tag=self.tag)]
+        return [self.clone(D)]
 
     def run(self) -> None:
-        if self.fail_c:
+        if (Path(self.out_dir) / f"fail-C-{self.date}").exists():
             raise RuntimeError("C was told to fail")
         super().run()
 
 
 class A(DagTask):
-    fail_c = luigi.BoolParameter(default=False, significant=False)
-
     def requires(self) -> dict[str, DagTask]:
-        return {"b": B(out_dir=self.out_dir, tag=self.tag),
-                "c": C(out_dir=self.out_dir, tag=self.tag, fail_c=self.fail_c)}
+        return {"b": self.clone(B), "c": self.clone(C)}
 
 
 class Slow(DagTask):
@@ -67,7 +68,7 @@ class Slow(DagTask):
     stop_file = luigi.Parameter(significant=False)
 
     def requires(self) -> D:
-        return D(out_dir=self.out_dir, tag=self.tag)
+        return self.clone(D)
 
     def run(self) -> None:
         deadline = time.monotonic() + 60
@@ -82,7 +83,7 @@ class SlowTop(DagTask):
     stop_file = luigi.Parameter(significant=False)
 
     def requires(self) -> Slow:
-        return Slow(out_dir=self.out_dir, tag=self.tag, stop_file=self.stop_file)
+        return self.clone(Slow)
 
 
 class Hostile(DagTask):
@@ -91,7 +92,7 @@ class Hostile(DagTask):
     task_namespace = '<img src=x onerror="alert(1)">'
 
     def requires(self) -> D:
-        return D(out_dir=self.out_dir, tag=self.tag)
+        return self.clone(D)
 
 
 class Picky(DagTask):
@@ -100,4 +101,4 @@ class Picky(DagTask):
     def requires(self) -> list[D]:
         if threading.current_thread().name.startswith("requires-"):
             raise LookupError("the catalogue is down")
-        return [D(out_dir=self.out_dir, tag=self.tag)]
+        return [self.clone(D)]
