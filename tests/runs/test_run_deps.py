@@ -127,3 +127,31 @@ def test_create_tables_adds_the_deps_table_to_an_existing_history(tmp_path: Path
     assert {ix["name"] for ix in inspector.get_indexes("crawl_run_deps")} == {
         "ix_crawl_run_deps_scheduled", "ix_crawl_run_deps_worker"}
     engine.dispose()
+
+
+def test_pruning_old_runs_deletes_their_dependency_rows_too(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from pipelines.maintenance.prune import engine as prune_engine
+    from pipelines.maintenance.prune import prune_history
+    from pipelines.runs.records import create_run, finish, record_deps
+
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    writer = new_engine(url)
+    create_tables(writer)
+    now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    ids = []
+    for started in (now - dt.timedelta(days=40), now):
+        run_id, _ = create_run(writer, task_id=f"T_{started:%d}", family="T", crawl=None, params="{}", host="h",
+                               pid=1, worker="w", now=started)
+        finish(writer, run_id, status="done", now=started + dt.timedelta(seconds=1))
+        record_deps(writer, run_id, requires=[], scheduled_run=None, worker="w")
+        ids.append(run_id)
+    done = prune_history(prune_engine(url), now - dt.timedelta(days=30), pause=0)
+    assert (done.runs, done.run_deps) == (1, 1)
+    with writer.connect() as conn:
+        assert conn.execute(sa.select(run_deps.c.run_id)).scalars().all() == [ids[1]]
+    with writer.begin() as conn:  # a history from before the table: pruning still works
+        conn.execute(sa.text("DROP TABLE crawl_run_deps"))
+    assert prune_history(prune_engine(url), now + dt.timedelta(days=1), pause=0).runs == 1
+    writer.dispose()
