@@ -307,3 +307,42 @@ def test_a_graph_over_the_limit_draws_two_hundred_boxes_and_counts_the_rest(
     assert 'id="dag-more"' in response.content.decode()
     statuses = {n.task_id: n.status for n in dag.nodes}
     assert statuses["Leaf_000"] == "done" and statuses["Leaf_100"] == "not-run"
+
+
+def test_a_hostile_luigid_graph_is_drawn_from_what_makes_sense(
+    client: Client, history: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webmon.monitor import luigid as luigid_api
+
+    at = datetime(2026, 3, 1, 7, 30, tzinfo=UTC)
+    run_id = history.run(family="Top", crawl=None, task_id="Top_1", params="{}", status="running", started_at=at,
+                         heartbeat_at=datetime.now(UTC))
+    graphs = {
+        "dep_graph": {
+            "Top_1": {"name": "<b>Top</b>", "status": "RUNNING", "deps": ["Dep_1", 7, None, "Gone_1"]},
+            "Dep_1": {"name": "Dep", "status": "WEIRD", "deps": "not a list"},
+            "Junk_1": "not a node",
+        },
+        "inverse_dep_graph": ["not", "a", "graph"],
+    }
+
+    def answer(method: str, data: dict) -> Any:
+        if method == "task_list":
+            return {}
+        return graphs[method]
+
+    monkeypatch.setattr(luigid_api, "call", answer)
+    with override_settings(LUIGID_URL="http://127.0.0.1:9"):
+        response = client.get(f"/runs/{run_id}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    # The inverse graph is not a graph: luigid is reported, the history's graph (the task alone) is drawn.
+    assert 'id="banner-luigid"' in body
+    assert [n.task_id for n in response.context["dag"].nodes] == ["Top_1"]
+    graphs["inverse_dep_graph"] = {}
+    with override_settings(LUIGID_URL="http://127.0.0.1:9"):
+        response = client.get(f"/runs/{run_id}/")
+    dag = response.context["dag"]
+    assert dag.source == "luigid"
+    assert {n.task_id: n.status for n in dag.nodes} == {"Top_1": "running", "Dep_1": "not-run", "Gone_1": "not-run"}
+    assert "<b>Top</b>" not in response.content.decode()

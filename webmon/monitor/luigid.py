@@ -97,7 +97,8 @@ def dep_graph(task_id: str, inverse: bool = False) -> dict[str, GraphTask]:
     """luigid's graph below `task_id` (`inverse`: the tasks that require it), {} when luigid does not know it.
 
     luigid walks breadth-first up to its [scheduler] max_graph_nodes; what it
-    answers is checked entry by entry (a node that is not an object is skipped).
+    answers is checked entry by entry (a node that is not an object, a dep that
+    is not a task id, is skipped).
     """
     response = call("inverse_dep_graph" if inverse else "dep_graph", {"task_id": task_id})
     if not isinstance(response, dict):
@@ -111,7 +112,7 @@ def dep_graph(task_id: str, inverse: bool = False) -> dict[str, GraphTask]:
             task_id=str(node_id),
             family=str(raw.get("name") or ""),
             status=str(raw.get("status") or "UNKNOWN"),
-            deps=tuple(str(d) for d in deps),
+            deps=tuple(d for d in deps if isinstance(d, str) and d),
         )
     return graph
 
