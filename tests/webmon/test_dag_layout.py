@@ -18,11 +18,13 @@ def test_a_task_goes_one_column_left_of_the_furthest_task_needing_it() -> None:
     assert columns(skeleton) == {"A": 3, "B": 2, "C": 1, "D": 0}
 
 
-def test_the_tasks_that_require_the_root_go_to_its_right() -> None:
-    skeleton = walk("B", "B", graph({"B": ["D"], "D": []}), requirers=[("A", "A"), ("Z", "Z")])
-    assert skeleton.upstream == ["A", "Z"]
-    assert columns(skeleton) == {"D": 0, "B": 1, "A": 2, "Z": 2}
-    assert ("A", "B") in skeleton.edges and ("Z", "B") in skeleton.edges
+def test_the_tasks_that_require_the_root_go_to_its_right_by_their_longest_path() -> None:
+    # A and Z require B; Top requires A and B: Top goes right of A, not next to it.
+    above = {"B": [("A", "A"), ("Z", "Z"), ("Top", "Top")], "A": [("Top", "Top")]}
+    skeleton = walk("B", "B", graph({"B": ["D"], "D": []}), lambda t: above.get(t, []))
+    assert skeleton.upstream == ["A", "Z", "Top"]
+    assert columns(skeleton) == {"D": 0, "B": 1, "A": 2, "Z": 2, "Top": 3}
+    assert {("A", "B"), ("Z", "B"), ("Top", "B"), ("Top", "A")} <= set(skeleton.edges)
 
 
 def test_ordering_within_columns_removes_the_crossing_of_discovery_order() -> None:

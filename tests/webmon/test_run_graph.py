@@ -124,11 +124,13 @@ def test_a_failed_requirement_is_red_and_the_tasks_that_required_a_task_are_show
     assert ("A", DAYS[1]) not in w.ids  # C failed: A never ran in tick 2
     c = nodes_of(client.get(f"/runs/{w.run('C', DAYS[1])}/"))
     assert {f: n.status for f, n in c.items()} == {"C": "failed", "D": "done"}
-    # D's page: the tick's rows say B and C required it.
-    d = nodes_of(client.get(f"/runs/{w.run('D', DAYS[0])}/"))
-    assert sorted(d) == ["B", "C", "D"]
-    assert d["B"].upstream and d["C"].upstream and not d["D"].upstream
-    assert d["D"].x < d["B"].x
+    # D's page: the tick's rows say B and C required it, and A required them.
+    response = client.get(f"/runs/{w.run('D', DAYS[0])}/")
+    d = nodes_of(response)
+    assert sorted(d) == ["A", "B", "C", "D"]
+    assert d["A"].upstream and d["B"].upstream and d["C"].upstream and not d["D"].upstream
+    assert d["D"].x < d["B"].x == d["C"].x < d["A"].x
+    assert len(response.context["dag"].edges) == 4
 
 
 def test_a_requirement_complete_before_the_tick_is_drawn_dashed_with_its_own_run(
@@ -346,3 +348,31 @@ def test_a_hostile_luigid_graph_is_drawn_from_what_makes_sense(
     assert dag.source == "luigid"
     assert {n.task_id: n.status for n in dag.nodes} == {"Top_1": "running", "Dep_1": "not-run", "Gone_1": "not-run"}
     assert "<b>Top</b>" not in response.content.decode()
+
+
+def test_a_recorded_crawl_tick_draws_its_four_tasks_and_keeps_the_gantt(
+    client: Client, luigid: Luigid, demo_site: Any, history_at: Any
+) -> None:
+    luigid.write_spec("dag-crawl", demo_site.url, max_pages=20)
+    done = subprocess.run(
+        [sys.executable, "-m", "luigi", "--module", "pipelines.tasks", "RunCrawl", "--crawl", "dag-crawl",
+         "--at", "2026-03-01T0730"],
+        cwd=ROOT, env=luigid.env(CRAWLOPS_SCHEDULED_RUN="9001"), capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    db = sa.create_engine(luigid.history_url, future=True)
+    with db.connect() as conn:
+        ids = dict(conn.execute(sa.select(runs_table.c.family, runs_table.c.id)
+                                .where(runs_table.c.crawl == "dag-crawl")).all())
+    db.dispose()
+    with history_at(luigid.history_url.removeprefix("sqlite:///")), override_settings(LUIGID_URL="http://127.0.0.1:9"):
+        response = client.get(f"/runs/{ids['ParsePages']}/")
+    nodes = nodes_of(response)
+    assert {f: (n.status, n.run_id) for f, n in nodes.items()} == {f: ("done", ids[f]) for f in ids}
+    assert sorted(nodes) == ["FetchPages", "ParsePages", "RunCrawl", "StoreItems"]
+    # Fetch runs first; StoreItems requires ParsePages and RunCrawl requires StoreItems: both drawn to its right.
+    assert nodes["FetchPages"].x < nodes["ParsePages"].x < nodes["StoreItems"].x < nodes["RunCrawl"].x
+    assert nodes["StoreItems"].upstream and nodes["RunCrawl"].upstream and not nodes["FetchPages"].upstream
+    assert len(response.context["dag"].edges) == 3
+    body = response.content.decode()
+    assert 'id="chain-gantt"' in body and 'id="chain-graph"' not in body

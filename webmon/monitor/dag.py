@@ -4,7 +4,8 @@ Pure functions, no I/O: the run page (views/run.py) hands in what luigid or
 the history said, and the template draws the result as SVG (monitor/_dag.html).
 
 - `Skeleton`: the tasks below the run's task (its requirements, theirs, ...),
-  walked breadth-first up to MAX_NODES, plus the tasks known to require it.
+  walked breadth-first up to MAX_NODES, plus the tasks known to require it
+  (and those requiring them).
 - `layout`: a layered drawing, flowing left to right in the order tasks run:
   a task's column is its longest path from the run's task (so every
   requirement is left of every task needing it), the tasks that require it
@@ -58,10 +59,14 @@ def walk(
     root: str,
     root_family: str,
     requires_of: Callable[[str], Sequence[tuple[str, str]] | None],
-    requirers: Iterable[tuple[str, str]] = (),
+    required_by: Callable[[str], Sequence[tuple[str, str]]] | None = None,
     limit: int = MAX_NODES,
 ) -> Skeleton:
-    """Breadth-first from `root`: requires_of(task_id) is [(task_id, family)], or None when unknown."""
+    """Breadth-first down from `root`, then up through the tasks requiring it, at most `limit` tasks.
+
+    requires_of(task_id) is [(task_id, family)], or None when unknown;
+    required_by(task_id) is the [(task_id, family)] known to require it.
+    """
     families = {root: root_family}
     edges: list[tuple[str, str]] = []
     walked: set[str] = set()
@@ -81,13 +86,20 @@ def walk(
                 families[dep_id] = family
                 queue.append(dep_id)
             edges.append((task_id, dep_id))
-    upstream = []
-    for task_id, family in requirers:
-        if task_id in families or len(families) >= limit:
-            continue
-        families[task_id] = family
-        upstream.append(task_id)
-        edges.append((task_id, root))
+    upstream: list[str] = []
+    queue = deque([root] if required_by is not None else [])
+    while queue:
+        task_id = queue.popleft()
+        for above_id, family in required_by(task_id):  # type: ignore[misc]
+            if above_id not in families:
+                if len(families) >= limit:
+                    unseen.add(above_id)
+                    continue
+                families[above_id] = family
+                upstream.append(above_id)
+                queue.append(above_id)
+            if above_id in upstream:  # never an edge that would close a cycle through the root's graph
+                edges.append((above_id, task_id))
     return Skeleton(root, families, list(dict.fromkeys(edges)), walked, upstream, len(unseen))
 
 
@@ -101,30 +113,41 @@ def alone(task_id: str, family: str) -> Skeleton:
 
 def columns(skeleton: Skeleton) -> dict[str, int]:
     """Column of each task, 0 at the left: longest path from the root, mirrored; requirers right of the root."""
-    below = [(a, b) for a, b in skeleton.edges if a not in skeleton.upstream]
-    depth = {skeleton.root: 0}
-    indegree = {t: 0 for t in skeleton.families}
-    children: dict[str, list[str]] = {t: [] for t in skeleton.families}
-    for requirer, dep in below:
-        children[requirer].append(dep)
-        indegree[dep] += 1
-    ready = deque(t for t in skeleton.families if indegree[t] == 0 and t not in skeleton.upstream)
-    while ready:
-        task_id = ready.popleft()
-        for dep in children[task_id]:
-            depth[dep] = max(depth.get(dep, 0), depth.get(task_id, 0) + 1)
-            indegree[dep] -= 1
-            if indegree[dep] == 0:
-                ready.append(dep)
+    upstream = set(skeleton.upstream)
+    below = [(a, b) for a, b in skeleton.edges if a not in upstream]
+    depth = _longest(skeleton.root, [t for t in skeleton.families if t not in upstream], below)
     deepest = max(depth.values(), default=0)
     for task_id in skeleton.families:  # in a cycle (a history no worker should write): one column further
-        if task_id not in depth and task_id not in skeleton.upstream:
+        if task_id not in depth and task_id not in upstream:
             depth[task_id] = deepest + 1
     deepest = max(depth.values(), default=0)
     cols = {task_id: deepest - d for task_id, d in depth.items()}
+    # Upwards the same way: a requirer goes one column right of the furthest task it requires.
+    above = [(b, a) for a, b in skeleton.edges if a in upstream]
+    height = _longest(skeleton.root, [skeleton.root, *skeleton.upstream], above)
     for task_id in skeleton.upstream:
-        cols[task_id] = deepest + 1
+        cols[task_id] = cols[skeleton.root] + height.get(task_id, 1)
     return cols
+
+
+def _longest(start: str, nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """Longest path from `start` to each node along `edges` (Kahn's order); nodes on a cycle are left out."""
+    indegree = dict.fromkeys(nodes, 0)
+    children: dict[str, list[str]] = {t: [] for t in nodes}
+    for a, b in edges:
+        if a in children and b in indegree:
+            children[a].append(b)
+            indegree[b] += 1
+    depth = {start: 0}
+    ready = deque(t for t in nodes if indegree[t] == 0)
+    while ready:
+        task_id = ready.popleft()
+        for child in children[task_id]:
+            depth[child] = max(depth.get(child, 0), depth.get(task_id, 0) + 1)
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+    return depth
 
 
 def order(skeleton: Skeleton, cols: Mapping[str, int]) -> list[list[str]]:

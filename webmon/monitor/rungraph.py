@@ -2,7 +2,8 @@
 
 History (crawl_run_deps, webmon/history/deps.py): the run's own row, then the
 rows of its tick (or of its luigi invocation), walked down from the run's task
-in memory; the tasks of that group that required it are drawn to its right.
+in memory; the tasks of that group that required it (and those that required
+them) are drawn to its right.
 A requirement that did not run in the group (it was complete already, luigi
 did not look below it) is drawn without its own requirements.
 
@@ -39,8 +40,11 @@ def history_skeleton(row: DepsRow, group: list[DepsRow]) -> Skeleton:
         found = known.get(task_id)
         return None if found is None else [(q.task_id, q.family) for q in found.requires]
 
-    requirers = [(r.task_id, r.family) for r in known.values() if any(q.task_id == row.task_id for q in r.requires)]
-    return walk(row.task_id, row.family, requires_of, requirers)
+    above: dict[str, list[tuple[str, str]]] = {}
+    for r in known.values():
+        for q in r.requires:
+            above.setdefault(q.task_id, []).append((r.task_id, r.family))
+    return walk(row.task_id, row.family, requires_of, lambda task_id: above.get(task_id, []))
 
 
 def luigid_skeleton(task_id: str, family: str) -> tuple[Skeleton, dict[str, str]] | None:
@@ -54,10 +58,13 @@ def luigid_skeleton(task_id: str, family: str) -> tuple[Skeleton, dict[str, str]
         return None if node is None else [(d, graph[d].family if d in graph else "") for d in node.deps]
 
     inverse = luigid.dep_graph(task_id, inverse=True)
-    # In the inverse graph a node's "deps" are the tasks that require it.
-    above = inverse[task_id].deps if task_id in inverse else ()
-    requirers = [(t, inverse[t].family if t in inverse else "") for t in above]
-    skeleton = walk(task_id, graph[task_id].family or family, requires_of, requirers)
+
+    def required_by(node_id: str) -> list[tuple[str, str]]:
+        # In the inverse graph a node's "deps" are the tasks that require it.
+        node = inverse.get(node_id)
+        return [] if node is None else [(t, inverse[t].family if t in inverse else "") for t in node.deps]
+
+    skeleton = walk(task_id, graph[task_id].family or family, requires_of, required_by)
     statuses = {t: n.status for t, n in {**inverse, **graph}.items()}
     return skeleton, statuses
 
