@@ -121,8 +121,14 @@ def build(
     return Grid(list(ticks), rows, max(len(keys) - MAX_ROWS, 0))
 
 
-def _cell(key: RowKey, label: str, tick: ScheduledRun, latest: Mapping[tuple[RowKey, int], Any],
-          required: Mapping[tuple[RowKey, int], Any], clock: Clock) -> Cell:
+def _cell(
+    key: RowKey,
+    label: str,
+    tick: ScheduledRun,
+    latest: Mapping[tuple[RowKey, int], Any],
+    required: Mapping[tuple[RowKey, int], Any],
+    clock: Clock,
+) -> Cell:
     name = f"{key[0]} {label}".strip()
     when = f"{tick.logical_time:%Y-%m-%d %H:%M}"
     run = latest.get((key, tick.pk))
