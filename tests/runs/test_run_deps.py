@@ -58,6 +58,16 @@ def test_the_scheduled_run_and_the_worker_are_recorded(diamond: dict[str, dict[s
     assert worker and worker.startswith("Worker(")
 
 
+def test_in_luigis_multiprocessing_mode_every_task_records_its_requirements(luigid: Luigid, tmp_path: Path) -> None:
+    done = run_dag(luigid, "A", "--out-dir", str(tmp_path), "--tag", "forked", "--workers", "2",
+                   env={"CRAWLOPS_SCHEDULED_RUN": "12"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = deps_by_family(luigid, "forked")
+    assert sorted(rows) == ["A", "B", "C", "D"]
+    assert [r["family"] for r in json.loads(rows["A"]["requires"])] == ["B", "C"]
+    assert {r["scheduled_run"] for r in rows.values()} == {12}
+
+
 def test_a_run_started_by_hand_has_no_scheduled_run(luigid: Luigid, tmp_path: Path) -> None:
     done = run_dag(luigid, "D", "--out-dir", str(tmp_path), "--tag", "by-hand")
     assert done.returncode == 0, done.stderr[-3000:]
