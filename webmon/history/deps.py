@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import DatabaseError, connections, models
+from django.db.models import QuerySet
 
 from webmon.history.readonly import HistoryModel
 from webmon.history.runs import CrawlRun
@@ -138,12 +139,31 @@ def group_of(row: DepsRow, limit: int = GROUP_ROWS) -> list[DepsRow]:
 
 
 def latest_runs(task_ids: Sequence[str]) -> dict[str, CrawlRun]:
-    """The newest run record of each task_id that has one."""
-    members = [
-        CrawlRun.objects.filter(task_id=task_id).order_by("-started_at", "-id").only(*LATEST_FIELDS)[:1]
-        for task_id in dict.fromkeys(task_ids)
-    ]
-    return {run.task_id: run for run in union_all(members)}
+    """The newest run record of each task_id that has one: one index seek per id, in one UNION ALL.
+
+    The member query is compiled once and repeated with each id (compiling
+    200 querysets cost Django more than the database spent on them).
+    """
+    ids = list(dict.fromkeys(task_ids))
+    if not ids:
+        return {}
+
+    def member(task_id: str) -> QuerySet[CrawlRun]:
+        return CrawlRun.objects.filter(task_id=task_id).order_by("-started_at", "-id").only(*LATEST_FIELDS)[:1]
+
+    alias = member(ids[0]).db
+    sql_a, params_a = member("\x00a").query.get_compiler(using=alias).as_sql()
+    sql_b, params_b = member("\x00b").query.get_compiler(using=alias).as_sql()
+    slots = [i for i, (a, b) in enumerate(zip(params_a, params_b, strict=True)) if a != b]
+    if sql_a != sql_b or len(slots) != 1:  # not the one-parameter query expected: compile each member
+        return {run.task_id: run for run in union_all([member(t) for t in ids])}
+    parts, params = [], []
+    for n, task_id in enumerate(ids):
+        parts.append(f"SELECT * FROM ({sql_a}) u{n}")
+        values = list(params_a)
+        values[slots[0]] = task_id
+        params.extend(values)
+    return {run.task_id: run for run in CrawlRun.objects.raw(" UNION ALL ".join(parts), params, using=alias)}
 
 
 @dataclass(frozen=True)

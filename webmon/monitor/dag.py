@@ -224,10 +224,34 @@ class DagNode:
     current: bool
     walked: bool
     upstream: bool
+    href: str | None = None  # the run page of `run_id`
+
+    # Strings made here, not in the template: 200 boxes of template tags cost more than the queries.
+    @property
+    def css(self) -> str:
+        flags = [(self.current, "stage-current"), (not self.walked, "dag-unwalked"), (self.upstream, "dag-upstream")]
+        return " ".join(["stage", "dag-node", f"stage-{self.status}", *(name for on, name in flags if on)])
+
+    @property
+    def title(self) -> str:
+        unknown = "" if self.walked else " (its requirements are not known here)"
+        return f"{self.task_id}: {self.text}{unknown}"
+
+    @property
+    def info(self) -> str:
+        return f"{self.text} · {self.tail}"
 
     @property
     def text_x(self) -> int:
         return self.x + 10
+
+    @property
+    def name_y(self) -> int:
+        return self.y + 19
+
+    @property
+    def info_y(self) -> int:
+        return self.y + 37
 
 
 @dataclass(frozen=True)
@@ -266,8 +290,13 @@ def tail_of(task_id: str, family: str) -> str:
     return _cut(tail, TAIL_CHARS)
 
 
-def draw(skeleton: Skeleton, states: Mapping[str, NodeState], source: str) -> Dag:
-    """Boxes and edges with coordinates; `states` says each task's status (missing: not run)."""
+def draw(
+    skeleton: Skeleton,
+    states: Mapping[str, NodeState],
+    source: str,
+    link: Callable[[int], str] = lambda run_id: f"/runs/{run_id}/",
+) -> Dag:
+    """Boxes and edges with coordinates; `states` says each task's status (missing: not run), `link` a run's URL."""
     cols = columns(skeleton)
     layers = order(skeleton, cols)
     tallest = max((len(layer) for layer in layers), default=1)
@@ -295,6 +324,7 @@ def draw(skeleton: Skeleton, states: Mapping[str, NodeState], source: str) -> Da
                 current=task_id == skeleton.root,
                 walked=task_id in skeleton.walked or task_id in skeleton.upstream,
                 upstream=task_id in skeleton.upstream,
+                href=link(state.run_id) if state.run_id is not None else None,
             )
         )
     edges = []

@@ -19,8 +19,10 @@ run's row, its group, the newest runs of the drawn tasks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from django.urls import reverse
 
 from webmon.history.deps import DepsRow, group_of, latest_runs
 from webmon.history.deps import deps_of as read_deps
@@ -82,13 +84,19 @@ def run_graph(run: Any, sources: Sources, clock: Clock) -> Dag | None:
         return None
     latest = sources.history(lambda: latest_runs(skeleton.task_ids), {})
     if live:
-        return draw(skeleton, luigid_states(live[1], latest, run), "luigid")
-    return draw(skeleton, history_states(latest, run, clock), "history")
+        return draw(skeleton, luigid_states(live[1], latest, run), "luigid", run_link())
+    return draw(skeleton, history_states(latest, run, clock), "history", run_link())
 
 
 def lone_graph(run: Any, clock: Clock) -> Dag:
     """The run's task alone (no requirements recorded: an older history, or a worker without our context)."""
-    return draw(alone(run.task_id, run.family), history_states({}, run, clock), "alone")
+    return draw(alone(run.task_id, run.family), history_states({}, run, clock), "alone", run_link())
+
+
+def run_link() -> Callable[[int], str]:
+    """The run page's URL for a run id, with the URL resolved once (not once per box)."""
+    prefix = reverse("monitor:run", args=[1]).removesuffix("1/")
+    return lambda run_id: f"{prefix}{run_id}/"
 
 
 def history_states(latest: Mapping[str, Any], run: Any, clock: Clock) -> dict[str, NodeState]:
