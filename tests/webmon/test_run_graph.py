@@ -251,7 +251,11 @@ def test_while_a_task_runs_its_graph_comes_from_luigid(
 def test_markup_in_task_names_and_parameters_is_escaped(client: Client, luigid: Luigid, history_at: Any,
                                                          tmp_path: Path) -> None:
     tag = "<script>alert('tag')</script>"
-    done = luigi_run(luigid, '<img src=x onerror="alert(1)">.Hostile', "--out-dir", str(tmp_path), "--tag", tag)
+    Schedule.objects.filter(name="hostile").delete()
+    schedule = make_schedule("hostile", crawl="", cron="0 6 * * *")
+    tick = make_run(schedule, datetime(2026, 3, 1, 6, tzinfo=UTC))
+    done = luigi_run(luigid, '<img src=x onerror="alert(1)">.Hostile', "--out-dir", str(tmp_path), "--tag", tag,
+                     env={"CRAWLOPS_SCHEDULED_RUN": str(tick.pk)})
     assert done.returncode == 0, done.stderr[-3000:]
     db = sa.create_engine(luigid.history_url, future=True)
     with db.connect() as conn:
@@ -265,6 +269,13 @@ def test_markup_in_task_names_and_parameters_is_escaped(client: Client, luigid: 
     assert "<img src=x" not in body and "<script>alert" not in body
     assert 'data-family="&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.Hostile"' in body
     assert "&lt;script&gt;alert(&#x27;tag&#x27;)&lt;/script&gt;" in body  # the parameter, shown as text
+    with history_at(luigid.history_url.removeprefix("sqlite:///")):
+        grid = client.get(f"/schedules/{schedule.pk}/grid/")
+    body = grid.content.decode()
+    assert [row.family for row in grid.context["grid"].rows] == ["D", '<img src=x onerror="alert(1)">.Hostile']
+    assert "<img src=x" not in body and "<script>alert" not in body
+    assert '<span class="family">&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.Hostile</span>' in body
+    schedule.delete()
 
 
 def test_a_history_without_the_deps_table_renders_the_chain_or_the_task_alone(
