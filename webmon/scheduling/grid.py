@@ -16,7 +16,7 @@ is one. Rows are in the order the tasks run (requirements first).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from django.views.decorators.http import require_safe
 from webmon.history.deps import TickRun, latest_runs, tick_runs
 from webmon.monitor.clock import Clock
 from webmon.monitor.dag import tail_of
+from webmon.monitor.rungraph import run_link
 from webmon.monitor.sources import Sources
 from webmon.scheduling.models import Schedule, ScheduledRun
 
@@ -45,6 +46,7 @@ class Cell:
     state: str  # css key: done failed running killed stale elsewhere not-run
     title: str
     run_id: int | None
+    href: str | None = None  # the run page (made in Python: a page has thousands of cells)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ def build(
     runs: Iterable[TickRun],
     elsewhere: Mapping[str, Any],
     clock: Clock,
+    link: Callable[[int], str] = lambda run_id: f"/runs/{run_id}/",
 ) -> Grid:
     """The grid of `ticks` (oldest first) from their runs and the newest runs of requirements that did not run."""
     by_task: dict[str, RowKey] = {}
@@ -97,8 +100,11 @@ def build(
     families: dict[RowKey, str] = {}
     edges: set[tuple[RowKey, RowKey]] = set()
     runs = list(runs)
+    keys_of: dict[tuple[str, str], RowKey] = {}  # tasks without tick parameters repeat their parameters
     for run in list(elsewhere.values()) + [r.run for r in runs]:
-        key = row_key(run.family, run.params)
+        key = keys_of.get((run.family, run.params))
+        if key is None:
+            key = keys_of[(run.family, run.params)] = row_key(run.family, run.params)
         by_task[run.task_id] = key
         families[key] = run.family
     for tick_run in runs:
@@ -116,7 +122,7 @@ def build(
     rows = []
     for key in keys[:MAX_ROWS]:
         label = _label(key[1]) if not key[1].startswith("task ") else key[1]
-        cells = [_cell(key, label, tick, latest, required, clock) for tick in ticks]
+        cells = [_cell(key, label, tick, latest, required, clock, link) for tick in ticks]
         rows.append(Row(key, families[key], label, cells))
     return Grid(list(ticks), rows, max(len(keys) - MAX_ROWS, 0))
 
@@ -128,18 +134,22 @@ def _cell(
     latest: Mapping[tuple[RowKey, int], Any],
     required: Mapping[tuple[RowKey, int], Any],
     clock: Clock,
+    link: Callable[[int], str],
 ) -> Cell:
     name = f"{key[0]} {label}".strip()
     when = f"{tick.logical_time:%Y-%m-%d %H:%M}"
     run = latest.get((key, tick.pk))
     if run is not None:
         status = run.display_status(clock.now, clock.stale_after)
-        return Cell(status, f"{name} @ {when}: {status}", run.id)
+        return Cell(status, f"{name} @ {when}: {status}", run.id, link(run.id))
     if (key, tick.pk) in required:
         other = required[(key, tick.pk)]
         if other is not None and other.status == "done":
-            return Cell("elsewhere", f"{name} @ {when}: complete already (done in run #{other.id})", other.id)
-        return Cell("not-run", f"{name} @ {when}: required, not run", other.id if other is not None else None)
+            text = f"{name} @ {when}: complete already (done in run #{other.id})"
+            return Cell("elsewhere", text, other.id, link(other.id))
+        if other is not None:
+            return Cell("not-run", f"{name} @ {when}: required, not run", other.id, link(other.id))
+        return Cell("not-run", f"{name} @ {when}: required, not run", None)
     return Cell("not-run", f"{name} @ {when}: not run", None)
 
 
@@ -182,7 +192,7 @@ def schedule_grid(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "clock": clock,
             "schedule": schedule,
-            "grid": build(ticks, runs, elsewhere, clock),
+            "grid": build(ticks, runs, elsewhere, clock, run_link()),
             "older": _cursor_text(older) if older else None,
             "paged": cursor is not None,
             "banners": sources.banners,
