@@ -10,7 +10,8 @@ its luigi worker id. Every read here is one bounded query:
   (worker, run_id): the runs a task's requirements ran in. One index range,
   newest first, at most GROUP_ROWS.
 - `latest_runs(task_ids)`: the newest run record of each task_id, one
-  (task_id, started_at) index seek per id in one UNION ALL.
+  (task_id, started_at) index seek per id in one UNION ALL (on PostgreSQL
+  one LATERAL join: it plans a long UNION ALL slowly).
 - `tick_runs(scheduled_runs)`: the rows of a page of ticks with their runs,
   for the grid (scheduled_run, run_id).
 
@@ -153,6 +154,8 @@ def latest_runs(task_ids: Sequence[str]) -> dict[str, CrawlRun]:
         return CrawlRun.objects.filter(task_id=task_id).order_by("-started_at", "-id").only(*LATEST_FIELDS)[:1]
 
     alias = member(ids[0]).db
+    if connections[alias].vendor == "postgresql":
+        return {run.task_id: run for run in CrawlRun.objects.raw(*_lateral_latest(alias, ids), using=alias)}
     sql_a, params_a = member("\x00a").query.get_compiler(using=alias).as_sql()
     sql_b, params_b = member("\x00b").query.get_compiler(using=alias).as_sql()
     slots = [i for i, (a, b) in enumerate(zip(params_a, params_b, strict=True)) if a != b]
@@ -165,6 +168,20 @@ def latest_runs(task_ids: Sequence[str]) -> dict[str, CrawlRun]:
         values[slots[0]] = task_id
         params.extend(values)
     return {run.task_id: run for run in CrawlRun.objects.raw(" UNION ALL ".join(parts), params, using=alias)}
+
+
+def _lateral_latest(alias: str, ids: list[str]) -> tuple[str, list[Any]]:
+    """PostgreSQL: the same seeks as one LATERAL join over the ids (it plans a 200-member UNION ALL
+    in about 45 ms, longer than it runs it; this plan is one seek repeated)."""
+    quote = connections[alias].ops.quote_name
+    table = quote(CrawlRun._meta.db_table)
+    columns = ", ".join(f"r.{quote(CrawlRun._meta.get_field(f).column)}" for f in LATEST_FIELDS)
+    sql = (
+        f"SELECT {columns} FROM unnest(%s::text[]) AS t(task_id) CROSS JOIN LATERAL"
+        f" (SELECT * FROM {table} WHERE {table}.{quote('task_id')} = t.task_id"
+        f" ORDER BY {quote('started_at')} DESC, {quote('id')} DESC LIMIT 1) r"
+    )
+    return sql, [ids]
 
 
 @dataclass(frozen=True, slots=True)
