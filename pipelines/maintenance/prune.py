@@ -4,7 +4,8 @@ Deletes, in small batches of short transactions with a pause between them:
 - Luigi's `tasks` rows whose newest `task_events` row is older than the
   cutoff, with their events and parameters;
 - our `crawl_runs` rows finished before the cutoff, with their
-  `crawl_run_logs` lines (the pre-aggregated totals are kept: they are counters);
+  `crawl_run_logs` lines and `crawl_run_deps` row (the pre-aggregated totals
+  are kept: they are counters);
 - expired Django sessions in the webmon DB.
 
 On SQLite every write transaction starts with BEGIN IMMEDIATE (it takes the
@@ -26,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from pipelines.runs.models import run_deps
 from pipelines.runs.models import runs as runs_table
 
 log = logging.getLogger("pipelines.maintenance.prune")
@@ -48,6 +50,7 @@ class Pruned:
     task_parameters: int = 0
     runs: int = 0
     run_logs: int = 0
+    run_deps: int = 0
     sessions: int = 0
     batches: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -77,7 +80,7 @@ def prune_history(eng: sa.engine.Engine, cutoff: dt.datetime, *, batch: int = 10
     if {"tasks", "task_events", "task_parameters"} <= names:
         _prune_luigi(eng, cutoff.astimezone(dt.UTC).replace(tzinfo=None), batch, pause, done, progress)
     if {"crawl_runs", "crawl_run_logs"} <= names:
-        _prune_runs(eng, cutoff, batch, pause, done, progress)
+        _prune_runs(eng, cutoff, batch, pause, done, progress, with_deps="crawl_run_deps" in names)
     return done
 
 
@@ -120,7 +123,7 @@ def _naive(value: Any) -> dt.datetime:
 
 
 def _prune_runs(eng: sa.engine.Engine, cutoff: dt.datetime, batch: int, pause: float, done: Pruned,
-                progress: Callable[[Pruned], None] | None) -> None:
+                progress: Callable[[Pruned], None] | None, *, with_deps: bool = False) -> None:
     per_batch = max(1, batch // 20)  # a run has tens of log lines, sometimes thousands
     last = 0
     while True:
@@ -145,6 +148,8 @@ def _prune_runs(eng: sa.engine.Engine, cutoff: dt.datetime, batch: int, pause: f
                 done.run_logs += conn.execute(run_logs.delete().where(run_logs.c.id.in_(line_ids))).rowcount
             _after_batch(done, pause, progress)
         with eng.begin() as conn:
+            if with_deps:  # a history from before crawl_run_deps has no such table
+                done.run_deps += conn.execute(run_deps.delete().where(run_deps.c.run_id.in_(ids))).rowcount
             done.runs += conn.execute(runs_table.delete().where(runs_table.c.id.in_(ids))).rowcount
         _after_batch(done, pause, progress)
 

@@ -6,8 +6,9 @@ Enabled in luigi.cfg (luigi calls `with RunContext(task_process): task_process.r
     task_process_context = pipelines.runs.context.RunContext
 
 On enter: sweep dead runs, insert a `running` record (attempt = 1 + earlier
-records of the task_id), start the heartbeat, start log capture, and point
-luigid's tracking URL at `{[runs] webmon_url}/runs/{run_id}/`. On exit: stop
+records of the task_id), start the heartbeat, start log capture, record the
+task's direct requirements and CRAWLOPS_SCHEDULED_RUN (crawl_run_deps, see
+deps.py), and point luigid's tracking URL at `{[runs] webmon_url}/runs/{run_id}/`. On exit: stop
 capture (the last lines are written), then record the outcome, the error
 (type, message, whole traceback, masked) and the stage's `run_stats`.
 
@@ -31,7 +32,7 @@ from typing import Any
 
 import luigi
 
-from pipelines.runs import records
+from pipelines.runs import deps, records
 from pipelines.runs.capture import Capture
 from pipelines.runs.jsonlog import JsonLines, JsonLogFile
 from pipelines.runs.masking import Masker, env_secrets, url_passwords
@@ -109,12 +110,27 @@ class RunContext:
         self._beat = threading.Thread(target=self._beat_loop, args=(settings.heartbeat_seconds,),
                                       name=f"run-{self.run_id}-heartbeat", daemon=True)
         self._beat.start()
+        self._record_deps()
 
         self.tracking_url = f"{str(settings.webmon_url).rstrip('/')}/runs/{self.run_id}/"
         try:
             self.process.status_reporter.update_tracking_url(self.tracking_url)
         except Exception as exc:  # noqa: BLE001 - luigid unreachable: the worker will notice on its own
             report(f"could not set the tracking URL of {task.task_id}: {type(exc).__name__}: {exc}")
+
+    def _record_deps(self) -> None:
+        """The dependency record; requires() failing or hanging costs the run only this record."""
+        try:
+            scheduled = deps.scheduled_run()
+        except ValueError as exc:
+            report(f"run {self.run_id}: {exc}; recorded without its scheduled run")
+            scheduled = None
+        try:
+            requires = deps.requirements(self.task)
+            records.record_deps(self._engine, self.run_id, requires=requires,  # type: ignore[arg-type]
+                                scheduled_run=scheduled, worker=getattr(self.process, "worker_id", None))
+        except Exception as exc:  # noqa: BLE001 - the task runs without a dependency record
+            report(f"no dependency record for run {self.run_id} of {self.task.task_id}: {type(exc).__name__}: {exc}")
 
     def _start_capture(self, settings: runs, masker: Masker, host: str, pid: int) -> None:
         task = self.task

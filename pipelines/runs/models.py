@@ -6,8 +6,9 @@ lines in `crawl_run_logs`, written by the worker. pipelines/ creates these
 tables (webmon only reads them). All times are stored as naive UTC and read
 back as aware UTC (`UTCDateTime`).
 
-Indexes serve the three reads that must stay fast at millions of rows:
-latest runs of a family, runs of a task_id, log lines of a run after line N.
+Indexes serve the reads that must stay fast at millions of rows: latest runs
+of a family, runs of a task_id, log lines of a run after line N, and the
+dependency rows of a tick or of one luigi worker (crawl_run_deps).
 """
 
 from __future__ import annotations
@@ -88,6 +89,20 @@ run_logs = sa.Table(
     sa.Column("logger", sa.String(200), nullable=False),
     sa.Column("message", LongText, nullable=False),          # secrets masked before it is stored
     sa.UniqueConstraint("run_id", "seq", name="uq_crawl_run_logs_seq"),
+)
+
+# The direct requirements of the task of each run, as luigi.task.flatten(task.requires()) gave
+# them when the run started: webmon draws a run's dependency graph and a schedule's grid from
+# these rows once luigid has forgotten the tasks. A run whose requires() failed has no row.
+run_deps = sa.Table(
+    "crawl_run_deps", metadata,
+    sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False),
+    sa.Column("scheduled_run", sa.Integer),                  # webmon's ScheduledRun pk (CRAWLOPS_SCHEDULED_RUN)
+    sa.Column("worker", sa.String(255)),                     # luigi worker id: the runs of one luigi invocation
+    sa.Column("requires", LongText, nullable=False),         # JSON list of {"task_id": ..., "family": ...}
+    # The rows of a tick ("runs of these ticks": the grid) and of one invocation (the graph), newest first.
+    sa.Index("ix_crawl_run_deps_scheduled", "scheduled_run", "run_id"),
+    sa.Index("ix_crawl_run_deps_worker", "worker", "run_id"),
 )
 
 # -- pre-aggregated totals (pipelines/runs/totals.py): what webmon's /metrics reads -----------

@@ -6,6 +6,7 @@ engine and plain values so tests can call them without luigi.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pipelines.runs import totals
-from pipelines.runs.models import DONE, FAILED, KILLED, RUNNING, metadata, run_logs, runs
+from pipelines.runs.models import DONE, FAILED, KILLED, RUNNING, metadata, run_deps, run_logs, runs
 
 _engines: dict[tuple[str, int], Engine] = {}
 _engines_lock = threading.Lock()
@@ -47,7 +48,7 @@ def new_engine(url: str) -> Engine:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create crawl_runs, crawl_run_logs and the totals tables if missing.
+    """Create crawl_runs, crawl_run_logs, crawl_run_deps and the totals tables if missing.
 
     Two workers starting at once may both see the tables missing; the loser's
     CREATE fails, which is fine when the tables are there afterwards.
@@ -88,6 +89,15 @@ def create_run(engine: Engine, *, task_id: str, family: str, crawl: str | None, 
             status=RUNNING, started_at=now, heartbeat_at=now, log_lines=0, log_truncated=False,
         ))
         return int(result.inserted_primary_key[0]), earlier + 1
+
+
+def record_deps(engine: Engine, run_id: int, *, requires: list[dict[str, str]], scheduled_run: int | None,
+                worker: str | None) -> None:
+    """The direct requirements of the run's task (a JSON list of {"task_id", "family"})."""
+    with engine.begin() as conn:
+        conn.execute(run_deps.insert().values(run_id=run_id, scheduled_run=scheduled_run,
+                                              worker=worker[:255] if worker else None,
+                                              requires=json.dumps(requires, sort_keys=True)))
 
 
 def beat(engine: Engine, run_id: int, now: datetime) -> None:

@@ -96,7 +96,7 @@ def test_unknown_families_and_non_json_values_render(client: Client, history: Hi
     body = client.get(f"/runs/{run_id}/").content.decode()
     assert '<pre id="run-params" class="raw wrap">not json</pre>' in body
     assert '<pre id="run-stats" class="raw wrap">[1, 2]</pre>' in body
-    assert 'id="chain-none"' in body
+    assert 'id="dag-alone"' in body  # no recorded requirements, not a crawl tick: the task alone
     assert client.get("/").status_code == 200
 
 

@@ -113,13 +113,18 @@ def test_stats_error_and_traceback_are_shown(client: Client, history: HistorySee
     assert "File &quot;x.py&quot;, line 1" in body
 
 
-def test_a_task_outside_the_crawl_chain_has_no_chain(client: Client, history: HistorySeed) -> None:
+def test_a_task_outside_the_crawl_chain_without_recorded_requirements_is_drawn_alone(
+    client: Client, history: HistorySeed
+) -> None:
     run_id = history.run(
         family="Touch", crawl=None, task_id="Touch__tmp_x_123", params='{"path": "/tmp/x"}', started_at=AT
     )
     response = client.get(f"/runs/{run_id}/")
     assert response.context["chain"] is None
-    assert 'id="chain-none"' in response.content.decode()
+    body = response.content.decode()
+    assert 'id="dag-alone"' in body and 'id="chain-graph"' not in body
+    [node] = response.context["dag"].nodes
+    assert (node.task_id, node.status, node.run_id, node.current) == ("Touch__tmp_x_123", "done", run_id, True)
 
 
 @pytest.mark.parametrize("lines", [3, 300])
@@ -135,10 +140,11 @@ def test_its_queries_do_not_grow_with_lines_attempts_or_events(
         {},
         [("RUNNING", AT + timedelta(minutes=1))] * (lines // 10),
     )
-    with num_queries(default=2, history=4):
+    with num_queries(default=2, history=5):
         # default: 1. the session, 2. the user
         # history: 1. the run, 2. every attempt of every task of its tick (task_id index),
-        # 3. luigid events in the attempt's window, 4. one page of log lines
+        # 3. one page of log lines, 4. the run's crawl_run_deps row (none: the chain is drawn),
+        # 5. luigid events in the attempt's window
         response = client.get(f"/runs/{ids['ParsePages']}/")
     assert response.status_code == 200
 

@@ -83,6 +83,40 @@ def running_tasks(search: str = "") -> Running:
     return Running(tasks)
 
 
+@dataclass(frozen=True)
+class GraphTask:
+    """A node of luigid's dependency graph: a task, its status there and the task_ids it requires."""
+
+    task_id: str
+    family: str
+    status: str  # PENDING RUNNING DONE FAILED DISABLED UNKNOWN BATCH_RUNNING
+    deps: tuple[str, ...]
+
+
+def dep_graph(task_id: str, inverse: bool = False) -> dict[str, GraphTask]:
+    """luigid's graph below `task_id` (`inverse`: the tasks that require it), {} when luigid does not know it.
+
+    luigid walks breadth-first up to its [scheduler] max_graph_nodes; what it
+    answers is checked entry by entry (a node that is not an object, a dep that
+    is not a task id, is skipped).
+    """
+    response = call("inverse_dep_graph" if inverse else "dep_graph", {"task_id": task_id})
+    if not isinstance(response, dict):
+        raise LuigidUnavailable("dep_graph answered something that is not a graph")
+    graph = {}
+    for node_id, raw in response.items():
+        if not isinstance(raw, dict):
+            continue
+        deps = raw.get("deps") if isinstance(raw.get("deps"), list) else []
+        graph[str(node_id)] = GraphTask(
+            task_id=str(node_id),
+            family=str(raw.get("name") or ""),
+            status=str(raw.get("status") or "UNKNOWN"),
+            deps=tuple(d for d in deps if isinstance(d, str) and d),
+        )
+    return graph
+
+
 def call(method: str, data: dict[str, Any]) -> Any:
     """GET {luigid}/api/METHOD?data=JSON and return its "response"."""
     request = urllib.request.Request(f"{public_url()}/api/{method}?{urlencode({'data': json.dumps(data)})}")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.urls import path
 
 from webmon.scheduling import views
+from webmon.scheduling.grid import schedule_grid
 
 app_name = "scheduling"
 
 urlpatterns = [
     path("schedules/", views.schedule_list, name="list"),
     path("schedules/<int:pk>/", views.schedule_detail, name="detail"),
+    path("schedules/<int:pk>/grid/", schedule_grid, name="grid"),
     path("schedules/<int:pk>/pause/", views.pause, name="pause"),
     path("schedules/<int:pk>/resume/", views.resume, name="resume"),
     path("schedules/<int:pk>/trigger/", views.trigger, name="trigger"),

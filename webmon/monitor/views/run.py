@@ -1,4 +1,4 @@
-"""Run detail: one task attempt with its tick's chain, luigid events, stats, error and log."""
+"""Run detail: one task attempt with its dependency graph (or its tick's chain), luigid events, stats, error and log."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from webmon.history.models import CrawlRun, CrawlRunLog, TaskEvent
 from webmon.monitor import luigid
 from webmon.monitor.clock import Clock
 from webmon.monitor.forms import LogFilterForm
+from webmon.monitor.rungraph import lone_graph, run_graph
 from webmon.monitor.runparts import LINE_HEAD, LOG_PAGE, LogView, chain, event_window
 from webmon.monitor.sources import Sources
 from webmon.monitor.views.common import query_with
@@ -38,9 +39,13 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         more = len(lines) > LOG_PAGE
         lines = lines[:LOG_PAGE]
         last_seq = lines[-1].seq if lines else log.after
+        tick_chain = chain(attempts, clock)
+        # The recorded (or live) graph; without one, a crawl tick's stage chain, else the task alone.
+        dag = run_graph(run, sources, clock)
         context.update(
             {
-                "chain": chain(attempts, clock),
+                "chain": tick_chain,
+                "dag": dag if dag is not None or tick_chain is not None else lone_graph(run, clock),
                 "attempts": [a for a in attempts if a.task_id == run.task_id],
                 "events": sources.history(
                     lambda: TaskEvent.objects.timeline(run.task_id, since, until, MAX_EVENTS), []
