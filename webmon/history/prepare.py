@@ -30,8 +30,8 @@ import sqlalchemy as sa
 from luigi import db_task_history as luigi_history
 from sqlalchemy.engine import Engine
 
-from pipelines.runs import records
 from pipelines.runs import models as run_models
+from pipelines.runs import records
 
 # Luigi's tables, the columns these indexes name, in a MetaData of our own: an
 # index bound to Luigi's own Table objects would join its create_all.
