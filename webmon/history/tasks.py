@@ -16,7 +16,8 @@ few more slowly:
   `window` tasks per page, newest first, and say where they stopped, like the
   runs list.
 - families: the names by an index skip-scan of tasks.name; per family the
-  newest task and a count capped at `cap`, one query for all families.
+  newest task and a count capped at `cap`, one query for all families, then
+  the newest tasks' latest events.
 """
 
 from __future__ import annotations
@@ -159,40 +160,38 @@ class TaskQuerySet(ReadOnlyQuerySet):
         return distinct_values(self.model, "name", limit)
 
     def families(self, names: Sequence[str], cap: int) -> list[FamilyTasks]:
-        """Per family: its tasks counted up to `cap`, its newest task and that task's latest event. Queries: 1.
+        """Per family: its tasks counted up to `cap`, its newest task and that task's latest event. Queries: 2.
 
-        Every part is an index range: (name, id) for the count and the newest
-        id, (task_id, ts, id, event_name) for the event.
+        Index ranges only: (name, id) for the count and the newest id (all
+        families in one UNION ALL), then the newest tasks by primary key with
+        their latest events from (task_id, ts, id, event_name). Two plain
+        queries: one with the event subqueries in every member took
+        PostgreSQL longer to plan than to run.
         """
         if not names:
             return []
         connection = connections[router.db_for_read(self.model) or "default"]
         q = connection.ops.quote_name
-        tasks, events = q(self.model._meta.db_table), q("task_events")
-        newest = f"(SELECT MAX({q('id')}) FROM {tasks} WHERE {q('name')} = %s)"
-
-        def latest(column: str) -> str:
-            return (f"(SELECT e.{q(column)} FROM {events} e WHERE e.{q('task_id')} = {newest}"
-                    f" ORDER BY e.{q('ts')} DESC, e.{q('id')} DESC LIMIT 1)")
-
+        tasks = q(self.model._meta.db_table)
         part = (
             f"SELECT %s AS member,"
             f" (SELECT COUNT(*) FROM (SELECT 1 AS one FROM {tasks} WHERE {q('name')} = %s LIMIT %s) c) AS n,"
-            f" {newest} AS newest, {latest('event_name')} AS event, {latest('ts')} AS ts"
+            f" (SELECT MAX({q('id')}) FROM {tasks} WHERE {q('name')} = %s) AS newest"
         )
-        sql = " UNION ALL ".join(part for _ in names)
         params: list[Any] = []
         for i, name in enumerate(names):
-            params += [i, name, cap, name, name, name]
+            params += [i, name, cap, name]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = {int(member): rest for member, *rest in cursor.fetchall()}
-        field = LuigiTimestampField()
+            cursor.execute(" UNION ALL ".join(part for _ in names), params)
+            rows = {int(member): (int(n or 0), newest) for member, n, newest in cursor.fetchall()}
+        ids = [newest for _, newest in rows.values() if newest is not None]
+        latest = {t.id: t for t in self.filter(pk__in=ids).with_latest_event().only("id")} if ids else {}
         out = []
         for i, name in enumerate(names):
-            n, newest_id, event, ts = rows.get(i, (0, None, None, None))
-            out.append(FamilyTasks(name, int(n or 0), newest_id, event,
-                                   None if ts is None else field.from_db_value(ts, None, connection)))
+            n, newest = rows.get(i, (0, None))
+            task = latest.get(newest)
+            out.append(FamilyTasks(name, n, newest, task.latest_event if task else None,
+                                   task.latest_ts if task else None))
         return out
 
 
