@@ -200,3 +200,14 @@ def test_the_families_page_costs_four_queries_for_any_number_of_families(client:
 
 def test_the_nav_links_the_tasks_list(client: Client) -> None:
     assert '<a id="nav-tasks" href="/tasks/">Tasks</a>' in client.get("/families/").content.decode()
+
+
+def test_luigis_task_count_of_a_family_stops_at_the_cap(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from webmon.monitor.views import families
+
+    monkeypatch.setattr(families, "TASK_CAP", 2)
+    response = client.get("/families/")
+    lines = {line.family: line for line in response.context["families"]}
+    assert (lines["FetchPages"].luigi.tasks, lines["FetchPages"].tasks_capped) == (2, True)
+    assert (lines["StoreItems"].luigi.tasks, lines["StoreItems"].tasks_capped) == (1, False)
+    assert '<td class="tasks">2+</td>' in response.content.decode()

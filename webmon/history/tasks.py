@@ -163,26 +163,31 @@ class TaskQuerySet(ReadOnlyQuerySet):
         """Per family: its tasks counted up to `cap`, its newest task and that task's latest event. Queries: 2.
 
         Index ranges only: (name, id) for the count and the newest id (all
-        families in one UNION ALL), then the newest tasks by primary key with
-        their latest events from (task_id, ts, id, event_name). Two plain
-        queries: one with the event subqueries in every member took
-        PostgreSQL longer to plan than to run.
+        families in one query), then the newest tasks by primary key with
+        their latest events from (task_id, ts, id, event_name).
         """
         if not names:
             return []
         connection = connections[router.db_for_read(self.model) or "default"]
         q = connection.ops.quote_name
-        tasks = q(self.model._meta.db_table)
-        part = (
-            f"SELECT %s AS member,"
-            f" (SELECT COUNT(*) FROM (SELECT 1 AS one FROM {tasks} WHERE {q('name')} = %s LIMIT %s) c) AS n,"
-            f" (SELECT MAX({q('id')}) FROM {tasks} WHERE {q('name')} = %s) AS newest"
+        tasks, name, pk = q(self.model._meta.db_table), q("name"), q("id")
+        # The names as a derived table of constants and each figure as one correlated
+        # subquery: planned once, not once per family (PostgreSQL spent 25 ms planning
+        # 50 members that each held the subqueries). The count stops at `cap`: a
+        # cap-th row exists (any order: either index on name serves), or fewer are counted.
+        families = " UNION ALL ".join("SELECT %s AS member, %s AS family" for _ in names)
+        sql = (
+            f"SELECT f.member,"
+            f" COALESCE((SELECT %s FROM {tasks} a WHERE a.{name} = f.family LIMIT 1 OFFSET %s),"
+            f" (SELECT COUNT(*) FROM {tasks} b WHERE b.{name} = f.family)) AS n,"
+            f" (SELECT MAX(c.{pk}) FROM {tasks} c WHERE c.{name} = f.family) AS newest"
+            f" FROM ({families}) f"
         )
-        params: list[Any] = []
-        for i, name in enumerate(names):
-            params += [i, name, cap, name]
+        params: list[Any] = [cap, cap - 1]
+        for i, family in enumerate(names):
+            params += [i, family]
         with connection.cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(part for _ in names), params)
+            cursor.execute(sql, params)
             rows = {int(member): (int(n or 0), newest) for member, n, newest in cursor.fetchall()}
         ids = [newest for _, newest in rows.values() if newest is not None]
         latest = {t.id: t for t in self.filter(pk__in=ids).with_latest_event().only("id")} if ids else {}
