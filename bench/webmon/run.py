@@ -35,7 +35,8 @@ Method
   page's figures are flagged NOISY. Every page is
   measured in each of ``--rounds`` rounds (pages interleaved) and the round
   with the least such CPU per wall second is reported; all rounds go to JSON.
-* luigid: for each of its ``/history`` and ``/history/by_name/ParsePages`` pages a fresh luigid
+* luigid: for each of its ``/history`` and ``/history/by_name/<family>`` pages (a small family, ExportFeed,
+  and a big one, ParsePages, the family the tasks list is measured with) a fresh luigid
   (``record_task_history = true``, ``[task_history] db_connection`` = the same
   DB) gets one request (``--luigid-repeat``) with a ``--luigid-timeout`` (120 s);
   its time, status, bytes, CPU and peak RSS (process tree, sampled every
@@ -657,7 +658,7 @@ def main() -> int:
                 pages, extra = measure_webmon(history, args, home)
                 luigid_results = []
                 if not args.skip_luigid:
-                    for path in ("/history", "/history/by_name/ParsePages"):
+                    for path in ("/history", "/history/by_name/ExportFeed", "/history/by_name/ParsePages"):
                         for _ in range(args.luigid_repeat):
                             say(f"{db}: luigid {path} (timeout {args.luigid_timeout:.0f} s) ...")
                             result = measure_luigid_page(history, path, args, home)
