@@ -43,6 +43,9 @@ Method
   20 ms) are recorded. Past the timeout, or past ``--luigid-max-rss-gb``
   (other people share this machine), luigid is killed and the row says so.
 * Target: p95 <= 100 ms for every webmon page, on both databases.
+* ``--unprepared`` drops the indexes ``manage.py prepare_history`` adds to
+  Luigi's tables (a copy of the SQLite DB; in the PostgreSQL database) and
+  measures without them: a history as stock luigid leaves it.
 * ``--proposed-index`` adds an index the schema lacks, ``crawl_runs (family,
   started_at, status, finished_at)``, to a copy of the SQLite DB / the scratch
   PostgreSQL DB and measures with it (results: ``var/bench/webmon-proposed-index.json``).
@@ -217,6 +220,37 @@ def add_proposed_index(history: History) -> History:
         engine.dispose()
     history.note += f"; with the proposed index ix_crawl_runs_family_window ({time.monotonic() - started:.0f} s)"
     say(f"{history.db}: {PROPOSED_INDEX}")
+    return history
+
+
+def without_prepared_indexes(history: History) -> History:
+    """The history as stock luigid leaves it, without prepare_history's indexes on Luigi's tables.
+
+    SQLite: a copy of the cached DB with them dropped (then ANALYZE). PostgreSQL: dropped
+    in the scratch database; recreate them with prepare_history if the database is kept.
+    """
+    from webmon.history.prepare import LUIGI_INDEXES
+
+    drops = [f"DROP INDEX IF EXISTS {ix.name}" for ix in LUIGI_INDEXES]
+    if history.db == "sqlite":
+        source = Path(history.url.removeprefix("sqlite:///"))
+        target = source.with_name(source.stem + "-unprepared.db")
+        if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
+            shutil.copyfile(source, target)
+            db = sqlite3.connect(target, isolation_level=None)
+            for sql in drops:
+                db.execute(sql)
+            db.execute("ANALYZE")
+            db.close()
+        history.url = f"sqlite:///{target}"
+    else:
+        engine = sa.create_engine(history.url, future=True, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for sql in drops:
+                conn.execute(sa.text(sql))
+        engine.dispose()
+    history.note += "; without prepare_history's indexes on Luigi's tables"
+    say(f"{history.db}: dropped {', '.join(ix.name for ix in LUIGI_INDEXES)}")
     return history
 
 
@@ -640,6 +674,8 @@ def main() -> int:
     parser.add_argument("--skip-luigid", action="store_true")
     parser.add_argument("--proposed-index", action="store_true",
                         help="add the index webmon's families page needs (not in the schema yet) and measure with it")
+    parser.add_argument("--unprepared", action="store_true",
+                        help="measure without the indexes manage.py prepare_history adds to Luigi's tables")
     args = parser.parse_args()
 
     info = machine_info()
@@ -654,6 +690,8 @@ def main() -> int:
                   else _nullcontext(sqlite_history(args.rows, args.reseed, args.max_age_hours, luigi_only))) as history:
                 if args.proposed_index:
                     history = add_proposed_index(history)
+                if args.unprepared:
+                    history = without_prepared_indexes(history)
                 say(f"{db}: measuring webmon's pages ...")
                 pages, extra = measure_webmon(history, args, home)
                 luigid_results = []
@@ -679,6 +717,7 @@ def main() -> int:
         side_by_side(out, args)
     out["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results = (RESULTS_PROPOSED if args.proposed_index
+               else RESULTS.with_name("webmon-luigi-unprepared.json") if args.unprepared
                else RESULTS.with_name("webmon-luigi.json") if args.history == "luigi" else RESULTS)
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(out, indent=2))
