@@ -227,7 +227,7 @@ def without_prepared_indexes(history: History) -> History:
     """The history as stock luigid leaves it, without prepare_history's indexes on Luigi's tables.
 
     SQLite: a copy of the cached DB with them dropped (then ANALYZE). PostgreSQL: dropped
-    in the scratch database; recreate them with prepare_history if the database is kept.
+    in the scratch database (restore_prepared_indexes() puts them back in a kept one).
     """
     from webmon.history.prepare import LUIGI_INDEXES
 
@@ -252,6 +252,20 @@ def without_prepared_indexes(history: History) -> History:
     history.note += "; without prepare_history's indexes on Luigi's tables"
     say(f"{history.db}: dropped {', '.join(ix.name for ix in LUIGI_INDEXES)}")
     return history
+
+
+def restore_prepared_indexes(history: History) -> None:
+    """prepare_history's indexes back into a kept PostgreSQL database (only those: no run tables)."""
+    from webmon.history.prepare import LUIGI_INDEXES
+
+    engine = sa.create_engine(history.url, future=True)
+    with engine.begin() as conn:
+        for ix in LUIGI_INDEXES:
+            ix.create(conn, checkfirst=True)
+        conn.execute(sa.text("ANALYZE tasks"))
+        conn.execute(sa.text("ANALYZE task_events"))
+    engine.dispose()
+    say(f"{history.db}: restored {', '.join(ix.name for ix in LUIGI_INDEXES)}")
 
 
 @dataclass
@@ -693,7 +707,11 @@ def main() -> int:
                 if args.unprepared:
                     history = without_prepared_indexes(history)
                 say(f"{db}: measuring webmon's pages ...")
-                pages, extra = measure_webmon(history, args, home)
+                try:
+                    pages, extra = measure_webmon(history, args, home)
+                finally:
+                    if args.unprepared and db == "postgres" and args.keep_pg:
+                        restore_prepared_indexes(history)
                 luigid_results = []
                 if not args.skip_luigid:
                     for path in ("/history", "/history/by_name/ExportFeed", "/history/by_name/ParsePages"):
