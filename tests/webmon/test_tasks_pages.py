@@ -163,8 +163,8 @@ def test_the_events_of_a_task_are_paginated(client: Client, monkeypatch: pytest.
 
 def test_the_task_page_costs_a_fixed_number_of_queries(client: Client, num_queries) -> None:
     with num_queries(default=2, history=5):
-        # history: 1. the task, 2. its events (LIMIT 101), 3. other records of its task_id,
-        # 4. its parameters, 5. run records of its task_id (crawl_runs is missing here)
+        # history: 1. the task, 2. its events (LIMIT 101), 3. its parameters,
+        # 4. other records of its task_id, 5. run records of its task_id (crawl_runs is missing here)
         client.get("/tasks/4/")
 
 
