@@ -330,6 +330,8 @@ cmd_up() {
         --host 127.0.0.1 --port "$DEMO_SITE_PORT" --products "$DEMO_SITE_PRODUCTS"
     local admin_note
     "$VPY" manage.py migrate --noinput -v 0
+    # Our run tables and the indexes webmon's pages need on Luigi's tables (idempotent).
+    "$VPY" manage.py prepare_history -v 0
     # Prints a generated password once, on first start only: to this terminal, never to a log.
     admin_note=$("$VPY" manage.py ensure_admin)
     # Django's development server, single process: fine for one machine; `up --prod`

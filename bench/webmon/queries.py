@@ -44,13 +44,14 @@ def main() -> int:
     os.environ.update(
         DJANGO_SETTINGS_MODULE="webmon.settings", DATABASE_URL="sqlite://", SECRET_KEY="queries-only",
         LUIGI_CONFIG_PATH=str(cfg), LUIGID_URL="http://127.0.0.1:9", DEBUG="false", TZ="UTC",
+        SECURE_SSL_REDIRECT="false", WEBMON_SECURE_COOKIES="false", SECURE_HSTS_SECONDS="0", WEBMON_CACHE="locmem",
     )
     import django
 
     django.setup()
     from django.contrib.auth.models import User
     from django.core.management import call_command
-    from django.db import connections
+    from django.db import DatabaseError, connections
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
@@ -70,13 +71,16 @@ def main() -> int:
         # Django times execute() only; SQLite does its work while rows are fetched: run each again, fetching.
         timed = []
         for q in seen.captured_queries:
-            best = float("inf")
+            best, rows = float("inf"), []
             for _ in range(3):
-                with history.cursor() as cursor:
-                    started = time.perf_counter()
-                    cursor.execute(q["sql"])
-                    rows = cursor.fetchall()
-                    best = min(best, (time.perf_counter() - started) * 1000)
+                try:
+                    with history.cursor() as cursor:
+                        started = time.perf_counter()
+                        cursor.execute(q["sql"])
+                        rows = cursor.fetchall()
+                        best = min(best, (time.perf_counter() - started) * 1000)
+                except DatabaseError:  # e.g. our run tables on a history stock Luigi wrote: the page skips them
+                    best = 0.0
             timed.append((q, best, len(rows)))
         in_db = sum(ms for _, ms, _ in timed)
         print(f"\n{path}: HTTP {response.status_code}, {total:.1f} ms, history queries {len(timed)}"

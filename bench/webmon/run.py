@@ -3,14 +3,17 @@
 Usage (from the repository root)::
 
     .venv/bin/python bench/webmon/run.py [--rows 1000000] [--db sqlite|postgres|both] [--repeat 20]
-                                         [--rounds 3] [--reseed] [--keep-pg]
+                                         [--rounds 3] [--reseed] [--keep-pg] [--history luigi|both]
 
 Method
 ------
 * History DB (bench/webmon/seed.py): N task records through Luigi's own
   tables (3 events and 3 parameters each, 50 families, 90 days up to the seed
-  time) and one run record per task record, plus 200 log lines for 1,000 runs.
-  SQLite: cached as ``var/bench/webmon-history-<rows>.db`` and reused while
+  time). ``--history luigi`` (the default): nothing else, as a stock luigid
+  leaves a history (no crawl_runs, no table of ours), plus the indexes
+  ``manage.py prepare_history`` adds to Luigi's tables. ``--history both``:
+  also one run record per task record, plus 200 log lines for 1,000 runs.
+  SQLite: cached as ``var/bench/webmon-<luigi-|>history-<rows>.db`` and reused while
   younger than ``--max-age-hours`` (the pages' windows are relative to now);
   ANALYZE after loading. PostgreSQL (127.0.0.1:5432, user postgres): a
   scratch database created for the run and dropped after it (``--keep-pg``
@@ -32,18 +35,22 @@ Method
   page's figures are flagged NOISY. Every page is
   measured in each of ``--rounds`` rounds (pages interleaved) and the round
   with the least such CPU per wall second is reported; all rounds go to JSON.
-* luigid: for each of its ``/history`` and ``/tasklist`` pages a fresh luigid
+* luigid: for each of its ``/history`` and ``/history/by_name/<family>`` pages (a small family, ExportFeed,
+  and a big one, ParsePages, the family the tasks list is measured with) a fresh luigid
   (``record_task_history = true``, ``[task_history] db_connection`` = the same
   DB) gets one request (``--luigid-repeat``) with a ``--luigid-timeout`` (120 s);
   its time, status, bytes, CPU and peak RSS (process tree, sampled every
   20 ms) are recorded. Past the timeout, or past ``--luigid-max-rss-gb``
   (other people share this machine), luigid is killed and the row says so.
-* Target: p95 <= 150 ms for every webmon page, on both databases.
+* Target: p95 <= 100 ms for every webmon page, on both databases.
+* ``--unprepared`` drops the indexes ``manage.py prepare_history`` adds to
+  Luigi's tables (a copy of the SQLite DB; in the PostgreSQL database) and
+  measures without them: a history as stock luigid leaves it.
 * ``--proposed-index`` adds an index the schema lacks, ``crawl_runs (family,
   started_at, status, finished_at)``, to a copy of the SQLite DB / the scratch
   PostgreSQL DB and measures with it (results: ``var/bench/webmon-proposed-index.json``).
 
-Results also go to ``var/bench/webmon.json``. Exit status 1 when the bench
+Results also go to ``var/bench/webmon-luigi.json`` (``--history luigi``) or ``var/bench/webmon.json``. Exit status 1 when the bench
 broke (a page failed, a server did not start); a missed target prints FAIL
 and exits 0.
 """
@@ -71,6 +78,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -95,7 +103,7 @@ RESULTS_PROPOSED = REPO / "var" / "bench" / "webmon-proposed-index.json"
 CACHE = REPO / "var" / "bench"
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "bench-only-password-42"
-TARGET_P95_MS = 150.0
+TARGET_P95_MS = 100.0
 NOISE = 0.10
 MIN_NOISE_S = 0.05
 MB = 1024 * 1024
@@ -215,6 +223,51 @@ def add_proposed_index(history: History) -> History:
     return history
 
 
+def without_prepared_indexes(history: History) -> History:
+    """The history as stock luigid leaves it, without prepare_history's indexes on Luigi's tables.
+
+    SQLite: a copy of the cached DB with them dropped (then ANALYZE). PostgreSQL: dropped
+    in the scratch database (restore_prepared_indexes() puts them back in a kept one).
+    """
+    from webmon.history.prepare import LUIGI_INDEXES
+
+    drops = [f"DROP INDEX IF EXISTS {ix.name}" for ix in LUIGI_INDEXES]
+    if history.db == "sqlite":
+        source = Path(history.url.removeprefix("sqlite:///"))
+        target = source.with_name(source.stem + "-unprepared.db")
+        if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
+            shutil.copyfile(source, target)
+            db = sqlite3.connect(target, isolation_level=None)
+            for sql in drops:
+                db.execute(sql)
+            db.execute("ANALYZE")
+            db.close()
+        history.url = f"sqlite:///{target}"
+    else:
+        engine = sa.create_engine(history.url, future=True, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for sql in drops:
+                conn.execute(sa.text(sql))
+        engine.dispose()
+    history.note += "; without prepare_history's indexes on Luigi's tables"
+    say(f"{history.db}: dropped {', '.join(ix.name for ix in LUIGI_INDEXES)}")
+    return history
+
+
+def restore_prepared_indexes(history: History) -> None:
+    """prepare_history's indexes back into a kept PostgreSQL database (only those: no run tables)."""
+    from webmon.history.prepare import LUIGI_INDEXES
+
+    engine = sa.create_engine(history.url, future=True)
+    with engine.begin() as conn:
+        for ix in LUIGI_INDEXES:
+            ix.create(conn, checkfirst=True)
+        conn.execute(sa.text("ANALYZE tasks"))
+        conn.execute(sa.text("ANALYZE task_events"))
+    engine.dispose()
+    say(f"{history.db}: restored {', '.join(ix.name for ix in LUIGI_INDEXES)}")
+
+
 @dataclass
 class History:
     db: str  # sqlite or postgres
@@ -226,8 +279,8 @@ class History:
     note: str = ""
 
 
-def sqlite_history(rows: int, reseed: bool, max_age_h: float) -> History:
-    path = CACHE / f"webmon-history-{rows}.db"
+def sqlite_history(rows: int, reseed: bool, max_age_h: float, luigi_only: bool) -> History:
+    path = CACHE / (f"webmon-luigi-history-{rows}.db" if luigi_only else f"webmon-history-{rows}.db")
     meta_path = path.with_suffix(".json")
     version = f"SQLite {sqlite3.sqlite_version}"
     if path.exists() and meta_path.exists() and not reseed:
@@ -246,7 +299,7 @@ def sqlite_history(rows: int, reseed: bool, max_age_h: float) -> History:
     end = seeding.seed_now()
     say(f"sqlite: seeding {rows:,} task records into {path.relative_to(REPO)} ...")
     started = time.monotonic()
-    counts = seeding.load_sqlite(str(tmp), seeding.Plan(rows, end), lambda s: say(f"sqlite:{s}"))
+    counts = seeding.load_sqlite(str(tmp), seeding.Plan(rows, end), lambda s: say(f"sqlite:{s}"), luigi_only)
     seconds = time.monotonic() - started
     tmp.rename(path)
     seeded_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -258,7 +311,7 @@ def sqlite_history(rows: int, reseed: bool, max_age_h: float) -> History:
 
 
 @contextmanager
-def postgres_history(rows: int, keep: bool) -> Iterator[History]:
+def postgres_history(rows: int, keep: bool, luigi_only: bool) -> Iterator[History]:
     import psycopg2
 
     admin = psycopg2.connect(PG_ADMIN, connect_timeout=5)
@@ -266,7 +319,8 @@ def postgres_history(rows: int, keep: bool) -> Iterator[History]:
     with admin.cursor() as cur:
         cur.execute("SHOW server_version")
         version = f"PostgreSQL {cur.fetchone()[0]}"
-    name = f"webmon_bench_{rows}" if keep else f"webmon_bench_{uuid.uuid4().hex[:8]}"
+    kind = "luigi_" if luigi_only else ""
+    name = f"webmon_bench_{kind}{rows}" if keep else f"webmon_bench_{kind}{uuid.uuid4().hex[:8]}"
     base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://")
     url = f"{base}/{name}"
     try:
@@ -276,8 +330,9 @@ def postgres_history(rows: int, keep: bool) -> Iterator[History]:
         if exists and keep:
             engine = sa.create_engine(url, future=True)
             with engine.connect() as conn:
-                counts = {t: int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
-                          for t in ("tasks", "task_parameters", "task_events", "crawl_runs", "crawl_run_logs")}
+                tables = [t for t, _, _ in seeding.tables_of(luigi_only)]
+                counts = {t.name: int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {t.name}")).scalar_one())
+                          for t in tables}
             engine.dispose()
             say(f"postgres: reusing database {name}: {counts}")
             yield History("postgres", url, version, "", None, counts, f"kept database {name}")
@@ -286,7 +341,8 @@ def postgres_history(rows: int, keep: bool) -> Iterator[History]:
             cur.execute(f'CREATE DATABASE "{name}"')
         say(f"postgres: seeding {rows:,} task records into database {name} ...")
         started = time.monotonic()
-        counts = seeding.load_postgres(url, seeding.Plan(rows, seeding.seed_now()), lambda s: say(f"postgres:{s}"))
+        counts = seeding.load_postgres(url, seeding.Plan(rows, seeding.seed_now()), lambda s: say(f"postgres:{s}"),
+                                       luigi_only)
         seconds = time.monotonic() - started
         say(f"postgres: seeded in {seconds:.0f} s: {counts}")
         yield History("postgres", url, version, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -366,8 +422,42 @@ def log_in(url: str) -> requests.Session:
     return session
 
 
-def targets(session: requests.Session, url: str, history_url: str) -> list[Page]:
+def older_link(session: requests.Session, url: str, anchor: str) -> str:
+    first = session.get(url, timeout=60)
+    older = re.search(rf'id="{anchor}" href="\?([^"]+)"', first.text)
+    if older is None:
+        raise BenchError(f"{url} has no Older link")
+    return "?" + html.unescape(older.group(1))
+
+
+def task_targets(session: requests.Session, url: str, history_url: str) -> list[Page]:
+    """The pages of Luigi's tasks; the task looked at is the newest FAILED one."""
+    engine = sa.create_engine(history_url, future=True)
+    with engine.connect() as conn:
+        failed = conn.execute(sa.text(
+            "SELECT t.id, t.task_id FROM tasks t WHERE t.id ="
+            " (SELECT MAX(e.task_id) FROM task_events e WHERE e.event_name = 'FAILED')"
+        )).one()
+    engine.dispose()
+    return [
+        Page("tasks list", "/tasks/"),
+        Page("tasks, family=ParsePages (index)", "/tasks/?family=ParsePages"),
+        Page("tasks, host=worker-3 (index)", "/tasks/?host=worker-3"),
+        Page("tasks, status=FAILED (scan window)", "/tasks/?status=FAILED"),
+        Page("tasks, param crawl=shop (scan window)", "/tasks/?param=crawl&value=shop"),
+        Page("tasks, one task_id", "/tasks/?" + urlencode({"task": failed.task_id})),
+        Page("tasks page 2 (Older)", "/tasks/" + older_link(session, f"{url}/tasks/", "tasks-older")),
+        Page("task detail (failed)", f"/tasks/{failed.id}/"),
+    ]
+
+
+def targets(session: requests.Session, url: str, history_url: str, luigi_only: bool) -> list[Page]:
     """The pages to measure; the run ids and the "older" link are looked up, not guessed."""
+    tasks = task_targets(session, url, history_url)
+    if luigi_only:
+        # No run records: these pages say so (and the overview shows Luigi's newest tasks).
+        return [Page("overview", "/"), Page("runs list", "/runs/"), Page("crawl detail", "/crawl/?name=shop"),
+                Page("families", "/families/"), *tasks, Page("/healthz", "/healthz")]
     engine = sa.create_engine(history_url, future=True)
     with engine.connect() as conn:
         failed = conn.execute(sa.text(
@@ -391,6 +481,7 @@ def targets(session: requests.Session, url: str, history_url: str) -> list[Page]
         Page("log.txt (200 lines)", f"/runs/{run_id}/log.txt"),
         Page("crawl detail", "/crawl/?name=shop"),
         Page("families", "/families/"),
+        *tasks,
         Page("/healthz", "/healthz"),
     ]
 
@@ -431,7 +522,7 @@ def measure_webmon(history: History, args: argparse.Namespace, home: Path) -> tu
         sampler = TreeSampler(wproc.pid).start()
         try:
             session = log_in(wurl)
-            pages = targets(session, wurl, history.url)
+            pages = targets(session, wurl, history.url, args.history == "luigi")
 
             def tracked() -> float:
                 return cpu_seconds(wproc.pid) + cpu_seconds(lproc.pid) + tree_cpu_seconds(pg_root)
@@ -539,9 +630,11 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def report(db: dict[str, Any], args: argparse.Namespace) -> None:
     h = db["history"]
-    say(f"\n== {h['db']}: {h['version']}; {h['counts']['tasks']:,} task records, {h['counts']['task_events']:,} events, "
-        f"{h['counts']['task_parameters']:,} parameters, {h['counts']['crawl_runs']:,} run records, "
-        f"{h['counts']['crawl_run_logs']:,} log lines; {h['note']}")
+    c = h["counts"]
+    ours = (f"{c['crawl_runs']:,} run records, {c['crawl_run_logs']:,} log lines" if "crawl_runs" in c
+            else "no run tables of ours")
+    say(f"\n== {h['db']}: {h['version']}; {c['tasks']:,} task records, {c['task_events']:,} events, "
+        f"{c['task_parameters']:,} parameters, {ours}; {h['note']}")
     rows = [[p["name"], f"{p['median_ms']:.1f}", f"{p['p95_ms']:.1f}",
              f"{p['server_median_ms']:.1f}" if p["server_median_ms"] is not None else "-",
              f"<= {TARGET_P95_MS:.0f}", "PASS" if p["p95_ms"] <= TARGET_P95_MS else "FAIL",
@@ -580,6 +673,8 @@ def side_by_side(out: dict[str, Any], args: argparse.Namespace) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="task records (and run records)")
+    parser.add_argument("--history", choices=("luigi", "both"), default="luigi",
+                        help="luigi: Luigi's tables only (a stock luigid's history); both: our run records too")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=20, help="timed requests per page and round")
     parser.add_argument("--warmup", type=int, default=2)
@@ -593,6 +688,8 @@ def main() -> int:
     parser.add_argument("--skip-luigid", action="store_true")
     parser.add_argument("--proposed-index", action="store_true",
                         help="add the index webmon's families page needs (not in the schema yet) and measure with it")
+    parser.add_argument("--unprepared", action="store_true",
+                        help="measure without the indexes manage.py prepare_history adds to Luigi's tables")
     args = parser.parse_args()
 
     info = machine_info()
@@ -602,15 +699,22 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="webmon-bench-"))
     try:
         for db in dbs:
-            with (postgres_history(args.rows, args.keep_pg) if db == "postgres"
-                  else _nullcontext(sqlite_history(args.rows, args.reseed, args.max_age_hours))) as history:
+            luigi_only = args.history == "luigi"
+            with (postgres_history(args.rows, args.keep_pg, luigi_only) if db == "postgres"
+                  else _nullcontext(sqlite_history(args.rows, args.reseed, args.max_age_hours, luigi_only))) as history:
                 if args.proposed_index:
                     history = add_proposed_index(history)
+                if args.unprepared:
+                    history = without_prepared_indexes(history)
                 say(f"{db}: measuring webmon's pages ...")
-                pages, extra = measure_webmon(history, args, home)
+                try:
+                    pages, extra = measure_webmon(history, args, home)
+                finally:
+                    if args.unprepared and db == "postgres" and args.keep_pg:
+                        restore_prepared_indexes(history)
                 luigid_results = []
                 if not args.skip_luigid:
-                    for path in ("/history", "/tasklist"):
+                    for path in ("/history", "/history/by_name/ExportFeed", "/history/by_name/ParsePages"):
                         for _ in range(args.luigid_repeat):
                             say(f"{db}: luigid {path} (timeout {args.luigid_timeout:.0f} s) ...")
                             result = measure_luigid_page(history, path, args, home)
@@ -630,7 +734,9 @@ def main() -> int:
     if len(out["databases"]) > 1:
         side_by_side(out, args)
     out["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    results = RESULTS_PROPOSED if args.proposed_index else RESULTS
+    results = (RESULTS_PROPOSED if args.proposed_index
+               else RESULTS.with_name("webmon-luigi-unprepared.json") if args.unprepared
+               else RESULTS.with_name("webmon-luigi.json") if args.history == "luigi" else RESULTS)
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(out, indent=2))
     failed = [(d["history"]["db"], p["name"]) for d in out["databases"] for p in d["pages"] if p["p95_ms"] > TARGET_P95_MS]

@@ -23,6 +23,10 @@ What is written, for N task records (N = --rows):
 * One run record (crawl_runs) per task record, with the same id and task_id:
   5 % of ticks fail in one stage (error type, message, a ~1 KB traceback),
   3 % of other tasks fail, 0.2 % are killed; StoreItems runs carry stats.
+* With --history luigi (luigi_only) only Luigi's three tables are written, as
+  a stock luigid leaves them: no crawl_runs, no tables of ours at all.
+* The indexes `manage.py prepare_history` adds on Luigi's tables are created
+  after the load, as running it on such a history would.
 * Log lines (crawl_run_logs): LOG_LINES (200) for one run in every N/1000
   (1,000 runs, 200,000 lines at 1M), plus the newest failed tick run; about
   one line in 50 is longer than the viewer's 2,000-character head.
@@ -45,6 +49,7 @@ from luigi import db_task_history as luigi_history
 from luigi.task import task_id_str
 
 from pipelines.runs import models as run_models
+from webmon.history.prepare import LUIGI_INDEXES
 
 CHAIN = ("FetchPages", "ParsePages", "StoreItems")
 WRAPPER = "RunCrawl"
@@ -269,6 +274,12 @@ TABLES: tuple[tuple[sa.Table, tuple[str, ...], Callable[[Sequence[Run]], Iterabl
     (run_models.run_logs, LOG_COLUMNS, log_rows),
 )
 METADATAS = (luigi_history.Base.metadata, run_models.metadata)
+LUIGI_TABLES = TABLES[:3]
+
+
+def tables_of(luigi_only: bool) -> tuple[Any, ...]:
+    """What a history holds: Luigi's three tables alone (as stock luigid writes them), or ours too."""
+    return LUIGI_TABLES if luigi_only else TABLES
 
 
 def _give_the_newest_failure_logs(chunk: list[Run]) -> None:
@@ -293,15 +304,20 @@ def chunks(plan: Plan, seed: int = 42) -> Iterator[list[Run]]:
 # -- loading ---------------------------------------------------------------------------
 
 
-def _create_schema(engine: sa.engine.Engine) -> list[sa.Index]:
-    """The tables as their writers create them, minus their indexes (returned, for after the load)."""
-    for metadata in METADATAS:
+def _create_schema(engine: sa.engine.Engine, luigi_only: bool) -> list[sa.Index]:
+    """The tables as their writers create them, minus their indexes (returned, for after the load).
+
+    The indexes returned include those `manage.py prepare_history` adds to
+    Luigi's tables (webmon/history/prepare.py), created after the load as it would.
+    """
+    metadatas = METADATAS[:1] if luigi_only else METADATAS
+    for metadata in metadatas:
         metadata.create_all(engine)
-    indexes = [ix for metadata in METADATAS for table in metadata.sorted_tables for ix in table.indexes]
+    indexes = [ix for metadata in metadatas for table in metadata.sorted_tables for ix in table.indexes]
     with engine.begin() as conn:
         for ix in indexes:
             ix.drop(conn)
-    return indexes
+    return [*indexes, *LUIGI_INDEXES]
 
 
 def _recreate_indexes(engine: sa.engine.Engine, indexes: Sequence[sa.Index], say: Callable[[str], None]) -> None:
@@ -312,16 +328,17 @@ def _recreate_indexes(engine: sa.engine.Engine, indexes: Sequence[sa.Index], say
             say(f"  index {ix.name}: {time.monotonic() - started:.1f} s")
 
 
-def load_sqlite(path: str, plan: Plan, say: Callable[[str], None]) -> dict[str, int]:
+def load_sqlite(path: str, plan: Plan, say: Callable[[str], None], luigi_only: bool = False) -> dict[str, int]:
     engine = sa.create_engine(f"sqlite:///{path}", future=True)
-    indexes = _create_schema(engine)
+    indexes = _create_schema(engine, luigi_only)
+    tables = tables_of(luigi_only)
     dialect = engine.dialect
     engine.dispose()
     inserts = {
         table.name: str(table.insert().compile(dialect=dialect, column_keys=list(columns)))
-        for table, columns, _ in TABLES
+        for table, columns, _ in tables
     }
-    counts = {table.name: 0 for table, _, _ in TABLES}
+    counts = {table.name: 0 for table, _, _ in tables}
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
@@ -329,14 +346,14 @@ def load_sqlite(path: str, plan: Plan, say: Callable[[str], None]) -> dict[str, 
     started = time.monotonic()
     db.execute("BEGIN")
     for n, chunk in enumerate(chunks(plan)):
-        for table, _, rows in TABLES:
+        for table, _, rows in tables:
             batch = list(rows(chunk))
             db.executemany(inserts[table.name], batch)
             counts[table.name] += len(batch)
         if n % 10 == 9:
             db.execute("COMMIT")
             db.execute("BEGIN")
-            say(f"  day {n + 1}/{DAYS}: {counts['crawl_runs']:,} runs, {time.monotonic() - started:.0f} s")
+            say(f"  day {n + 1}/{DAYS}: {counts['tasks']:,} tasks, {time.monotonic() - started:.0f} s")
     db.execute("COMMIT")
     db.close()
     engine = sa.create_engine(f"sqlite:///{path}", future=True)
@@ -362,16 +379,17 @@ def _copy_text(value: Any) -> str:
     return text
 
 
-def load_postgres(url: str, plan: Plan, say: Callable[[str], None]) -> dict[str, int]:
+def load_postgres(url: str, plan: Plan, say: Callable[[str], None], luigi_only: bool = False) -> dict[str, int]:
     engine = sa.create_engine(url, future=True)
-    indexes = _create_schema(engine)
-    counts = {table.name: 0 for table, _, _ in TABLES}
+    indexes = _create_schema(engine, luigi_only)
+    tables = tables_of(luigi_only)
+    counts = {table.name: 0 for table, _, _ in tables}
     raw = engine.raw_connection()
     started = time.monotonic()
     try:
         cur = raw.cursor()
         for n, chunk in enumerate(chunks(plan)):
-            for table, columns, rows in TABLES:
+            for table, columns, rows in tables:
                 buf = io.StringIO()
                 k = 0
                 for row in rows(chunk):
@@ -384,9 +402,9 @@ def load_postgres(url: str, plan: Plan, say: Callable[[str], None]) -> dict[str,
                 counts[table.name] += k
             if n % 10 == 9:
                 raw.commit()
-                say(f"  day {n + 1}/{DAYS}: {counts['crawl_runs']:,} runs, {time.monotonic() - started:.0f} s")
+                say(f"  day {n + 1}/{DAYS}: {counts['tasks']:,} tasks, {time.monotonic() - started:.0f} s")
         # Ids were given explicitly: move each serial on past them.
-        for table in ("tasks", "task_events", "crawl_runs", "crawl_run_logs"):
+        for table in ("tasks", "task_events") if luigi_only else ("tasks", "task_events", "crawl_runs", "crawl_run_logs"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1)) FROM {table}")
         raw.commit()
     finally:

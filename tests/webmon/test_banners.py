@@ -35,8 +35,8 @@ def test_a_missing_history_file_gives_a_banner_and_is_not_created(
     assert not missing.exists()
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_a_history_db_without_the_run_tables_gives_a_banner(
+@pytest.mark.parametrize("path", ["/", "/families/", "/tasks/", "/runs/1/"])
+def test_a_history_db_without_luigis_tables_gives_a_banner_where_a_page_reads_them(
     client: Client, history_at: HistoryAt, tmp_path: Path, path: str
 ) -> None:
     import sqlite3
@@ -46,7 +46,23 @@ def test_a_history_db_without_the_run_tables_gives_a_banner(
     with history_at(str(empty)):
         response = client.get(path)
     assert response.status_code == 200
-    assert f"{SENTENCE}no such table: crawl_runs" in response.content.decode()
+    assert f"{SENTENCE}no such table: " in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/runs/", "/runs/?status=failed&q=x", "/crawl/?name=demo"])
+def test_pages_about_run_records_say_there_are_none_when_their_tables_are_missing(
+    client: Client, history_at: HistoryAt, tmp_path: Path, path: str
+) -> None:
+    import sqlite3
+
+    empty = tmp_path / "history.db"
+    sqlite3.connect(empty).close()
+    with history_at(str(empty)):
+        response = client.get(path)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="banner-history"' not in body
+    assert "No run records yet: this history has no run tables of ours" in body
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -69,8 +85,8 @@ def test_the_banner_costs_no_query_after_the_first_failure(
     empty = tmp_path / "history.db"
     sqlite3.connect(empty).close()
     with history_at(str(empty)), num_queries(default=2, history=1):
-        # history: 1. the crawl names, which fail; the page's other reads are skipped
-        client.get("/")
+        # history: 1. Luigi's family names, which fail; the page's other reads are skipped
+        client.get("/families/")
 
 
 def test_the_log_endpoints_answer_503_with_the_reason(client: Client, history_at: HistoryAt, tmp_path: Path) -> None:

@@ -559,6 +559,55 @@ def test_crawl_and_families_pages(signed_in: Browser, stack: Stack) -> None:
     b.shot("families")
 
 
+def test_the_tasks_page_lists_filters_and_opens_luigis_tasks(signed_in: Browser, stack: Stack) -> None:
+    b = signed_in
+    now = datetime.now(UTC)
+    pks = []
+    for i in range(12):  # Luigi's own records, as luigid writes them: more than a page (PAGE_SIZE 10)
+        family = "ExportFeed" if i % 2 else "CheckLinks"
+        events = [("PENDING", now - timedelta(minutes=30 - i)), ("RUNNING", now - timedelta(minutes=29 - i)),
+                  ("FAILED" if i % 4 == 1 else "DONE", now - timedelta(minutes=28 - i))]
+        pks.append(stack.seed.luigi_task(f"{family}_part{i}_h{i:04d}", family, {"part": str(i)}, events))
+    hostile = stack.seed.luigi_task("Evil_1", "Evil", {"note": HOSTILE}, [("PENDING", now)], host=HOSTILE)
+
+    b.get("/")
+    find(b, "#nav-tasks").click()
+    wait(b, lambda d: find(b, "body").get_attribute("id") == "page-tasks")
+    rows = find_all(b, "#tasks tr.task-row")
+    assert [int(r.get_attribute("data-task-pk")) for r in rows] == sorted([hostile, *pks], reverse=True)[:10]
+    assert_no_alert(b)
+    assert not find_all(b, "#injected")  # the hostile host is text, not markup
+    b.shot("tasks")
+    find(b, "#tasks-older").click()
+    wait(b, lambda d: "before=" in d.current_url)
+    assert [int(r.get_attribute("data-task-pk")) for r in find_all(b, "#tasks tr.task-row")][:3] == sorted(
+        [hostile, *pks], reverse=True)[10:13]
+
+    from selenium.webdriver.support.ui import Select
+
+    b.get("/tasks/")
+    find(b, "#task-filter-family").send_keys("ExportFeed")
+    Select(find(b, "#task-filter-status")).select_by_value("FAILED")
+    find(b, "#task-filter-apply").click()
+    wait(b, lambda d: "status=FAILED" in d.current_url)
+    failed = [int(r.get_attribute("data-task-pk")) for r in find_all(b, "#tasks tr.task-row")]
+    assert failed == [pks[i] for i in (9, 5, 1)]
+    assert {r.get_attribute("data-status") for r in find_all(b, "#tasks tr.task-row")} == {"FAILED"}
+    b.shot("tasks-filtered")
+
+    find(b, f'#tasks tr.task-row[data-task-pk="{pks[9]}"] td.task-pk a').click()
+    wait(b, lambda d: find(b, "body").get_attribute("id") == "page-task")
+    assert find(b, "#task-task-id").text == "ExportFeed_part9_h0009"
+    assert [e.text.split()[0] for e in find_all(b, "#task-events li.event")] == ["FAILED", "RUNNING", "PENDING"]
+    assert find(b, '#task-params tr.param-row[data-name="part"] td.param-value').text == "9"
+    b.shot("task")
+
+    b.get(f"/tasks/{hostile}/")
+    assert HOSTILE in find(b, '#task-params tr.param-row[data-name="note"] td.param-value').text
+    assert not find_all(b, "#injected")
+    assert_no_alert(b)
+
+
 def test_log_out_with_the_button(signed_in: Browser) -> None:
     b = signed_in
     b.get("/families/")

@@ -30,7 +30,8 @@ now = datetime.fromisoformat(%(now)r)
 out = {"pages": {}}
 with override_settings(LUIGID_URL="http://127.0.0.1:9", WEBMON_PAGE_SIZE=4, WEBMON_SCAN_WINDOW=100):
     for path in ["/", "/runs/", "/runs/?status=failed", "/runs/?q=shop", "/runs/?crawl=shop&family=ParsePages",
-                 "/runs/2/", "/crawl/?name=shop", "/families/", "/runs/2/log.json?after=1"]:
+                 "/runs/2/", "/crawl/?name=shop", "/families/", "/runs/2/log.json?after=1",
+                 "/tasks/", "/tasks/?status=FAILED&param=crawl&value=shop", "/tasks/?family=FetchPages&host=w"]:
         r = client.get(path)
         out["pages"][path] = [r.status_code, b'id="banner-history"' in r.content]
     # Keyset pagination walks every run exactly once.

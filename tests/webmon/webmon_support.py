@@ -83,3 +83,34 @@ def record_luigi_history(folder: Path, url: str) -> LuigiHistory:
         check=True, capture_output=True, text=True, timeout=60,
     )
     return LuigiHistory(url=url, cfg=cfg, before=before, after=datetime.now(UTC))
+
+
+# Luigi's writer again, for tasks given as JSON: [{"id", "family", "params", "host", "runs": [true, false, ...]}].
+# Each run is scheduled, started on `host` and finished (true: DONE, false: FAILED), as luigid records it.
+_TASKS_WRITER = textwrap.dedent("""
+    import json, sys
+    from luigi.db_task_history import DbTaskHistory
+    from luigi.scheduler import Task
+
+    history = DbTaskHistory()
+    for spec in json.loads(sys.stdin.read()):
+        task = Task(spec["id"], "PENDING", set(), family=spec["family"], params=spec["params"])
+        for success in spec["runs"]:
+            history.task_scheduled(task)
+            history.task_started(task, spec["host"])
+            history.task_finished(task, successful=success)
+""")
+
+
+def record_luigi_tasks(folder: Path, url: str, tasks: list[dict]) -> LuigiHistory:
+    """Have luigi's DbTaskHistory write `tasks` (see _TASKS_WRITER) to `url`, in order."""
+    import json
+
+    cfg = write_luigi_cfg(folder, url)
+    before = datetime.now(UTC)
+    subprocess.run(
+        [sys.executable, "-c", _TASKS_WRITER], input=json.dumps(tasks),
+        cwd=folder, env={**os.environ, "LUIGI_CONFIG_PATH": str(cfg), "TZ": "UTC"},
+        check=True, capture_output=True, text=True, timeout=120,
+    )
+    return LuigiHistory(url=url, cfg=cfg, before=before, after=datetime.now(UTC))

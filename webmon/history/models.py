@@ -5,7 +5,7 @@ They match luigi 3.8.1's `luigi/db_task_history.py` column for column
 task_parameters). Django never creates or migrates them (managed = False and
 the router). Facts to keep in mind when querying (docs in DESIGN.md): a
 `tasks` row is not a run (reruns append events to it), and some outcomes are
-never written here. Our run records (crawl_runs, crawl_run_logs) are the
+never written here. Their reads are in webmon/history/tasks.py. Our run records (crawl_runs, crawl_run_logs) are the
 primary source of the run pages; they are in webmon/history/runs.py.
 """
 
@@ -18,11 +18,12 @@ from django.db import models
 from webmon.history.fields import LuigiTimestampField
 from webmon.history.readonly import HistoryModel, ReadOnlyQuerySet
 from webmon.history.runs import CrawlRun, CrawlRunLog
+from webmon.history.tasks import EventQuerySet, ParameterQuerySet, TaskQuerySet
 
 __all__ = ["CrawlRun", "CrawlRunLog", "HistoryModel", "ReadOnlyQuerySet", "TaskEvent", "TaskParameter", "TaskRecord"]
 
 
-class TaskEventQuerySet(ReadOnlyQuerySet):
+class TaskEventQuerySet(EventQuerySet):
     def timeline(self, task_id: str, since: datetime, until: datetime, n: int) -> list[TaskEvent]:
         """Events of the luigi task `task_id` between two instants, oldest first.
 
@@ -45,6 +46,8 @@ class TaskRecord(HistoryModel):
     task_id = models.CharField(max_length=200, null=True, db_index=True)  # noqa: DJ001
     name = models.CharField(max_length=128, null=True, db_index=True)  # noqa: DJ001 - the task family
     host = models.CharField(max_length=128, null=True)  # noqa: DJ001
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         managed = False
@@ -83,6 +86,8 @@ class TaskParameter(HistoryModel):
     )
     name = models.CharField(max_length=128)
     value = models.TextField(null=True)  # noqa: DJ001
+
+    objects = ParameterQuerySet.as_manager()
 
     class Meta:
         managed = False

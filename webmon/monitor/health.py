@@ -12,7 +12,7 @@ from django.db import DatabaseError, connections
 from webmon.exceptions import LuigidUnavailable
 from webmon.history.models import CrawlRun, TaskRecord
 from webmon.monitor import luigid
-from webmon.monitor.sources import missing_sqlite_file
+from webmon.monitor.sources import is_missing_table, missing_sqlite_file
 
 
 def webmon_db_answers() -> bool:
@@ -25,14 +25,21 @@ def webmon_db_answers() -> bool:
 
 
 def history_db_answers() -> bool:
-    """True when Luigi's tables and our run tables can be read."""
+    """True when Luigi's `tasks` can be read, and our run records too where they exist.
+
+    A history stock Luigi wrote has no run tables of ours until
+    `manage.py prepare_history` (or a worker of ours) creates them: not a failure.
+    """
     if missing_sqlite_file():
         return False
     try:
         list(TaskRecord.objects.values_list("id")[:1])
-        list(CrawlRun.objects.values_list("id")[:1])
     except DatabaseError:
         return False
+    try:
+        list(CrawlRun.objects.values_list("id")[:1])
+    except DatabaseError as exc:
+        return is_missing_table(exc)
     return True
 
 

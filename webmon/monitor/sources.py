@@ -5,6 +5,12 @@ for anything from the history DB, `luigid(read, default)` for luigid's API.
 When a source fails, the page gets the default (an empty section) and one
 banner naming the source and a short reason; later reads of a failed source
 return their default at once, so a page never waits twice for a dead source.
+
+`runs(read, default)` reads our run records (crawl_runs and the tables
+beside it). A history that stock Luigi wrote has none of them until
+`manage.py prepare_history` or a worker of ours creates them: that is no
+failure, so a missing run table gives the default and `no_run_records`,
+never a banner (the page says there are no run records yet).
 """
 
 from __future__ import annotations
@@ -43,6 +49,23 @@ def missing_sqlite_file() -> str | None:
     return None
 
 
+# What each backend says when a table does not exist.
+_SQLITE_MISSING = "no such table"
+_POSTGRES_UNDEFINED_TABLE = "42P01"
+_MYSQL_NO_SUCH_TABLE = 1146
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    """True when a database error says a table does not exist (and nothing else went wrong)."""
+    cause = exc.__cause__ or exc
+    if getattr(cause, "pgcode", None) == _POSTGRES_UNDEFINED_TABLE:
+        return True
+    args = getattr(cause, "args", ())
+    if args and args[0] == _MYSQL_NO_SUCH_TABLE:
+        return True
+    return str(exc).startswith(_SQLITE_MISSING)
+
+
 def short_reason(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return (lines[0] if lines else type(exc).__name__)[:200]
@@ -53,11 +76,19 @@ class Sources:
     banners: list[Banner] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)
 
+    no_run_records: bool = False  # our run tables are not in the history DB (yet)
+
     @property
     def history_ok(self) -> bool:
         return "history" not in self.failed
 
-    def history(self, read: Callable[[], T], default: T) -> T:
+    def runs(self, read: Callable[[], T], default: T) -> T:
+        """history(read, default) for a read of our run tables: a missing table is no failure."""
+        if self.no_run_records:
+            return default
+        return self.history(read, default, tolerate_missing_tables=True)
+
+    def history(self, read: Callable[[], T], default: T, *, tolerate_missing_tables: bool = False) -> T:
         if "history" in self.failed:
             return default
         missing = missing_sqlite_file()
@@ -66,6 +97,9 @@ class Sources:
         try:
             return read()
         except (DatabaseError, ValueError) as exc:  # ValueError: undecodable values a writer left
+            if tolerate_missing_tables and is_missing_table(exc):
+                self.no_run_records = True
+                return default
             return self._fail("history", default, short_reason(exc))
 
     def luigid(self, read: Callable[[], T], default: T) -> T:

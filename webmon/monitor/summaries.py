@@ -186,3 +186,26 @@ def store_rows(runs: Sequence[Any]) -> list[StoreRow]:
         counts = [stats.get(key) for key in ("items", "new", "changed")]
         rows.append(StoreRow(run, *[c if isinstance(c, int) and not isinstance(c, bool) else None for c in counts]))
     return rows
+
+
+@dataclass
+class FamilyLine:
+    """A row of the families page: a family in Luigi's tasks, and its run records where they exist."""
+
+    family: str
+    luigi: Any | None  # FamilyTasks: capped count, newest task and its latest event
+    runs: FamilyRow | None
+    task_cap: int
+
+    @property
+    def tasks_capped(self) -> bool:
+        return self.luigi is not None and self.luigi.tasks >= self.task_cap
+
+
+def family_lines(
+    names: Sequence[str], luigi: Sequence[Any], windows: Sequence[Any], run_cap: int, task_cap: int
+) -> list[FamilyLine]:
+    """One line per family name, Luigi's figures and the run records' side by side (either may be missing)."""
+    by_luigi = {f.family: f for f in luigi}
+    by_runs = {row.family: row for row in family_window_rows(windows, run_cap)}
+    return [FamilyLine(name, by_luigi.get(name), by_runs.get(name), task_cap) for name in names]

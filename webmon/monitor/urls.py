@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from webmon.monitor.views import crawl, families, health, logs, overview, run, runs
+from webmon.monitor.views import crawl, families, health, logs, overview, run, runs, tasks
 
 app_name = "monitor"
 
@@ -19,6 +19,9 @@ urlpatterns = [
     # The crawl name is a query parameter: it is task data and may hold any character.
     path("crawl/", crawl.crawl_detail, name="crawl"),
     path("families/", families.families, name="families"),
+    # Luigi's own task records (`tasks`), by their row id: a task_id may hold any character.
+    path("tasks/", tasks.tasks, name="tasks"),
+    path("tasks/<int:pk>/", tasks.task_detail, name="task"),
     path("healthz", health.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(template_name="monitor/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -30,10 +30,10 @@ def crawl_detail(request: HttpRequest) -> HttpResponse:
     clock, sources = Clock.current(), Sources()
     since = clock.now - timedelta(days=CALENDAR_DAYS)
     runs = CrawlRun.objects
-    newest = sources.history(lambda: runs.newest_of_crawl(crawl, NEWEST_RUNS), [])
-    daily = sources.history(lambda: runs.daily_counts(crawl, since), {})
-    failures = sources.history(lambda: runs.failures_of_crawl(crawl, since, FAILURES), [])
-    stores = store_rows(sources.history(lambda: runs.stores_of_crawl(crawl, STORES), []))
+    newest = sources.runs(lambda: runs.newest_of_crawl(crawl, NEWEST_RUNS), [])
+    daily = sources.runs(lambda: runs.daily_counts(crawl, since), {})
+    failures = sources.runs(lambda: runs.failures_of_crawl(crawl, since, FAILURES), [])
+    stores = store_rows(sources.runs(lambda: runs.stores_of_crawl(crawl, STORES), []))
 
     durations = tick_durations(group_ticks(newest), clock.now, TREND_TICKS)
     trend = bar_chart(
@@ -68,6 +68,7 @@ def crawl_detail(request: HttpRequest) -> HttpResponse:
             "banners": sources.banners,
             "crawl": crawl,
             "has_runs": bool(newest),
+            "no_run_records": sources.no_run_records,
             "trend": trend,
             "ticks": len(durations),
             "calendar": calendar(calendar_days(daily), clock.now.date(), CALENDAR_DAYS),

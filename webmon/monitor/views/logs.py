@@ -19,12 +19,12 @@ from webmon.monitor.sources import Sources, short_reason
 def log_after(request: HttpRequest, pk: int) -> JsonResponse:
     """Lines after ?after=N (level and q as on the page), and whether the run still runs."""
     clock, sources = Clock.current(), Sources()
-    run = sources.history(lambda: CrawlRun.objects.filter(pk=pk).only("id", "status", "heartbeat_at").first(), None)
+    run = sources.runs(lambda: CrawlRun.objects.filter(pk=pk).only("id", "status", "heartbeat_at").first(), None)
     if run is None and sources.history_ok:
         raise Http404("No run with this id in the history DB.")
     level, q, after = LogFilterForm(request.GET).values()
     log = LogView(level, q, after or 0, levels_at_least(level) if level else None)
-    lines = sources.history(
+    lines = sources.runs(
         lambda: CrawlRunLog.objects.viewer(
             pk, after=log.after, limit=LOG_PAGE + 1, head=LINE_HEAD, levels=log.levels, q=log.q
         ),
@@ -60,7 +60,7 @@ def log_after(request: HttpRequest, pk: int) -> JsonResponse:
 def log_line(request: HttpRequest, pk: int, seq: int) -> HttpResponse:
     """One whole line as text (the page shows only its head)."""
     sources = Sources()
-    message = sources.history(lambda: CrawlRunLog.objects.line(pk, seq), None)
+    message = sources.runs(lambda: CrawlRunLog.objects.line(pk, seq), None)
     if not sources.history_ok:
         return HttpResponse(sources.banners[0].text, status=503, content_type="text/plain; charset=utf-8")
     if message is None:
@@ -71,7 +71,7 @@ def log_line(request: HttpRequest, pk: int, seq: int) -> HttpResponse:
 def log_download(request: HttpRequest, pk: int) -> HttpResponse:
     """The run's whole log as a text file, streamed a few hundred lines per query."""
     sources = Sources()
-    exists = sources.history(lambda: CrawlRun.objects.filter(pk=pk).exists(), False)
+    exists = sources.runs(lambda: CrawlRun.objects.filter(pk=pk).exists(), False)
     if not sources.history_ok:
         return HttpResponse(sources.banners[0].text, status=503, content_type="text/plain; charset=utf-8")
     if not exists:

@@ -1,4 +1,8 @@
-"""Overview: a row per crawl, what luigid runs now, recent failures."""
+"""Overview: a row per crawl, what luigid runs now, recent failures.
+
+The crawls come from our run records; on a history without them (stock Luigi)
+(or none yet) the page says so and shows Luigi's newest tasks instead.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from datetime import timedelta
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from webmon.history.models import CrawlRun
+from webmon.history.models import CrawlRun, TaskRecord
+from webmon.history.tasks import TaskFilter
 from webmon.monitor import luigid
 from webmon.monitor.clock import Clock
 from webmon.monitor.sources import Sources
@@ -18,16 +23,24 @@ NEWEST_RUNS = 60  # per crawl: the last status, and the ticks of the sparkline
 RATE_WINDOW = timedelta(days=7)
 SUCCESS_WINDOW = timedelta(days=90)  # how far back "last success" looks
 FAILURES = 10
+LUIGI_TASKS = 10  # newest of Luigi's tasks, shown instead when no crawl has run records
 
 
 def overview(request: HttpRequest) -> HttpResponse:
     clock, sources = Clock.current(), Sources()
     runs = CrawlRun.objects
-    names = sources.history(lambda: runs.crawl_names(MAX_CRAWLS), [])
-    newest = sources.history(lambda: runs.newest_of_each_crawl(names, NEWEST_RUNS), [])
-    successes = sources.history(lambda: runs.last_success_of_each_crawl(names, clock.now - SUCCESS_WINDOW), {})
-    counts = sources.history(lambda: runs.status_counts_by_crawl(names, clock.now - RATE_WINDOW), {})
-    failures = sources.history(lambda: runs.recent_failures(clock.now - RATE_WINDOW, FAILURES), [])
+    names = sources.runs(lambda: runs.crawl_names(MAX_CRAWLS), [])
+    newest = sources.runs(lambda: runs.newest_of_each_crawl(names, NEWEST_RUNS), [])
+    successes = sources.runs(lambda: runs.last_success_of_each_crawl(names, clock.now - SUCCESS_WINDOW), {})
+    counts = sources.runs(lambda: runs.status_counts_by_crawl(names, clock.now - RATE_WINDOW), {})
+    failures = sources.runs(lambda: runs.recent_failures(clock.now - RATE_WINDOW, FAILURES), [])
+    luigi_tasks = (
+        sources.history(
+            lambda: TaskRecord.objects.page(TaskFilter(), size=LUIGI_TASKS, window=LUIGI_TASKS).tasks, []
+        )
+        if not names
+        else []
+    )
     running = sources.luigid(luigid.running_tasks, None)
     return render(
         request,
@@ -39,6 +52,8 @@ def overview(request: HttpRequest) -> HttpResponse:
             "max_crawls": MAX_CRAWLS,
             "running": running,
             "failures": failures,
+            "no_run_records": sources.no_run_records,
+            "luigi_tasks": luigi_tasks,
             "refresh_seconds": 30,
         },
     )

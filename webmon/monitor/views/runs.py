@@ -22,9 +22,9 @@ def runs(request: HttpRequest) -> HttpResponse:
     run_filter = form.run_filter()
     before = Cursor.decode(request.GET.get("before", ""))
     after = Cursor.decode(request.GET.get("after", ""))
-    crawls = sources.history(lambda: CrawlRun.objects.crawl_names(MAX_NAMES), [])
-    families = sources.history(lambda: CrawlRun.objects.family_names(MAX_NAMES), [])
-    page = sources.history(
+    crawls = sources.runs(lambda: CrawlRun.objects.crawl_names(MAX_NAMES), [])
+    families = sources.runs(lambda: CrawlRun.objects.family_names(MAX_NAMES), [])
+    page = sources.runs(
         lambda: CrawlRun.objects.page(
             run_filter, before=before, after=after, size=settings.WEBMON_PAGE_SIZE, window=settings.WEBMON_SCAN_WINDOW
         ),
@@ -47,5 +47,6 @@ def runs(request: HttpRequest) -> HttpResponse:
             "newer_query": query_with(params, after=page.newer, before=None) if page.newer else None,
             "newest_query": query_with(params, after=None, before=None),
             "paged": before is not None or after is not None,
+            "no_run_records": sources.no_run_records,
         },
     )
