@@ -53,6 +53,9 @@ def test_healthz_is_200_when_luigis_tables_can_be_read(anonymous: Client, histor
 
 
 def test_a_run_page_of_a_history_without_run_records_is_not_found(client: Client, history_db: LuigiHistory) -> None:
+    page = client.get("/runs/1/")
+    assert page.status_code == 404
+    assert b"banner-history" not in page.content
     assert client.get("/runs/1/log.json?after=0").status_code == 404
     assert client.get("/runs/1/log.txt").status_code == 404
     assert client.get("/runs/1/log/1.txt").status_code == 404

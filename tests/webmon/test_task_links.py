@@ -32,3 +32,9 @@ def test_the_runs_list_links_each_run_to_luigis_records_of_its_task(client: Clie
     assert '<a class="luigi-task" href="/tasks/?task=FetchPages_x_1"' in body
     tasks = client.get("/tasks/?task=FetchPages_x_1")
     assert tasks.status_code == 200
+
+
+def test_a_run_page_links_to_luigis_records_of_its_task(client: Client, history: HistorySeed) -> None:
+    run = history.run(task_id="FetchPages_x_1", started_at=timezone.now())
+    body = client.get(f"/runs/{run}/").content.decode()
+    assert '<a id="luigi-task-link" href="/tasks/?task=FetchPages_x_1">' in body

@@ -21,8 +21,8 @@ MAX_EVENTS = 200
 
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     clock, sources = Clock.current(), Sources()
-    run = sources.history(lambda: CrawlRun.objects.filter(pk=pk).first(), None)
-    if run is None and sources.history_ok:
+    run = sources.runs(lambda: CrawlRun.objects.filter(pk=pk).first(), None)
+    if run is None and sources.history_ok:  # also a history with no run tables (stock Luigi wrote it)
         raise Http404("No run with this id in the history DB.")
     form = LogFilterForm(request.GET)
     context = {"clock": clock, "run": run, "log_form": form, "pk": pk}
