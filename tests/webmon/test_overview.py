@@ -141,3 +141,17 @@ def test_a_naive_time_never_leaks_out(client: Client, history: HistorySeed) -> N
     history.run(crawl="a", family="FetchPages", started_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=400))
     row = client.get("/").context["crawls"][0]
     assert row.last.started_at.tzinfo is UTC
+
+
+def test_a_scrapy_spiders_ticks_are_its_runs_and_its_done_run_is_the_last_success(
+        client: Client, history: HistorySeed) -> None:
+    # ScrapySpider records count under the spider's name (pipelines/external/scrapy.py run_crawl).
+    now = timezone.now()
+    older = history.run(family="ScrapySpider", crawl="shop", task_id="ScrapySpider_shop_2026_1_aaa",
+                        params="{}", status="done", started_at=now - timedelta(hours=2))
+    history.run(family="ScrapySpider", crawl="shop", task_id="ScrapySpider_shop_2026_2_bbb", params="{}",
+                status="failed", started_at=now - timedelta(hours=1))
+    row = client.get("/").context["crawls"][0]
+    assert row.name == "shop"
+    assert row.last_status == "failed"  # the newest tick is the newest spider run
+    assert row.last_success is not None and row.last_success.id == older

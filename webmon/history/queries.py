@@ -39,7 +39,7 @@ from webmon.history.sqlfuncs import (
     union_all_values,
     union_all_values_per_key,
 )
-from webmon.history.ticks import BAD, DONE, FINISHED, LAST_STAGE, NOT_DONE, STATUSES, tick_task_ids
+from webmon.history.ticks import BAD, DONE, FINISHED, LAST_STAGE, LAST_STAGES, NOT_DONE, STATUSES, tick_task_ids
 
 LAST_ID = 2**63 - 1  # with a start time, a cursor past every run of that instant
 HEAD_CHARS = 300  # of error messages and parameters on list pages
@@ -230,9 +230,10 @@ class RunQuerySet(ReadOnlyQuerySet):
         return union_all([self.filter(crawl=c).newest_first().only(*TICK_FIELDS)[:n] for c in crawls])
 
     def last_success_of_each_crawl(self, crawls: Sequence[str], since: datetime) -> dict[str, Any]:
-        """The newest successful last stage of each crawl since `since`, in one query."""
+        """The newest successful last stage (StoreItems, or a one-task crawler) of each crawl since `since`, in one
+        query."""
         members = [
-            self.filter(crawl=c, family=LAST_STAGE, status=DONE, started_at__gte=since)
+            self.filter(crawl=c, family__in=LAST_STAGES, status=DONE, started_at__gte=since)
             .newest_first()
             .only(*TICK_FIELDS)[:1]
             for c in crawls

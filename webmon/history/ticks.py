@@ -17,6 +17,10 @@ CHAIN = ("FetchPages", "ParsePages", "StoreItems")
 WRAPPER = "RunCrawl"
 TICK_FAMILIES = (*CHAIN, WRAPPER)
 LAST_STAGE = CHAIN[-1]
+# Crawlers that are one task per tick (pipelines/external/): the task is the tick, its
+# task_id the tick's key, and its success the crawl's success.
+ONE_TASK_CRAWLS = ("ScrapySpider", "PythonScript")
+LAST_STAGES = (LAST_STAGE, *ONE_TASK_CRAWLS)
 
 RUNNING, DONE, FAILED, KILLED = "running", "done", "failed", "killed"
 STATUSES = (RUNNING, DONE, FAILED, KILLED)
@@ -36,7 +40,9 @@ class RunLike(Protocol):
 
 
 def tick_key(family: str, task_id: str) -> str | None:
-    """The task_id tail shared by a tick's tasks, or None for other families."""
+    """The task_id tail shared by a tick's tasks (a one-task crawl: its task_id), or None for other families."""
+    if family in ONE_TASK_CRAWLS:
+        return task_id
     prefix = f"{family}_"
     if family not in TICK_FAMILIES or not task_id.startswith(prefix):
         return None
@@ -45,6 +51,8 @@ def tick_key(family: str, task_id: str) -> str | None:
 
 def tick_task_ids(key: str) -> list[str]:
     """The task_ids of every task of the tick whose key is `key`."""
+    if key.split("_", 1)[0] in ONE_TASK_CRAWLS:
+        return [key]
     return [f"{family}_{key}" for family in TICK_FAMILIES]
 
 
@@ -73,7 +81,7 @@ def tick_status(latest: dict[str, RunLike]) -> str:
     if RUNNING in statuses:
         return RUNNING
     done = {family for family, run in latest.items() if run.status == DONE}
-    if LAST_STAGE in done or WRAPPER in done:
+    if done & {*LAST_STAGES, WRAPPER}:
         return DONE
     return "incomplete"
 
