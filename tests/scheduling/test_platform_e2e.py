@@ -235,6 +235,10 @@ def test_the_run_page_draws_the_whole_dag_in_a_browser(signed_in: Browser, shop_
     x = {f: min(n.location["x"] for n in nodes if n.get_attribute("data-family") == f) for f in DAG}
     assert x["FetchPages"] < x["ParsePages"] < x["StoreItems"] < x["RunCrawl"] < x["ExportItems"] < x["ShopReport"]
     assert find(b, "#dag-graph").get_attribute("data-source") == "history"
+    # Boxes of one family tell their crawl (the tick they all share is left out of the line under the name).
+    fetches = [n.find_element("css selector", ".stage-info").text for n in nodes
+               if n.get_attribute("data-family") == "FetchPages"]
+    assert sorted(text.split(" · ", 1)[1].split("__")[0] for text in fetches) == ["demo", "demo_b"]
     b.shot("e2e-shop-report-dag")
 
 

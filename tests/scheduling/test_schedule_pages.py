@@ -94,6 +94,7 @@ def test_a_schedule_page_shows_settings_next_five_fire_times_events_and_runs(cli
     assert len(upcoming) == 5 and all(t.astimezone().minute == 30 for t in upcoming)
     body = response.content.decode()
     assert "<code>30 2 * * * (Europe/Berlin)</code>" in body and "{&quot;max_pages&quot;: 5}" in body
+    assert "<dt>Crawl</dt>" in body and "<dt>Task parameters</dt>" not in body  # a crawl takes overrides instead
     assert f'id="run-{failed.pk}" data-state="failed"' in body
     assert "1 min 35 s" in body and "exit code 30: boom" in body
     assert f'href="/schedules/{schedule.pk}/runs/{failed.pk}/output.txt"' in body
