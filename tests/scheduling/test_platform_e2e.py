@@ -238,7 +238,7 @@ def test_the_run_page_draws_the_whole_dag_in_a_browser(signed_in: Browser, shop_
     # Boxes of one family tell their crawl (the tick they all share is left out of the line under the name).
     fetches = [n.find_element("css selector", ".stage-info").text for n in nodes
                if n.get_attribute("data-family") == "FetchPages"]
-    assert sorted(text.split(" · ", 1)[1].split("__")[0] for text in fetches) == ["demo", "demo_b"]
+    assert sorted(text.split(" · ", 1)[1].rsplit("_", 1)[0] for text in fetches) == ["demo", "demo_b"]  # _<hash>
     b.shot("e2e-shop-report-dag")
 
 
@@ -261,12 +261,12 @@ def test_the_grid_shows_the_ticks_column_with_every_task_done(signed_in: Browser
     b.shot("e2e-shop-report-grid")
 
 
-def test_a_scheduled_scrapy_spider_logs_live_and_records_its_stats(platform: Platform) -> None:
+def test_a_scheduled_scrapy_spider_logs_live_and_records_its_stats(platform: Platform, signed_in: Browser) -> None:
     project = ROOT / "examples" / "scrapy_shop"
     schedule = platform.schedule("shop-spider", "pipelines.external.scrapy.ScrapySpider", {
         "project": str(project), "spider": "shop", "args": {"start_url": platform.site.url},
-        # One request at a time, 0.3 s apart (Scrapy varies it by 0.5-1.5x): some 12 s of crawling to watch.
-        "settings": {"DOWNLOAD_DELAY": 0.3, "CONCURRENT_REQUESTS": 1}})
+        # One request at a time, 0.5 s apart (Scrapy varies it by 0.5-1.5x): some 18 s of crawling to watch.
+        "settings": {"DOWNLOAD_DELAY": 0.5, "CONCURRENT_REQUESTS": 1}})
 
     def live() -> dict[str, Any] | None:
         rows = platform.history(
@@ -282,8 +282,15 @@ def test_a_scheduled_scrapy_spider_logs_live_and_records_its_stats(platform: Pla
                                         " AND status != 'running'"), "the spider ended before a line was seen"
             time.sleep(0.1)
     assert seen is not None, "no log line of the running spider reached crawl_run_logs"
-    opened = platform.history("SELECT message FROM crawl_run_logs WHERE run_id = :r", r=seen["id"])
-    assert opened  # read while the run record still said running
+    # The run page, opened while the spider runs, follows its log: lines are added without a reload.
+    b = signed_in
+    b.get(f"/runs/{seen['id']}/")
+    shown = len(find_all(b, "#log-lines tr.log-line"))
+    assert find(b, "#log-follow").is_selected()
+    wait(b, lambda d: len(find_all(b, "#log-lines tr.log-line")) > shown, timeout=60)
+    wait(b, lambda d: find(b, "#log-status").text.startswith("The run finished"), timeout=120)
+    assert find(b, "#log-status").text == "The run finished (done). Reload for the final state."
+    assert any("Closing spider (finished)" in row.text for row in find_all(b, "#log-lines tr.log-line"))
 
     run = platform.wait_for_end(schedule)
     assert run["state"] == "success", (run, platform.daemon_log())
