@@ -141,7 +141,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         env = luigid.env(
             DATABASE_URL=f"sqlite:///{home / 'webmon.db'}", SECRET_KEY="e2e-tests-only-not-a-secret",
             LUIGID_URL=luigid.url, DJANGO_SETTINGS_MODULE="webmon.settings", DEMO_SITE_PORT=str(site.port),
-            DEBUG="true", WEBMON_ADMIN_PASSWORD=PASSWORD, METRICS_TOKEN=METRICS_TOKEN, METRICS_ALLOW="none")
+            DEBUG="true", WEBMON_ADMIN_PASSWORD=PASSWORD, METRICS_TOKEN=METRICS_TOKEN, METRICS_ALLOW="none",
+            RUN_OUTPUT_DIR=str(home / "runs"))  # not the checkout's var/log/runs: run ids are this DB's
         env = {k: v for k, v in env.items() if not k.startswith("WEBMON_") or k == "WEBMON_ADMIN_PASSWORD"}
         for args in (["migrate", "--noinput", "-v", "0"], ["ensure_admin"]):
             done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
@@ -335,4 +336,7 @@ def test_a_scheduled_script_runs_with_its_lines_in_the_run_log_and_its_output_fi
     assert sorted(book["url"] for book in books) == sorted(
         f"{platform.site.url}catalogue/product-{pid}.html" for pid in range(1, PRODUCTS + 1))
     assert record["stats"]["exit_code"] == 0
+    output = Path(run["output"])  # the CLI output the daemon kept, in this stack's RUN_OUTPUT_DIR
+    assert output.is_relative_to(platform.home / "runs")
+    assert output.read_text().startswith(f"$ {sys.executable} -m luigi --module pipelines.external.script PythonScript")
     assert record["stats"]["reported"] == {"pages": 2, "books": PRODUCTS}  # what it wrote to CRAWLOPS_STATS_FILE

@@ -146,6 +146,21 @@ def test_the_output_file_is_streamed_as_text(client: Client, var: Path) -> None:
         assert b"".join(response.streaming_content) == b"$ python -m luigi ...\nall done\n"
 
 
+def test_an_output_file_in_run_output_dir_is_served_and_a_neighbour_of_it_is_not(client: Client, var: Path,
+                                                                                 tmp_path: Path) -> None:
+    runs = tmp_path / "elsewhere" / "runs"
+    (runs / "1").mkdir(parents=True)
+    (runs / "1" / "1-1.log").write_text("$ python -m luigi ...\n")
+    (tmp_path / "elsewhere" / "other.txt").write_text("secret")
+    schedule = make_schedule()
+    served = make_run(schedule, T0, output_path=str(runs / "1" / "1-1.log"))
+    beside = make_run(schedule, T0 - timedelta(hours=1), output_path=str(runs / ".." / "other.txt"))
+    with override_settings(RUN_OUTPUT_DIR=runs):
+        response = client.get(f"/schedules/{schedule.pk}/runs/{served.pk}/output.txt")
+        assert response.status_code == 200 and b"".join(response.streaming_content) == b"$ python -m luigi ...\n"
+        assert client.get(f"/schedules/{schedule.pk}/runs/{beside.pk}/output.txt").status_code == 403
+
+
 @pytest.mark.parametrize("path", ["/etc/passwd", "var/../secret.txt", "../outside.log", "var/link.log"])
 def test_the_output_file_must_be_inside_var(client: Client, var: Path, path: str) -> None:
     (var.parent / "secret.txt").write_text("secret")
