@@ -240,6 +240,13 @@ def test_the_run_page_draws_the_whole_dag_in_a_browser(signed_in: Browser, shop_
     fetches = [n.find_element("css selector", ".stage-info").text for n in nodes
                if n.get_attribute("data-family") == "FetchPages"]
     assert sorted(text.split(" · ", 1)[1].rsplit("_", 1)[0] for text in fetches) == ["demo", "demo_b"]  # _<hash>
+    # The graph is wider than the window: it opens scrolled to the run's own box, the rightmost.
+    visible = b.driver.execute_script(
+        "var r = document.querySelector('#dag-graph .stage-current rect').getBoundingClientRect();"
+        "var s = document.querySelector('#dag-graph').closest('.scroll-x').getBoundingClientRect();"
+        "return [r.left >= s.left, r.right <= s.right, s.width < document.querySelector('#dag-graph').width.baseVal.value];")
+    assert visible == [True, True, True]
+    assert find(b, "#dag-graph .stage-current").get_attribute("data-family") == "ShopReport"
     b.shot("e2e-shop-report-dag")
 
 
