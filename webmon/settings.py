@@ -158,6 +158,9 @@ TIME_ZONE = "UTC"
 
 STATIC_URL = "static/"
 STATIC_ROOT = env_str("STATIC_ROOT", str(VAR_DIR / "static"))
+# Where the trigger daemon writes each run's CLI output (<schedule>/<run>-<attempt>.log), and the only folder
+# besides var/ the output page serves from. Run ids are per webmon DB: a second DB (a test's) needs its own.
+RUN_OUTPUT_DIR = Path(env_str("RUN_OUTPUT_DIR", str(VAR_DIR / "log" / "runs")))
 # -- login and security headers ------------------------------------------------
 LOGIN_URL = "monitor:login"
 LOGIN_REDIRECT_URL = "monitor:overview"

@@ -46,7 +46,9 @@ def checked_name(name: str, what: str) -> str:
 def attempt_dir(target: AtomicDirectory) -> Iterator[Path]:
     """A temporary folder renamed to the target on success, to `.failed-...` on any failure."""
     target.remove_stale()
-    final = target.dir
+    # Absolute: the child runs in its own folder (the project's, the script's), and luigi.cfg's shipped
+    # data_dir (var/data) is relative to the worker's; Scrapy's feed URI cannot be relative either.
+    final = target.dir.absolute()
     tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
     tmp.mkdir(parents=True)
     try:

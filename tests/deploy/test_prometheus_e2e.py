@@ -153,6 +153,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         webmon_port = free_port()
         stack.webmon = f"http://127.0.0.1:{webmon_port}"
         env = luigid.env(DATABASE_URL=f"sqlite:///{home}/webmon.db", SECRET_KEY="tests-only", LUIGID_URL=luigid.url,
+                         RUN_OUTPUT_DIR=str(home / "runs"),  # its run ids: not the checkout's var/log/runs
                          METRICS_TOKEN=TOKEN, DJANGO_SETTINGS_MODULE="webmon.settings")
         manage(env, "migrate", "--noinput", "-v", "0")
         create_schedules(env)

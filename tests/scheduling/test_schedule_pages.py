@@ -94,6 +94,7 @@ def test_a_schedule_page_shows_settings_next_five_fire_times_events_and_runs(cli
     assert len(upcoming) == 5 and all(t.astimezone().minute == 30 for t in upcoming)
     body = response.content.decode()
     assert "<code>30 2 * * * (Europe/Berlin)</code>" in body and "{&quot;max_pages&quot;: 5}" in body
+    assert "<dt>Crawl</dt>" in body and "<dt>Task parameters</dt>" not in body  # a crawl takes overrides instead
     assert f'id="run-{failed.pk}" data-state="failed"' in body
     assert "1 min 35 s" in body and "exit code 30: boom" in body
     assert f'href="/schedules/{schedule.pk}/runs/{failed.pk}/output.txt"' in body
@@ -143,6 +144,21 @@ def test_the_output_file_is_streamed_as_text(client: Client, var: Path) -> None:
         assert response.status_code == 200 and response.streaming
         assert response["Content-Type"] == "text/plain; charset=utf-8"
         assert b"".join(response.streaming_content) == b"$ python -m luigi ...\nall done\n"
+
+
+def test_an_output_file_in_run_output_dir_is_served_and_a_neighbour_of_it_is_not(client: Client, var: Path,
+                                                                                 tmp_path: Path) -> None:
+    runs = tmp_path / "elsewhere" / "runs"
+    (runs / "1").mkdir(parents=True)
+    (runs / "1" / "1-1.log").write_text("$ python -m luigi ...\n")
+    (tmp_path / "elsewhere" / "other.txt").write_text("secret")
+    schedule = make_schedule()
+    served = make_run(schedule, T0, output_path=str(runs / "1" / "1-1.log"))
+    beside = make_run(schedule, T0 - timedelta(hours=1), output_path=str(runs / ".." / "other.txt"))
+    with override_settings(RUN_OUTPUT_DIR=runs):
+        response = client.get(f"/schedules/{schedule.pk}/runs/{served.pk}/output.txt")
+        assert response.status_code == 200 and b"".join(response.streaming_content) == b"$ python -m luigi ...\n"
+        assert client.get(f"/schedules/{schedule.pk}/runs/{beside.pk}/output.txt").status_code == 403
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "var/../secret.txt", "../outside.log", "var/link.log"])

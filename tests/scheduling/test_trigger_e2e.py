@@ -57,7 +57,8 @@ class Webmon:
 
     def __init__(self, luigid: Luigid, tmp: Path) -> None:
         self.env = {**luigid.env(), "DATABASE_URL": f"sqlite:///{tmp}/webmon.db", "SECRET_KEY": "tests-only",
-                    "LUIGID_URL": luigid.url, "DJANGO_SETTINGS_MODULE": "webmon.settings"}
+                    "LUIGID_URL": luigid.url, "DJANGO_SETTINGS_MODULE": "webmon.settings",
+                    "RUN_OUTPUT_DIR": str(tmp / "runs")}  # this DB's run ids, not the checkout's var/log/runs
         self.daemons: list[subprocess.Popen] = []
         self.tmp = tmp
         assert self.manage("migrate", "--noinput").returncode == 0

@@ -310,6 +310,7 @@ def test_the_pages_show_the_task_class_and_its_parameters_escaped(manager: Clien
     assert f'<code id="task-params">{shown}</code> <small>(each run also gets --at: its tick)</small>' in page
     assert "<script>alert" not in page and 'id="task-problem"' not in page
     assert 'name="overrides"' not in page  # overrides are a crawl's
+    assert "<dt>Crawl</dt>" not in page and "<dt>Overrides</dt>" not in page  # no empty rows of a crawl's fields
 
 
 def test_the_schedule_page_says_why_its_task_cannot_run(manager: Client) -> None:

@@ -69,3 +69,20 @@ def test_boxes_never_overlap_and_edges_run_from_requirement_to_requirer() -> Non
     edge = next(e for e in dag.edges if (e.source, e.target) == ("D", "B"))
     d = next(n for n in dag.nodes if n.task_id == "D")
     assert edge.path.startswith(f"M{d.x + dag.node_w},{d.y + dag.node_h // 2} ")
+
+
+def test_boxes_of_one_tick_leave_the_shared_tick_out_so_the_crawls_tell_them_apart() -> None:
+    # Luigi's task ids of one ShopReport tick: the tick leads every parameter summary.
+    families = {"ShopReport_2026_11_21T0730_demo_demo_b_8454f2c7f1": "ShopReport",
+                "FetchPages_2026_11_21T0730_demo_c0ffee1234": "FetchPages",
+                "FetchPages_2026_11_21T0730_demo_b_deadbeef12": "FetchPages"}
+    root = next(iter(families))
+    skeleton = Skeleton(root=root, families=families, edges=[(root, t) for t in list(families)[1:]],
+                        walked=set(families))
+    tails = {n.task_id: n.tail for n in draw(skeleton, {}, "history").nodes}
+    assert list(tails.values()) == ["demo_demo_b_8454f2c7f1", "demo_c0ffee1234", "demo_b_deadbeef12"]
+    # Boxes of different ticks (or one box alone) keep theirs: there it tells them apart.
+    families["FetchPages_2026_11_20T0730_demo_0123456789"] = "FetchPages"
+    skeleton = Skeleton(root=root, families=families, edges=[(root, t) for t in list(families)[1:]],
+                        walked=set(families))
+    assert {n.tail for n in draw(skeleton, {}, "history").nodes} >= {"2026_11_20T0730_demo_…"}

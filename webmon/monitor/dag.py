@@ -16,6 +16,7 @@ the history said, and the template draws the result as SVG (monitor/_dag.html).
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ COL_GAP, ROW_GAP, PAD = 64, 14, 4
 SWEEPS = 4
 LABEL_CHARS = 26
 TAIL_CHARS = 22
+# Luigi's task id starts its parameter summary with the first parameter's value, and `at` / `date` sort
+# first for most tasks: a tick (2026_11_21T0730_) that every box shares says nothing and hides the rest.
+_TICK_PREFIX = re.compile(r"\d{4}_\d{2}_\d{2}(?:T\d{2,6})?_")
 
 # luigid's statuses -> the css status keys the page uses (monitor.css stage-*, dag.css)
 LUIGID_STATUS = {
@@ -284,10 +288,29 @@ def _cut(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def tail_of(task_id: str, family: str) -> str:
-    """The task_id after its family (Luigi's parameter summary and hash), to tell same-family boxes apart."""
+def tail_of(task_id: str, family: str, shared: str = "") -> str:
+    """The task_id after its family (Luigi's parameter summary and hash), to tell same-family boxes apart.
+
+    `shared`: a leading part every box has (the tick, see `shared_tick`), left out.
+    """
     tail = task_id[len(family) + 1 :] if task_id.startswith(f"{family}_") else task_id
+    if shared and tail.startswith(shared) and len(tail) > len(shared):
+        tail = tail[len(shared) :]
     return _cut(tail, TAIL_CHARS)
+
+
+def shared_tick(families: Mapping[str, str]) -> str:
+    """The tick every box's parameter summary starts with ("2026_11_21T0730_"), or "" when they differ.
+
+    Two FetchPages of one ShopReport tick are then "demo_{}_1a2b…" and "demo_b_{}_3c4d…"
+    instead of two "2026_11_21T0730_demo_…".
+    """
+    found = set()
+    for task_id, family in families.items():
+        tail = task_id[len(family) + 1 :] if task_id.startswith(f"{family}_") else task_id
+        match = _TICK_PREFIX.match(tail)
+        found.add(match.group(0) if match else "")
+    return found.pop() if len(families) > 1 and len(found) == 1 else ""
 
 
 def draw(
@@ -307,6 +330,7 @@ def draw(
         for i, task_id in enumerate(layer):
             spot[task_id] = (PAD + c * step_x, PAD + offset + i * step_y)
     nodes = []
+    shared = shared_tick(skeleton.families)
     for task_id, family in skeleton.families.items():
         state = states.get(task_id) or NodeState("not-run", "no run record")
         x, y = spot[task_id]
@@ -315,7 +339,7 @@ def draw(
                 task_id=task_id,
                 family=family,
                 label=_cut(family or task_id, LABEL_CHARS),
-                tail=tail_of(task_id, family),
+                tail=tail_of(task_id, family, shared),
                 status=state.status,
                 text=state.text,
                 run_id=state.run_id,

@@ -93,7 +93,7 @@ class Trigger:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     clock: Callable[[], datetime] = utcnow
     command: Callable[[ScheduledRun], list[str]] | None = None
-    output_dir: Path = field(default_factory=lambda: Path(settings.BASE_DIR) / "var" / "log" / "runs")
+    output_dir: Path = field(default_factory=lambda: Path(settings.RUN_OUTPUT_DIR))
     kill_grace: float = 10.0
     stale_after: timedelta = timedelta(seconds=30)  # a daemon silent this long has stopped
     clock_speed: float = 1.0  # fake seconds per real second (a benchmark's fast clock)

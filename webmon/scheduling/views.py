@@ -166,14 +166,14 @@ def run_link(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
 
 @require_safe
 def run_output(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
-    """The run's CLI output file, streamed; only files inside var/ are served."""
+    """The run's CLI output file, streamed; only files inside var/ or RUN_OUTPUT_DIR are served."""
     run = get_object_or_404(ScheduledRun, pk=run_id, schedule_id=pk)
     if not run.output_path:
         raise Http404("This run has no output file (yet).")
     var = Path(settings.VAR_DIR).resolve()
     path = Path(run.output_path)
     path = (path if path.is_absolute() else Path(settings.BASE_DIR) / path).resolve()
-    if not path.is_relative_to(var):
+    if not (path.is_relative_to(var) or path.is_relative_to(Path(settings.RUN_OUTPUT_DIR).resolve())):
         return HttpResponseForbidden(
             f"The output file of run {run.pk} is outside {var}; it is not served.",
             content_type="text/plain; charset=utf-8",

@@ -1,6 +1,7 @@
 // webmon: a little plain JavaScript. Loaded from a static file (the CSP allows no inline script).
 // - Pages with <body data-refresh-seconds> reload themselves while #auto-refresh is checked.
 // - The run page's log (#log-lines[data-follow-url]) is followed live while the run runs.
+// - The run page's dependency graph is scrolled so the run's own box (.stage-current) is in view.
 // Text from the server is only ever inserted with textContent, never as HTML.
 (function () {
   "use strict";
@@ -90,8 +91,22 @@
     timer = window.setTimeout(poll, 2000);
   }
 
+  // A workflow's top task is the rightmost box of a graph wider than the page: without this, its run
+  // page opens on the requirements and the task itself is off to the right.
+  function showCurrentTask() {
+    var current = document.querySelector("#dag-graph .stage-current rect");
+    var box = current && current.closest(".scroll-x");
+    if (!box) { return; }
+    var shown = box.getBoundingClientRect();
+    var task = current.getBoundingClientRect();
+    if (task.right > shown.right || task.left < shown.left) {
+      box.scrollLeft += task.left - shown.left - Math.max(0, (shown.width - task.width) / 2);
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     autoRefresh();
     followLog();
+    showCurrentTask();
   });
 }());
