@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -159,6 +160,14 @@ def _after_batch(done: Pruned, pause: float, progress: Callable[[Pruned], None] 
     if progress is not None:
         progress(done)
     time.sleep(pause)  # let luigid and the workers have the database
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL when it does not exist (opening it would create it, or fail without its folder)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return None if Path(parsed.database).exists() else parsed.database
 
 
 def clear_sessions(eng: sa.engine.Engine, now: dt.datetime, *, batch: int = 1000) -> int:

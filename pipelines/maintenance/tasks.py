@@ -121,11 +121,16 @@ class PruneHistory(luigi.Task):
             done = prune.prune_history(history, cutoff, batch=self.batch_size, pause=self.pause, progress=self._progress)
         finally:
             history.dispose()
-        webmon = prune.engine(sqlalchemy_url("webmon"))
-        try:
-            done.sessions = prune.clear_sessions(webmon, dt.datetime.now(dt.UTC))
-        finally:
-            webmon.dispose()
+        webmon_url = sqlalchemy_url("webmon")
+        missing = prune.missing_sqlite_file(webmon_url)
+        if missing:  # no webmon DB yet (webmon never started here): no sessions, and none created
+            log.info("no webmon DB at %s: no sessions to clear", missing)
+        else:
+            webmon = prune.engine(webmon_url)
+            try:
+                done.sessions = prune.clear_sessions(webmon, dt.datetime.now(dt.UTC))
+            finally:
+                webmon.dispose()
         stats = {"cutoff": cutoff.isoformat(), **done.as_dict()}
         log.info("pruned %s", json.dumps(stats, sort_keys=True))
         self.run_stats = stats

@@ -105,3 +105,12 @@ def test_expired_sessions_are_cleared(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     with engine.connect() as conn:
         assert [k for (k,) in conn.exec_driver_sql("SELECT session_key FROM django_session")] == ["live"]
+
+
+def test_a_webmon_db_that_does_not_exist_yet_has_no_sessions_to_clear_and_is_not_created(tmp_path: Path) -> None:
+    # A fresh checkout has no var/ until webmon first starts: the pruning must not fail there.
+    webmon = tmp_path / "no-var-yet" / "webmon.db"
+    server = make_luigid(tmp_path / "home")
+    result = run_task(server, "PruneHistory", "--older-than-days", "30", DATABASE_URL=f"sqlite:///{webmon}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not webmon.parent.exists()
