@@ -83,6 +83,7 @@ def driver(webmon_url: str) -> Iterator[object]:
 
 def test_a_workflow_schedule_is_made_in_the_admin_and_listed_with_its_class(driver, webmon_url: str) -> None:  # noqa: ANN001
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     def find(css: str):  # noqa: ANN202
         return driver.find_element(By.CSS_SELECTOR, css)
@@ -95,8 +96,12 @@ def test_a_workflow_schedule_is_made_in_the_admin_and_listed_with_its_class(driv
     find("#id_username").send_keys("admin")
     find("#id_password").send_keys(PASSWORD)
     find("#login-button").click()
+    # The login POST must have set the session before the next page is asked for.
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#logout-form"))
 
     driver.get(webmon_url + "/admin/scheduling/schedule/add/")
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#id_task"))
     options = [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "datalist#id_task-options option")]
     assert options == ["RunCrawl", "BackupDatabase", "PruneHistory", "tests.workflow_tasks.WriteReport",
                        "tests.workflow_tasks.LoadWarehouse", "tests.workflow_tasks.SlowExport"]
