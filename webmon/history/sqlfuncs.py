@@ -139,19 +139,35 @@ def union_all_values(querysets: Sequence[QuerySet]) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in cursor.fetchall()]
 
 
-def union_all_values_per_key(
-    build: Callable[[int, str], Sequence[QuerySet]], keys: Sequence[str]
-) -> list[tuple[Any, ...]]:
-    """union_all_values() of the members build(i, key) of every key, with each member compiled once.
+MEMBER = "SELECT * FROM ({sql}) u{n}"
+
+
+def _union_sql_per_key(
+    build: Callable[[int, str], Sequence[QuerySet]], keys: Sequence[str], wrap: str = MEMBER
+) -> tuple[str, list[Any], str]:
+    """The UNION ALL of the members build(i, key) of every key, with each member compiled once.
+
+    `wrap` is each member's SELECT around its compiled SQL (`{sql}`), given
+    `{n}` (the member's number) and `{i}` (its key's); it adds no parameters.
 
     Compiling a member with a few expressions costs Django about a
-    millisecond: for 50 task families of two members each, more than the
-    database spends. The members of every key have the same SQL and differ
-    only in the parameters holding `i` and `key`, found by comparing the
-    builds of the first two keys; anything else falls back to compiling all.
+    millisecond: for 50 task families of two members each, or 20 crawls,
+    more than the database spends. The members of every key have the same
+    SQL and differ only in the parameters holding `i` and `key`, found by
+    comparing the builds of the first two keys; anything else falls back to
+    compiling all.
     """
+    def every() -> tuple[str, list[Any], str]:
+        parts, params = [], []
+        for i, key in enumerate(keys):
+            for qs in build(i, key):
+                sql, qs_params = qs.query.get_compiler(using=qs.db).as_sql()
+                parts.append(wrap.format(sql=sql, n=len(parts), i=i))
+                params.extend(qs_params)
+        return " UNION ALL ".join(parts), params, build(0, keys[0])[0].db
+
     if len(keys) < 2:
-        return union_all_values([qs for i, key in enumerate(keys) for qs in build(i, key)])
+        return every()
     first, second = build(0, keys[0]), build(1, keys[1])
     alias = first[0].db
     templates: list[tuple[str, list[Any], list[tuple[int, bool]]]] = []
@@ -159,10 +175,10 @@ def union_all_values_per_key(
         sql_a, params_a = a.query.get_compiler(using=alias).as_sql()
         sql_b, params_b = b.query.get_compiler(using=alias).as_sql()
         if sql_a != sql_b or len(params_a) != len(params_b):
-            return union_all_values([qs for i, key in enumerate(keys) for qs in build(i, key)])
+            return every()
         slots = [(at, pa == keys[0]) for at, (pa, pb) in enumerate(zip(params_a, params_b, strict=True)) if pa != pb]
         if any((params_a[at], params_b[at]) not in ((0, 1), (keys[0], keys[1])) for at, _ in slots):
-            return union_all_values([qs for i, key in enumerate(keys) for qs in build(i, key)])
+            return every()
         templates.append((sql_a, list(params_a), slots))
     parts, params = [], []
     for i, key in enumerate(keys):
@@ -170,8 +186,27 @@ def union_all_values_per_key(
             values = list(template)
             for at, is_key in slots:
                 values[at] = key if is_key else i
-            parts.append(f"SELECT * FROM ({sql}) u{len(parts)}")
+            parts.append(wrap.format(sql=sql, n=len(parts), i=i))
             params.extend(values)
+    return " UNION ALL ".join(parts), params, alias
+
+
+def union_all_per_key(build: Callable[[int, str], Sequence[QuerySet]], keys: Sequence[str]) -> list[Model]:
+    """union_all() of the members build(i, key) of every key, each member compiled once (_union_sql_per_key)."""
+    if not keys:
+        return []
+    sql, params, alias = _union_sql_per_key(build, keys)
+    model = build(0, keys[0])[0].model
+    return list(model.objects.raw(sql, params, using=alias))
+
+
+def union_all_values_per_key(
+    build: Callable[[int, str], Sequence[QuerySet]], keys: Sequence[str], wrap: str = MEMBER
+) -> list[tuple[Any, ...]]:
+    """union_all_values() of the members build(i, key) of every key, each member compiled once (_union_sql_per_key)."""
+    if not keys:
+        return []
+    sql, params, alias = _union_sql_per_key(build, keys, wrap)
     with connections[alias].cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
+        cursor.execute(sql, params)
         return cursor.fetchall()

@@ -153,7 +153,7 @@ def family_window_rows(windows: Sequence[Any], cap: int) -> list[FamilyRow]:
     """family_rows() from windows already summed up by the database query (RunQuerySet.family_window_stats)."""
     rows = []
     for window in windows:
-        p50, p95 = percentile(window.seconds, 50), percentile(window.seconds, 95)
+        p50, p95 = window.p50, window.p95
         rows.append(
             FamilyRow(
                 family=window.family,
