@@ -47,7 +47,7 @@ with override_settings(LUIGID_URL="http://127.0.0.1:9", WEBMON_PAGE_SIZE=4, WEBM
 runs = CrawlRun.objects
 out["crawls"] = runs.crawl_names(10)
 out["families"] = runs.family_names(10)
-out["days"] = runs.daily_counts("shop", now - timedelta(days=90))
+out["days"] = runs.daily_counts("shop", now - timedelta(days=90), now)
 out["seconds"] = sorted(round(s, 3) for f, st, ts, s in runs.family_windows(["FetchPages"], now - timedelta(days=30), 100) if s is not None)
 out["aware"] = all(ts.tzinfo is not None for f, st, ts, s in runs.family_windows(["FetchPages"], now - timedelta(days=30), 100))
 out["newest"] = sorted(r.id for r in runs.newest_of_each_crawl(["shop", "books"], 2))

