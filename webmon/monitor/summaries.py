@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from webmon.history.queries import percentile
 from webmon.history.runs import STALE, json_object
 from webmon.history.ticks import BAD, DONE, FINISHED, RUNNING, Tick, group_ticks
 from webmon.monitor.charts import Spark, sparkline
@@ -99,14 +99,6 @@ def calendar_days(daily: dict[str, dict[str, int]]) -> dict[str, tuple[str, str]
         parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         days[day] = (day_css(counts), f"{day}: {parts}")
     return days
-
-
-def percentile(values: Sequence[float], p: float) -> float | None:
-    """The nearest-rank percentile `p` (0-100] of `values` (sorted or not)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)]
 
 
 @dataclass
