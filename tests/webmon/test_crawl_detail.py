@@ -54,8 +54,9 @@ def test_its_queries_do_not_grow_with_the_number_of_runs(
     seed_days(history, "demo", days=days, per_day=2)
     with num_queries(default=2, history=5):
         # default: 1. the session, 2. the user
-        # history: 1. the newest 400 runs of the crawl (trend), 2. runs per day that are not done (status
-        # index), 3. runs per day (index only), 4. failures in 90 days, 5. the newest 50 StoreItems runs
+        # history: 1. the newest 400 runs of the crawl (trend), 2. runs per day (one index-range count per
+        # day), 3. runs per day that are not done (status index), 4. failures in 90 days, 5. the newest 50
+        # StoreItems runs
         response = client.get("/crawl/?name=demo")
     assert response.status_code == 200
 

@@ -55,6 +55,22 @@ def test_the_window_is_at_most_the_newest_runs_of_each_family(client: Client, hi
     assert '<td class="runs"><a href="/runs/?family=Many">10+</a></td>' in response.content.decode()
 
 
+def test_reading_the_window_leaves_garbage_collection_as_it_found_it(client: Client, history: HistorySeed) -> None:
+    import gc
+
+    now = timezone.now()
+    history.runs_bulk([run_row(family="FetchPages", started_at=now - timedelta(minutes=i)) for i in range(5)])
+    assert gc.isenabled()
+    assert client.get("/families/").status_code == 200
+    assert gc.isenabled()  # paused only while the rows are summed up
+    gc.disable()
+    try:
+        assert client.get("/families/").status_code == 200
+        assert not gc.isenabled()  # someone else's pause is not ended by the page
+    finally:
+        gc.enable()
+
+
 @pytest.mark.parametrize("per_family", [3, 30])
 def test_its_queries_do_not_grow_with_runs_or_families(
     client: Client, history: HistorySeed, num_queries, per_family: int

@@ -20,7 +20,7 @@ from django.test import Client, override_settings
 from django.test.utils import setup_test_environment
 from django.contrib.auth.models import User
 from webmon.history.models import CrawlRun
-from webmon.history.queries import RunFilter
+from webmon.history.queries import RunFilter, percentile
 
 call_command("migrate", verbosity=0)
 setup_test_environment()
@@ -47,10 +47,25 @@ with override_settings(LUIGID_URL="http://127.0.0.1:9", WEBMON_PAGE_SIZE=4, WEBM
 runs = CrawlRun.objects
 out["crawls"] = runs.crawl_names(10)
 out["families"] = runs.family_names(10)
-out["days"] = runs.daily_counts("shop", now - timedelta(days=90))
+out["days"] = runs.daily_counts("shop", now - timedelta(days=90), now)
 out["seconds"] = sorted(round(s, 3) for f, st, ts, s in runs.family_windows(["FetchPages"], now - timedelta(days=30), 100) if s is not None)
 out["aware"] = all(ts.tzinfo is not None for f, st, ts, s in runs.family_windows(["FetchPages"], now - timedelta(days=30), 100))
 out["newest"] = sorted(r.id for r in runs.newest_of_each_crawl(["shop", "books"], 2))
+# The families page's figures (summed up by PostgreSQL itself, elsewhere from the rows) match the rows.
+fams, since = ["FetchPages", "ParsePages", "Nobody"], now - timedelta(days=30)
+r3 = lambda v: None if v is None else round(v, 3)
+out["family_stats"] = [[w.family, w.statuses, r3(w.p50), r3(w.p95), str(w.newest), str(w.oldest)]
+                       for w in runs.family_window_stats(fams, since, 100)]
+out["family_rows"] = []
+for fam in fams:
+    mine = [r for r in runs.family_windows([fam], since, 100)]
+    secs = [s for f, st, ts, s in mine if st in ("done", "failed", "killed") and s is not None]
+    counts = {}
+    for f, st, ts, s in mine:
+        counts[st] = counts.get(st, 0) + 1
+    starts = [ts for f, st, ts, s in mine]
+    out["family_rows"].append([fam, counts, r3(percentile(secs, 50)), r3(percentile(secs, 95)),
+                               str(max(starts, default=None)), str(min(starts, default=None))])
 out["tick_ids"] = sorted(r.id for r in runs.tick_attempts(runs.get(pk=2), 10))
 print(json.dumps(out))
 """
@@ -64,6 +79,8 @@ def check(manage: Manage, tmp_path, url: str) -> dict:
     seed.tick("shop", base + timedelta(hours=1), seconds=30.5)  # ids 3..6
     seed.tick("books", base + timedelta(hours=2))  # ids 7..10
     seed.runs_bulk([run_row(started_at=base + timedelta(hours=3))] * 3)  # ids 11..13: the same start
+    # ids 14..33: enough FetchPages durations for p50 and p95 to be different runs
+    seed.runs_bulk([run_row(started_at=base + timedelta(hours=4, minutes=i), seconds=100.0 + i) for i in range(20)])
     seed.engine.dispose()
     cfg = write_luigi_cfg(tmp_path, url)
     result = manage("shell", "-c", CHECK % {"now": NOW.isoformat()}, env={"LUIGI_CONFIG_PATH": str(cfg)})
@@ -74,7 +91,7 @@ def check(manage: Manage, tmp_path, url: str) -> dict:
 def assert_same_answers(out: dict) -> None:
     for path, (status, banner) in out["pages"].items():
         assert (status, banner) == (200, False), path
-    assert out["walk"] == [13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]
+    assert out["walk"] == list(range(33, 0, -1))
     assert out["crawls"] == ["books", "demo", "shop"]
     assert out["families"] == ["FetchPages", "ParsePages", "RunCrawl", "StoreItems"]
     day = (NOW - timedelta(days=1)).date().isoformat()
@@ -83,6 +100,11 @@ def assert_same_answers(out: dict) -> None:
     assert 20.0 in out["seconds"] and (30.5 in out["seconds"] or 30.0 in out["seconds"])
     assert out["aware"] is True
     assert out["newest"] == [5, 6, 9, 10]
+    assert out["family_stats"] == out["family_rows"]
+    # FetchPages: 20, 30.5, 20, 10 x 3 and 100..119 seconds: nearest rank 13 of 26 and 25 of 26
+    assert out["family_stats"][0][1:4] == [{"done": 26}, 106.0, 118.0]
+    assert out["family_stats"][1][1] == {"failed": 1, "done": 2}  # ParsePages: the first tick failed there
+    assert out["family_stats"][2] == ["Nobody", {}, None, None, "None", "None"]
     assert out["tick_ids"] == [1, 2]
 
 

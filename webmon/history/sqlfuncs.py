@@ -5,6 +5,8 @@
 - `distinct_values`: DISTINCT of an indexed column by skipping through the
   index (a recursive CTE of MIN(col) > previous), one seek per value instead
   of a scan of every row: the list of crawls or families of a million runs.
+- `counts_in_ranges`: rows per time range (the calendar's days), one index
+  range count each, with no per-row day computed and no sort.
 - `union_all`: one query for "the newest N rows of each crawl" (one index
   range per crawl); Django refuses sliced members of a union on SQLite.
 - `NoIndex`: a column SQLite must not pick an index for (or convert per row).
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import connections
@@ -84,6 +87,37 @@ class NoIndex(Func):
         return f"+{sql}", list(params)
 
 
+def counts_in_ranges(qs: QuerySet, column: str, bounds: Sequence[tuple[datetime, datetime]]) -> list[int]:
+    """The rows of `qs` with lo <= column < hi, for each (lo, hi) of `bounds`, in one query.
+
+    A derived table of the bounds (a UNION ALL of constant rows) and a
+    correlated COUNT(*) for each, an index range each when `qs` filters on
+    the index's leading columns: on SQLite a quarter of the time of
+    `GROUP BY day(column)`, which computes the day of every row and sorts
+    them (12 -> 3 ms for 50,000 runs in 90 days, in days).
+    """
+    if not bounds:
+        return []
+    connection = connections[qs.db]
+    field = qs.model._meta.get_field(column)
+    table = connection.ops.quote_name(qs.model._meta.db_table)
+    col = f"{table}.{connection.ops.quote_name(field.column)}"
+    sql, params = qs.order_by().values("pk").query.get_compiler(using=qs.db).as_sql()
+    where = sql.partition(" WHERE ")[2] or "1 = 1"
+    rows = " UNION ALL ".join(["SELECT %s AS k, %s AS lo, %s AS hi"] * len(bounds))
+    query = (
+        f"SELECT b.k, (SELECT COUNT(*) FROM {table} WHERE {where} AND {col} >= b.lo AND {col} < b.hi)"
+        f" FROM ({rows}) b"
+    )
+    values = [v for k, (lo, hi) in enumerate(bounds) for v in (k, *(field.get_db_prep_value(t, connection) for t in (lo, hi)))]
+    counts = [0] * len(bounds)
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*params, *values])
+        for k, n in cursor.fetchall():
+            counts[int(k)] = int(n)
+    return counts
+
+
 def distinct_values(model: type[Model], column: str, limit: int) -> list[str]:
     """Up to `limit` distinct non-NULL values of an indexed column, sorted, in one query."""
     from django.db import router  # noqa: PLC0415 - keeps this module import-light
@@ -139,19 +173,35 @@ def union_all_values(querysets: Sequence[QuerySet]) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in cursor.fetchall()]
 
 
-def union_all_values_per_key(
-    build: Callable[[int, str], Sequence[QuerySet]], keys: Sequence[str]
-) -> list[tuple[Any, ...]]:
-    """union_all_values() of the members build(i, key) of every key, with each member compiled once.
+MEMBER = "SELECT * FROM ({sql}) u{n}"
+
+
+def _union_sql_per_key(
+    build: Callable[[int, str], Sequence[QuerySet]], keys: Sequence[str], wrap: str = MEMBER
+) -> tuple[str, list[Any], str]:
+    """The UNION ALL of the members build(i, key) of every key, with each member compiled once.
+
+    `wrap` is each member's SELECT around its compiled SQL (`{sql}`), given
+    `{n}` (the member's number) and `{i}` (its key's); it adds no parameters.
 
     Compiling a member with a few expressions costs Django about a
-    millisecond: for 50 task families of two members each, more than the
-    database spends. The members of every key have the same SQL and differ
-    only in the parameters holding `i` and `key`, found by comparing the
-    builds of the first two keys; anything else falls back to compiling all.
+    millisecond: for 50 task families of two members each, or 20 crawls,
+    more than the database spends. The members of every key have the same
+    SQL and differ only in the parameters holding `i` and `key`, found by
+    comparing the builds of the first two keys; anything else falls back to
+    compiling all.
     """
+    def every() -> tuple[str, list[Any], str]:
+        parts, params = [], []
+        for i, key in enumerate(keys):
+            for qs in build(i, key):
+                sql, qs_params = qs.query.get_compiler(using=qs.db).as_sql()
+                parts.append(wrap.format(sql=sql, n=len(parts), i=i))
+                params.extend(qs_params)
+        return " UNION ALL ".join(parts), params, build(0, keys[0])[0].db
+
     if len(keys) < 2:
-        return union_all_values([qs for i, key in enumerate(keys) for qs in build(i, key)])
+        return every()
     first, second = build(0, keys[0]), build(1, keys[1])
     alias = first[0].db
     templates: list[tuple[str, list[Any], list[tuple[int, bool]]]] = []
@@ -159,10 +209,10 @@ def union_all_values_per_key(
         sql_a, params_a = a.query.get_compiler(using=alias).as_sql()
         sql_b, params_b = b.query.get_compiler(using=alias).as_sql()
         if sql_a != sql_b or len(params_a) != len(params_b):
-            return union_all_values([qs for i, key in enumerate(keys) for qs in build(i, key)])
+            return every()
         slots = [(at, pa == keys[0]) for at, (pa, pb) in enumerate(zip(params_a, params_b, strict=True)) if pa != pb]
         if any((params_a[at], params_b[at]) not in ((0, 1), (keys[0], keys[1])) for at, _ in slots):
-            return union_all_values([qs for i, key in enumerate(keys) for qs in build(i, key)])
+            return every()
         templates.append((sql_a, list(params_a), slots))
     parts, params = [], []
     for i, key in enumerate(keys):
@@ -170,8 +220,27 @@ def union_all_values_per_key(
             values = list(template)
             for at, is_key in slots:
                 values[at] = key if is_key else i
-            parts.append(f"SELECT * FROM ({sql}) u{len(parts)}")
+            parts.append(wrap.format(sql=sql, n=len(parts), i=i))
             params.extend(values)
+    return " UNION ALL ".join(parts), params, alias
+
+
+def union_all_per_key(build: Callable[[int, str], Sequence[QuerySet]], keys: Sequence[str]) -> list[Model]:
+    """union_all() of the members build(i, key) of every key, each member compiled once (_union_sql_per_key)."""
+    if not keys:
+        return []
+    sql, params, alias = _union_sql_per_key(build, keys)
+    model = build(0, keys[0])[0].model
+    return list(model.objects.raw(sql, params, using=alias))
+
+
+def union_all_values_per_key(
+    build: Callable[[int, str], Sequence[QuerySet]], keys: Sequence[str], wrap: str = MEMBER
+) -> list[tuple[Any, ...]]:
+    """union_all_values() of the members build(i, key) of every key, each member compiled once (_union_sql_per_key)."""
+    if not keys:
+        return []
+    sql, params, alias = _union_sql_per_key(build, keys, wrap)
     with connections[alias].cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
+        cursor.execute(sql, params)
         return cursor.fetchall()

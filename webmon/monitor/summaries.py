@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from webmon.history.queries import percentile
 from webmon.history.runs import STALE, json_object
 from webmon.history.ticks import BAD, DONE, FINISHED, RUNNING, Tick, group_ticks
 from webmon.monitor.charts import Spark, sparkline
@@ -101,14 +101,6 @@ def calendar_days(daily: dict[str, dict[str, int]]) -> dict[str, tuple[str, str]
     return days
 
 
-def percentile(values: Sequence[float], p: float) -> float | None:
-    """The nearest-rank percentile `p` (0-100] of `values` (sorted or not)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)]
-
-
 @dataclass
 class FamilyRow:
     """A row of the families page: one task family over its window."""
@@ -153,7 +145,7 @@ def family_window_rows(windows: Sequence[Any], cap: int) -> list[FamilyRow]:
     """family_rows() from windows already summed up by the database query (RunQuerySet.family_window_stats)."""
     rows = []
     for window in windows:
-        p50, p95 = percentile(window.seconds, 50), percentile(window.seconds, 95)
+        p50, p95 = window.p50, window.p95
         rows.append(
             FamilyRow(
                 family=window.family,

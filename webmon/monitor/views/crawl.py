@@ -31,7 +31,7 @@ def crawl_detail(request: HttpRequest) -> HttpResponse:
     since = clock.now - timedelta(days=CALENDAR_DAYS)
     runs = CrawlRun.objects
     newest = sources.runs(lambda: runs.newest_of_crawl(crawl, NEWEST_RUNS), [])
-    daily = sources.runs(lambda: runs.daily_counts(crawl, since), {})
+    daily = sources.runs(lambda: runs.daily_counts(crawl, since, clock.now), {})
     failures = sources.runs(lambda: runs.failures_of_crawl(crawl, since, FAILURES), [])
     stores = store_rows(sources.runs(lambda: runs.stores_of_crawl(crawl, STORES), []))
 
