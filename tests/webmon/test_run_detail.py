@@ -162,3 +162,12 @@ def test_a_finished_run_is_not_followed_and_does_not_ask_luigid(client: Client, 
     body = client.get(f"/runs/{run_id}/").content.decode()
     assert "data-follow-url" not in body
     assert 'id="banner-luigid"' not in body
+
+
+def test_drawing_the_graph_leaves_garbage_collection_as_it_found_it(client: Client, history: HistorySeed) -> None:
+    import gc
+
+    run = history.run(family="FetchPages", started_at=datetime.now(UTC))
+    assert gc.isenabled()
+    assert client.get(f"/runs/{run}/").status_code == 200
+    assert gc.isenabled()  # paused only while the graph is built
