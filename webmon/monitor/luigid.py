@@ -117,6 +117,57 @@ def dep_graph(task_id: str, inverse: bool = False) -> dict[str, GraphTask]:
     return graph
 
 
+@dataclass(frozen=True)
+class LuigiWorker:
+    """A worker luigid knows (until [scheduler] worker_disconnect_delay after its last word)."""
+
+    worker_id: str
+    host: str  # "" when the worker did not say (luigi sends socket.gethostname())
+    pid: int | None
+    username: str
+    processes: int | None  # the worker's --workers
+    started: datetime | None
+    last_seen: datetime | None  # luigid's last_active: the worker's last ping or request
+    state: str  # active, disabled
+    num_running: int
+    num_pending: int
+    num_uniques: int  # pending tasks no other worker wants
+    running: list[RunningTask]
+
+
+def workers() -> list[LuigiWorker]:
+    """luigid's worker list, newest started first, with each worker's running tasks.
+
+    Every field is checked (a worker's info is what the worker sent): a value
+    of the wrong type reads as unknown, a worker that is not an object is skipped.
+    """
+    response = call("worker_list", {})
+    if not isinstance(response, list):
+        raise LuigidUnavailable("worker_list answered something that is not a worker list")
+    found = []
+    for raw in response:
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            continue
+        running = raw.get("running") if isinstance(raw.get("running"), dict) else {}
+        tasks = [_task(task_id, task) for task_id, task in running.items() if isinstance(task, dict)]
+        tasks.sort(key=lambda t: t.running_since or datetime.min.replace(tzinfo=UTC), reverse=True)
+        found.append(LuigiWorker(
+            worker_id=raw["name"],
+            host=str(raw.get("host") or ""),
+            pid=_int(raw.get("pid")),
+            username=str(raw.get("username") or ""),
+            processes=_int(raw.get("workers")),
+            started=_time(raw.get("started")),
+            last_seen=_time(raw.get("last_active")),
+            state=str(raw.get("state") or "active"),
+            num_running=_int(raw.get("num_running")) or len(tasks),
+            num_pending=_int(raw.get("num_pending")) or 0,
+            num_uniques=_int(raw.get("num_uniques")) or 0,
+            running=tasks,
+        ))
+    return found
+
+
 def call(method: str, data: dict[str, Any]) -> Any:
     """GET {luigid}/api/METHOD?data=JSON and return its "response"."""
     request = urllib.request.Request(f"{public_url()}/api/{method}?{urlencode({'data': json.dumps(data)})}")
@@ -154,7 +205,17 @@ def _task(task_id: str, raw: dict[str, Any]) -> RunningTask:
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _time(value: Any) -> datetime | None:
+    """Epoch seconds as aware UTC; None for anything else (or out of range)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _short(reason: Any) -> str:

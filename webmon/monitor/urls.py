@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from webmon.monitor.views import crawl, families, health, logs, overview, run, runs, tasks
+from webmon.monitor.views import crawl, families, health, logs, overview, run, runs, tasks, workers
 
 app_name = "monitor"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     # The crawl name is a query parameter: it is task data and may hold any character.
     path("crawl/", crawl.crawl_detail, name="crawl"),
     path("families/", families.families, name="families"),
+    path("workers/", workers.workers, name="workers"),
     # Luigi's own task records (`tasks`), by their row id: a task_id may hold any character.
     path("tasks/", tasks.tasks, name="tasks"),
     path("tasks/<int:pk>/", tasks.task_detail, name="task"),

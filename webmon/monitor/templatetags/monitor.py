@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.utils.text import slugify
 
 from webmon.monitor.clock import Clock
 
@@ -79,3 +81,10 @@ def iso(value: datetime | None) -> str:
 @register.filter
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
+
+
+@register.filter
+def host_anchor(host: str) -> str:
+    """The element id of a host's section on the Workers page: readable, distinct for every host name."""
+    digest = hashlib.sha1(str(host).encode(), usedforsecurity=False).hexdigest()[:8]
+    return f"host-{slugify(str(host))[:60] or 'unnamed'}-{digest}"
