@@ -16,9 +16,11 @@ Layout (all of it private to one test run, removed at teardown):
 
 Every process started with `run_in()` gets its own process group; teardown
 kills the groups, deletes the namespaces (which removes their veth ends) and
-the bridge, also after a failed test. Before building, a sweep removes
-namespaces and links of an earlier run whose pid is gone (a crashed or killed
-pytest), found by the `crawlt-` / `ctb` / `ctv` prefixes.
+the bridge, also after a failed test. Every process the harness starts dies
+with the test process (PR_SET_PDEATHSIG), and before building, a sweep removes
+namespaces, links and throwaway PostgreSQL clusters of an earlier run whose
+pid is gone (a SIGKILLed pytest), found by the `crawlt-` / `ctb` / `ctv`
+prefixes and the pid in their names.
 
 Needs root and iproute2 (`ip`) plus util-linux `unshare`; without them
 `require_netns()` skips with the reason.
@@ -26,6 +28,8 @@ Needs root and iproute2 (`ip`) plus util-linux `unshare`; without them
 
 from __future__ import annotations
 
+import ctypes
+import glob
 import os
 import random
 import re
@@ -39,6 +43,18 @@ from dataclasses import dataclass, field
 NS_PREFIX = "crawlt-"
 BRIDGE_PREFIX = "ctb"
 VETH_PREFIX = "ctv"
+
+
+def die_with_parent() -> None:
+    """preexec_fn: SIGKILL this process when the test process dies (prctl PR_SET_PDEATHSIG).
+
+    Kept across exec (`ip netns exec`, `unshare` and `sh -c exec` all exec in
+    place), so a SIGKILLed pytest leaves no luigid, demo site or worker behind.
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
 
 
 def netns_missing() -> str | None:
@@ -90,7 +106,21 @@ def sweep_leftovers() -> list[str]:
         if lm and not _alive(int(lm.group(1), 16)):
             ip("link", "delete", link, check=False)
             removed.append(link)
+    for root in glob.glob(f"/tmp/{NS_PREFIX}pg-*"):  # throwaway PostgreSQL clusters (services.py)
+        m = re.fullmatch(rf"{NS_PREFIX}pg-(\d+)-.*", os.path.basename(root))
+        if m and not _alive(int(m.group(1))):
+            stop_postgres(root)
+            removed.append(root)
     return removed
+
+
+def stop_postgres(root: str) -> None:
+    """Stop (immediately) the PostgreSQL cluster under `root`/data and delete `root`."""
+    pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if pg_ctl and os.path.isdir(os.path.join(root, "data")):
+        subprocess.run(["runuser", "-u", "postgres", "--", pg_ctl[-1], "-D", os.path.join(root, "data"),
+                        "-m", "immediate", "-w", "stop"], capture_output=True, cwd=root)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _kill_namespace_processes(ns: str) -> None:
@@ -143,7 +173,7 @@ class Cluster:
         wrapped = ["ip", "netns", "exec", h.netns, "unshare", "--uts", "--",
                    "sh", "-c", 'hostname "$0" && exec "$@"', h.name, *argv]
         proc = subprocess.Popen(wrapped, env=dict(env) if env is not None else None,
-                                start_new_session=True, **popen)
+                                start_new_session=True, preexec_fn=die_with_parent, **popen)
         self.procs.append(proc)
         return proc
 

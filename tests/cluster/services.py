@@ -17,12 +17,12 @@ from __future__ import annotations
 import glob
 import os
 import pwd
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.cluster.netns import die_with_parent, stop_postgres
 from tests.conftest import PYTHON, ROOT, DemoSite, Luigid, free_port, stop, wait_http, write_luigi_config
 
 
@@ -52,7 +52,8 @@ class ThrowawayPostgres:
     def start(self) -> None:
         bindir, user = postgres_bin(), pwd.getpwnam("postgres")
         # Not under pytest's tmp_path: that is 0700 root, and the server runs as postgres.
-        self.root = Path(tempfile.mkdtemp(prefix="crawlt-pg-"))
+        # The pid in the name lets a later run's sweep (netns.sweep_leftovers) stop it if this one crashes.
+        self.root = Path(tempfile.mkdtemp(prefix=f"crawlt-pg-{os.getpid()}-", dir="/tmp"))
         os.chown(self.root, user.pw_uid, user.pw_gid)
         data = self.root / "data"
         self.port = free_port()
@@ -81,10 +82,7 @@ class ThrowawayPostgres:
     def stop(self) -> None:
         if self.root is None:
             return
-        bindir = postgres_bin()
-        self._as_postgres([str(bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w",
-                           "stop"], check=False)
-        shutil.rmtree(self.root, ignore_errors=True)
+        stop_postgres(str(self.root))
         self.root = None
 
     def log(self) -> str:
@@ -120,7 +118,7 @@ class ClusterLuigid(Luigid):
         self.proc = subprocess.Popen(
             [PYTHON, "-c", "import luigi.cmdline; luigi.cmdline.luigid()",
              "--address", self.address, "--port", str(self.port)],
-            cwd=self.home, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            cwd=self.home, env=self.env(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
         )
         wait_http(f"{self.url}/api/task_list", proc=self.proc)
 
@@ -136,7 +134,7 @@ def start_demo_site_on(address: str, products: int, latency_ms: int = 0) -> Demo
     proc = subprocess.Popen(
         [PYTHON, "-m", "pipelines.demo.server", "--host", address, "--port", "0", "--products", str(products),
          "--latency-ms", str(latency_ms), "--quiet"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent,
     )
     line = proc.stdout.readline()  # "demo site serving N products at http://ADDRESS:PORT/"
     if f"http://{address}:" not in line:
