@@ -17,6 +17,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ def postgres_bin() -> Path | None:
 def postgres_missing() -> str | None:
     if postgres_bin() is None:
         return "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb)"
+    if shutil.which("runuser") is None:
+        return "`runuser` (util-linux) is missing: the throwaway PostgreSQL runs as the postgres user"
     try:
         pwd.getpwnam("postgres")
     except KeyError:
