@@ -6,7 +6,7 @@
   PostgreSQL refuses to run as root), listening on the bridge address and a
   free port, trust auth for the bridge's /24 only, stopped and deleted at
   teardown. Real PostgreSQL, same major version as the system one.
-- `cluster_luigid()`: a real luigid (`--address` the bridge address) whose
+- `make_cluster_luigid()`: a real luigid (`--address` the bridge address) whose
   luigi.cfg (tests.conftest.write_luigi_config, scheduler_host rewritten)
   the workers in the namespaces use.
 - `start_demo_site_on()`: pipelines.demo.server `--host` the bridge address.
@@ -99,7 +99,7 @@ class ThrowawayPostgres:
             raise RuntimeError(f"{argv[0]} failed ({result.returncode}): {result.stderr.strip()}\n{self.log()}")
 
 
-def cluster_luigid(home: Path, address: str, history_url: str, items_url: str) -> Luigid:
+def make_cluster_luigid(home: Path, address: str, history_url: str, items_url: str) -> Luigid:
     """A luigid on `address`, its luigi.cfg pointing workers there; not started."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()

@@ -11,58 +11,17 @@ from __future__ import annotations
 
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from tests.cluster.netns import Cluster, cluster_of, netns_missing
-from tests.cluster.services import (
-    ClusterLuigid,
-    ThrowawayPostgres,
-    cluster_luigid,
-    postgres_missing,
-    start_demo_site_on,
-)
-from tests.conftest import PYTHON, ROOT, DemoSite, stop
+from tests.cluster.netns import Cluster
+from tests.cluster.services import ClusterLuigid, ThrowawayPostgres
+from tests.conftest import PYTHON, ROOT, DemoSite
 
+HOSTS = ["host-a", "host-b"]
 TICK_A, TICK_B = "2026-12-03T0700", "2026-12-03T0710"
 PRODUCTS = 30
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    missing = netns_missing() or postgres_missing()
-    if missing:
-        pytest.skip(missing)
-    yield from cluster_of(["host-a", "host-b"])
-
-
-@pytest.fixture(scope="module")
-def pg(cluster: Cluster) -> Iterator[ThrowawayPostgres]:
-    server = ThrowawayPostgres(cluster.gateway, cluster.subnet)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def site(cluster: Cluster) -> Iterator[DemoSite]:
-    demo = start_demo_site_on(cluster.gateway, PRODUCTS)
-    yield demo
-    stop(demo.proc)
-
-
-@pytest.fixture(scope="module")
-def luigid(cluster: Cluster, pg: ThrowawayPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterLuigid]:
-    server = cluster_luigid(tmp_path_factory.mktemp("cluster"), cluster.gateway,
-                            pg.create_database("history"), pg.create_database("items"))
-    server.start()
-    yield server
-    server.stop()
 
 
 def tick_in(cluster: Cluster, host: str, luigid: ClusterLuigid, crawl: str, at: str) -> subprocess.CompletedProcess:
@@ -132,10 +91,15 @@ def test_each_host_has_its_own_hostname_and_address(cluster: Cluster) -> None:
 
 
 def test_a_host_reaches_the_bridge_services_but_not_the_root_namespace_loopback(
-        cluster: Cluster, luigid: ClusterLuigid, pg: ThrowawayPostgres) -> None:
-    assert can_connect(cluster, "host-a", cluster.gateway, luigid.port)
-    assert can_connect(cluster, "host-a", cluster.gateway, pg.port)
-    assert can_connect(cluster, "host-a", cluster["host-b"].address, 9) is False  # nothing listens: refused
+        cluster: Cluster, cluster_luigid: ClusterLuigid, cluster_pg: ThrowawayPostgres) -> None:
+    assert can_connect(cluster, "host-a", cluster.gateway, cluster_luigid.port)
+    assert can_connect(cluster, "host-a", cluster.gateway, cluster_pg.port)
+    # The hosts reach each other: a listener in host-b answers host-a.
+    listener = cluster.run_in("host-b", [PYTHON, "-c", "import socket,time; s=socket.create_server(('0.0.0.0', 7001));"
+                                         " print('up', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    assert listener.stdout.readline().strip() == "up"
+    assert can_connect(cluster, "host-a", cluster["host-b"].address, 7001)
+    listener.kill()
     # A service on 127.0.0.1 of the root namespace answers here ...
     with socket.create_server(("127.0.0.1", 0)) as root_only:
         port = root_only.getsockname()[1]
@@ -150,27 +114,27 @@ def test_a_host_reaches_the_bridge_services_but_not_the_root_namespace_loopback(
 
 
 def test_ticks_run_in_host_a_then_host_b_are_recorded_with_their_host_and_store_items(
-        cluster: Cluster, luigid: ClusterLuigid, site: DemoSite) -> None:
+        cluster: Cluster, cluster_luigid: ClusterLuigid, cluster_site: DemoSite) -> None:
     crawl = "cluster_smoke"
-    luigid.write_spec(crawl, site.url, allowed_domains=[cluster.gateway])
+    cluster_luigid.write_spec(crawl, cluster_site.url, allowed_domains=[cluster.gateway])
 
-    first = tick_in(cluster, "host-a", luigid, crawl, TICK_A)
+    first = tick_in(cluster, "host-a", cluster_luigid, crawl, TICK_A)
     assert first.returncode == 0, first.stderr[-3000:]
-    after_a = hosts_of_runs(luigid, crawl)
+    after_a = hosts_of_runs(cluster_luigid, crawl)
     assert after_a.get("FetchPages") == {"host-a"}
     assert after_a.get("StoreItems") == {"host-a"}
-    items = stored_items(luigid, crawl)
+    items = stored_items(cluster_luigid, crawl)
     assert len(items) == PRODUCTS
     assert all(url.startswith(f"http://{cluster.gateway}:") for url, _ in items)
-    assert Path(luigid.data_dir, crawl, "20261203T0700Z").is_dir()
-    assert luigid_hosts(luigid, "RunCrawl") == {"host-a"}  # scheduled through luigid, by host-a's worker
+    assert Path(cluster_luigid.data_dir, crawl, "20261203T0700Z").is_dir()
+    assert luigid_hosts(cluster_luigid, "RunCrawl") == {"host-a"}  # scheduled through luigid, by host-a's worker
 
-    second = tick_in(cluster, "host-b", luigid, crawl, TICK_B)
+    second = tick_in(cluster, "host-b", cluster_luigid, crawl, TICK_B)
     assert second.returncode == 0, second.stderr[-3000:]
-    after_b = hosts_of_runs(luigid, crawl)
+    after_b = hosts_of_runs(cluster_luigid, crawl)
     assert after_b["FetchPages"] == {"host-a", "host-b"}
     assert after_b["StoreItems"] == {"host-a", "host-b"}
-    assert len(stored_items(luigid, crawl)) == PRODUCTS  # the same products: updated, not stored twice
-    assert Path(luigid.data_dir, crawl, "20261203T0710Z").is_dir()
-    assert luigid_hosts(luigid, "RunCrawl") == {"host-a", "host-b"}
-    assert markers(luigid, crawl) == [("20261203T0700", PRODUCTS), ("20261203T0710", PRODUCTS)]
+    assert len(stored_items(cluster_luigid, crawl)) == PRODUCTS  # the same products: updated, not stored twice
+    assert Path(cluster_luigid.data_dir, crawl, "20261203T0710Z").is_dir()
+    assert luigid_hosts(cluster_luigid, "RunCrawl") == {"host-a", "host-b"}
+    assert markers(cluster_luigid, crawl) == [("20261203T0700", PRODUCTS), ("20261203T0710", PRODUCTS)]
