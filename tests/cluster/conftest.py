@@ -1,0 +1,61 @@
+"""Module-scoped fixtures of a namespace cluster (tests/cluster/netns.py, services.py).
+
+A test module names its hosts with a module-level `HOSTS = [...]` (default
+host-a and host-b) and the demo site's size with `PRODUCTS` (default 30).
+Everything skips with the reason when namespaces or PostgreSQL binaries are
+not available (see netns_missing / postgres_missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.cluster.netns import Cluster, cluster_of, netns_missing
+from tests.cluster.services import (
+    ClusterLuigid,
+    ThrowawayPostgres,
+    make_cluster_luigid,
+    postgres_missing,
+    start_demo_site_on,
+)
+from tests.conftest import DemoSite, stop
+
+
+@pytest.fixture(scope="module")
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    missing = netns_missing() or postgres_missing()
+    if missing:
+        pytest.skip(missing)
+    yield from cluster_of(getattr(request.module, "HOSTS", ["host-a", "host-b"]))
+
+
+@pytest.fixture(scope="module")
+def cluster_pg(cluster: Cluster) -> Iterator[ThrowawayPostgres]:
+    server = ThrowawayPostgres(cluster.gateway, cluster.subnet)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster_site(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[DemoSite]:
+    demo = start_demo_site_on(cluster.gateway, getattr(request.module, "PRODUCTS", 30))
+    yield demo
+    stop(demo.proc)
+
+
+@pytest.fixture(scope="module")
+def cluster_luigid(cluster: Cluster, cluster_pg: ThrowawayPostgres,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterLuigid]:
+    """luigid on the bridge address; history and items DBs on the cluster's PostgreSQL."""
+    server = make_cluster_luigid(tmp_path_factory.mktemp("cluster"), cluster.gateway,
+                                 cluster_pg.create_database("history"), cluster_pg.create_database("items"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
