@@ -2,8 +2,9 @@
 
 Servers are module-scoped (started once per test module) and bound to
 127.0.0.1 on free ports. Tests marked `postgres`, `mariadb`, `browser`,
-`prometheus` or `scrapy` (the optional extra, requirements-scrapy.txt) skip
-with the reason when the service is missing, except when
+`prometheus`, `scrapy` (the optional extra, requirements-scrapy.txt) or
+`netns` (worker hosts as network namespaces, tests/cluster/: needs root)
+skip with the reason when the service is missing, except when
 CRAWLOPS_REQUIRE_SERVICES=1 (set by .ci/run): then a skip is a failure.
 """
 
@@ -31,7 +32,7 @@ from pipelines.fetch.settings import FetchSettings
 ROOT = Path(__file__).resolve().parent.parent
 FETCH_KEYS = {f.name for f in dataclasses.fields(FetchSettings)}
 PYTHON = sys.executable
-REQUIRED_MARKERS = ("postgres", "mariadb", "browser", "prometheus", "scrapy")
+REQUIRED_MARKERS = ("postgres", "mariadb", "browser", "prometheus", "scrapy", "netns")
 PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_ADMIN = os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
 

@@ -8,7 +8,8 @@ import pytest
 
 from tests.cluster.netns import NS_PREFIX, build_cluster, ip, netns_missing, sweep_leftovers
 
-pytestmark = pytest.mark.skipif(netns_missing() is not None, reason=str(netns_missing()))
+pytestmark = [pytest.mark.netns,
+              pytest.mark.skipif(netns_missing() is not None, reason=str(netns_missing()))]
 
 
 def namespaces() -> set[str]:

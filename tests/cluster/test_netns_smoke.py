@@ -13,11 +13,14 @@ import socket
 import subprocess
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tests.cluster.netns import Cluster
 from tests.cluster.services import ClusterLuigid, ThrowawayPostgres
 from tests.conftest import PYTHON, ROOT, DemoSite
+
+pytestmark = pytest.mark.netns  # several hosts as network namespaces: needs root (CI has it)
 
 HOSTS = ["host-a", "host-b"]
 TICK_A, TICK_B = "2026-12-03T0700", "2026-12-03T0710"
