@@ -88,6 +88,15 @@ def test_a_workflow_schedule_is_made_in_the_admin_and_listed_with_its_class(driv
     def find(css: str):  # noqa: ANN202
         return driver.find_element(By.CSS_SELECTOR, css)
 
+    def submit() -> None:
+        """Save, and wait until the answer replaced this page (the next checks must read the new one)."""
+        from selenium.webdriver.support import expected_conditions
+
+        page = find("html")
+        find("input[name=_save]").click()
+        WebDriverWait(driver, 30, poll_frequency=0.1).until(expected_conditions.staleness_of(page))
+        WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#content"))
+
     def shot(name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
@@ -112,14 +121,14 @@ def test_a_workflow_schedule_is_made_in_the_admin_and_listed_with_its_class(driv
     find("#id_task_params").clear()
     find("#id_task_params").send_keys('{"out_dir": "/srv/reports", "rows": "many"}')
     find("#id_cron").send_keys("0 6 * * *")
-    find("input[name=_save]").click()
+    submit()
 
     error = find(".field-task_params .errorlist")
     assert error.text == 'rows: expected a whole number, got "many".'
     shot("admin-workflow-error")
     find("#id_task_params").clear()
     find("#id_task_params").send_keys(json.dumps({"out_dir": "/srv/reports", "rows": 5, "tags": [HOSTILE]}))
-    find("input[name=_save]").click()
+    submit()
     assert driver.current_url.endswith("/admin/scheduling/schedule/"), find("#content").text[:2000]
 
     driver.get(webmon_url + "/schedules/")
