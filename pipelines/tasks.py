@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -28,6 +29,7 @@ from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import luigi
 
@@ -173,6 +175,15 @@ class FetchPages(CrawlTask):
     (items.jsonl, errors.jsonl) and parse.json: their spec fingerprint and
     stats, which ParsePages uses instead of parsing the WARC again.
     """
+
+    @property
+    def resources(self) -> dict[str, int]:  # type: ignore[override]
+        """The [resources] this fetch holds in luigid while it runs (see fetch_resources)."""
+        try:
+            spec = self.spec
+        except SpecError:
+            return {}  # run() says what is wrong with the spec
+        return fetch_resources(spec, socket.gethostname(), luigi.configuration.get_config().getintdict("resources"))
 
     def output(self) -> AtomicDirectory:
         return AtomicDirectory(str(self.tick_dir / "fetch"))
@@ -335,6 +346,28 @@ class RunCrawl(CrawlTick, ReclaimFirst, luigi.WrapperTask):
         self.set_status_message(message)
         log.info("crawl %s tick %s done: %s", store.spec.name, self.at.isoformat(), message)
         self.run_stats = {"fetch": fetch_stats, "store": marker, "summary": message}
+
+
+def resource_key(prefix: str, name: str) -> str:
+    """`prefix_name` as a [resources] key: lower case, every character but a-z 0-9 _ as `_`."""
+    return re.sub(r"[^a-z0-9_]", "_", f"{prefix}_{name}".lower())
+
+
+def fetch_resources(spec: CrawlSpec, hostname: str, configured: Mapping[str, int]) -> dict[str, int]:
+    """One unit of each limit a fetch of `spec` on worker host `hostname` falls under.
+
+    Candidates: `site_<host>` for each start URL's host (the site, cluster-wide);
+    for a browser crawl `browser` (browsers in the whole cluster) and
+    `browser_<hostname>` (browsers on this worker host: luigid's resources are
+    cluster-wide, so a per-host limit is a resource named after the host).
+    Only names the worker's own [resources] section sets are declared: luigid
+    gives a resource it has no number for a capacity of 1, so declaring every
+    site would let one fetch per site run where nobody asked for a limit.
+    """
+    names = [resource_key("site", host) for host in dict.fromkeys(urlsplit(u).hostname or "" for u in spec.start_urls)]
+    if spec.render == "browser":
+        names += ["browser", resource_key("browser", hostname)]
+    return {name: 1 for name in names if name in configured}
 
 
 def _exit_cleanly_on_sigterm() -> None:
