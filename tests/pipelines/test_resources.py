@@ -56,20 +56,25 @@ def unlimited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Luigid]:
     yield from _luigid(tmp_path_factory.mktemp("unlimited"), "")
 
 
-def two_ticks_at_once(server: Luigid, site: DemoSite, *flags: str) -> list[tuple[dt.datetime, dt.datetime]]:
-    """Both runs' exit codes must be 0; the FetchPages (started, finished) of each, by start."""
+def start_both(server: Luigid, site: DemoSite, *flags: str, ticks: tuple[str, str] = TICKS) -> list[tuple[int, str]]:
+    """A tick of each crawl started at once (ticks: a tick the luigid has not seen); each run's (exit code, output)."""
     for crawl in CRAWLS:
         server.write_spec(crawl, site.url, max_pages=150, concurrency=2)
     workers = [subprocess.Popen([PYTHON, "-m", "luigi", "--module", "pipelines.tasks", "RunCrawl", "--crawl", crawl,
                                  "--at", tick, *flags], cwd=ROOT, env=server.env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True) for crawl, tick in zip(CRAWLS, TICKS, strict=True)]
+                                stderr=subprocess.STDOUT, text=True) for crawl, tick in zip(CRAWLS, ticks, strict=True)]
     try:
-        for worker in workers:
-            out, _ = worker.communicate(timeout=120)
-            assert worker.returncode == 0, out[-3000:]
+        outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+        return [(worker.returncode, out) for worker, out in zip(workers, outputs, strict=True)]
     finally:
         for worker in workers:
             stop(worker)
+
+
+def two_ticks_at_once(server: Luigid, site: DemoSite, *flags: str) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Both runs must exit 0; the FetchPages (started, finished) of each, by start."""
+    for code, out in start_both(server, site, *flags):
+        assert code == 0, out[-3000:]
     with sa.create_engine(server.history_url).connect() as conn:
         rows = conn.execute(sa.text("SELECT started_at, finished_at, status FROM crawl_runs "
                                     "WHERE family = 'FetchPages' ORDER BY started_at")).all()
@@ -85,6 +90,14 @@ def test_with_a_site_limit_of_one_two_crawls_of_the_site_fetch_one_after_the_oth
         limited: Luigid, slow_site: DemoSite) -> None:
     (first_start, first_end), (second_start, _) = two_ticks_at_once(limited, slow_site, *WAIT_FOR_LIMITS)
     assert second_start >= first_end
+
+
+def test_with_a_site_limit_a_one_shot_run_that_finds_it_full_exits_25_without_running(
+        limited: Luigid, slow_site: DemoSite) -> None:
+    # Without --worker-keep-alive a worker leaves when luigid has no task it may run now.
+    results = sorted(start_both(limited, slow_site, ticks=("2026-11-21T0800", "2026-11-21T0801")))
+    assert [code for code, _ in results] == [0, 25], results[-1][1][-3000:]
+    assert "Did not run any tasks" in results[1][1]
 
 
 def test_without_limits_two_crawls_of_the_site_fetch_at_the_same_time(unlimited: Luigid,
