@@ -54,12 +54,27 @@ markers = sa.Table(
 _engines: dict[str, Engine] = {}
 
 
+def create_tables(engine: Engine) -> None:
+    """Create the items tables if missing.
+
+    Two workers starting at once on a new items DB may both see the tables
+    missing; the loser's CREATE fails ("table crawl_markers already exists"),
+    which is fine when the tables are there afterwards.
+    """
+    try:
+        metadata.create_all(engine)
+    except sa.exc.DatabaseError:
+        inspector = sa.inspect(engine)
+        if not all(inspector.has_table(t.name) for t in metadata.sorted_tables):
+            raise
+
+
 def engine_for(url: str) -> Engine:
     """One engine per URL per process, with its tables created."""
     engine = _engines.get(url)
     if engine is None:
         engine = sa.create_engine(url, future=True, pool_pre_ping=True)
-        metadata.create_all(engine)
+        create_tables(engine)
         _engines[url] = engine
     return engine
 

@@ -67,3 +67,24 @@ def test_long_keys_and_unicode_fit(engine: sa.engine.Engine) -> None:
     key = "k" * 5000
     store_items(engine, "shop", T1, [rec(key, title="Caf\u00e9 \U0001f600")])
     assert store_items(engine, "shop", T2, [rec(key, title="Caf\u00e9 \U0001f600")]).unchanged == 1
+
+
+def test_a_worker_that_loses_the_race_to_create_the_items_tables_goes_on(tmp_path) -> None:  # noqa: ANN001
+    # Another worker created the tables between this one's check and its CREATE.
+    import sqlalchemy as sa
+
+    from pipelines import store
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'items.db'}", future=True)
+    store.metadata.create_all(engine)
+    real = store.metadata.create_all
+
+    def racing(bind, **kw):  # noqa: ANN001, ANN003, ANN202 - what create_all does when it checked too early
+        real(bind, checkfirst=False)
+
+    store.metadata.create_all = racing  # type: ignore[method-assign]
+    try:
+        store.create_tables(engine)  # the CREATE fails, the tables are there: no error
+    finally:
+        store.metadata.create_all = real  # type: ignore[method-assign]
+    assert sa.inspect(engine).has_table("crawl_markers")
