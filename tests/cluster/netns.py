@@ -41,6 +41,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.runs.sweep import pid_alive
+
 NS_PREFIX = "crawlt-"
 BRIDGE_PREFIX = "ctb"
 VETH_PREFIX = "ctv"
@@ -78,23 +80,13 @@ def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_leftovers() -> list[str]:
     """Delete namespaces and links of earlier runs whose pytest pid is gone; what was deleted."""
     removed = []
     for line in ip("netns", "list", check=False).stdout.splitlines():
         name = line.split()[0] if line.split() else ""
         m = re.fullmatch(rf"{NS_PREFIX}(\d+)-[0-9a-f]+-.+", name)
-        if m and not _alive(int(m.group(1))):
+        if m and not pid_alive(int(m.group(1))):
             _kill_namespace_processes(name)
             ip("netns", "delete", name, check=False)
             removed.append(name)
@@ -104,12 +96,12 @@ def sweep_leftovers() -> list[str]:
             continue
         link = m.group(1)
         lm = re.fullmatch(rf"(?:{BRIDGE_PREFIX}|{VETH_PREFIX})([0-9a-f]{{6}})[0-9a-f]{{2}}\d*", link)
-        if lm and not _alive(int(lm.group(1), 16)):
+        if lm and not pid_alive(int(lm.group(1), 16)):
             ip("link", "delete", link, check=False)
             removed.append(link)
     for root in glob.glob(f"/tmp/{NS_PREFIX}pg-*"):  # throwaway PostgreSQL clusters (services.py)
         m = re.fullmatch(rf"{NS_PREFIX}pg-(\d+)-.*", os.path.basename(root))
-        if m and not _alive(int(m.group(1))):
+        if m and not pid_alive(int(m.group(1))):
             stop_postgres(root)
             removed.append(root)
     return removed

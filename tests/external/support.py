@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+from pipelines.runs.sweep import pid_alive
 from tests.conftest import PYTHON, ROOT, Luigid
 from tests.runs.support import log_of, runs_where
 
@@ -48,15 +48,7 @@ def messages(luigid: Luigid, run_id: int) -> list[str]:
     return [row["message"] for row in log_of(luigid, run_id)]
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead; only its parent has not reaped it yet
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
+alive = pid_alive  # a zombie is dead too: only its parent has not reaped it yet
 
 
 def gone(pids: list[int], seconds: float = 15) -> bool:
