@@ -18,12 +18,19 @@ tasks.name, task_events.task_id and task_events.ts):
   status now) from the index alone, and a task's events newest first.
 
 On PostgreSQL they are built CONCURRENTLY, so a live luigid keeps writing
-while a big table is indexed.
+while a big table is indexed. Two CONCURRENTLY builds on one table deadlock
+each other (each waits for the other's snapshot), and a build in progress
+looks like an interrupted one (an invalid index), so copies of this command
+take turns on PostgreSQL through an advisory lock (`_turn`). It is taken with
+pg_try_advisory_lock in short transactions: a session waiting inside
+pg_advisory_lock would hold a snapshot the other copy's build must wait for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -77,9 +84,33 @@ def prepare(url: str, say: Callable[[str], None] = lambda _: None) -> Prepared:
                 f"the history DB {engine.url.render_as_string(hide_password=True)} cannot be reached:"
                 f" {_first_line(exc.orig or exc)}"
             ) from exc
-        return _prepare(engine, say)
+        with _turn(engine):
+            return _prepare(engine, say)
     finally:
         engine.dispose()
+
+
+# pg_try_advisory_lock's key: any bigint; this one is "webmon_p" in ASCII.
+_LOCK_KEY = 0x7765626D6F6E5F70
+
+
+@contextlib.contextmanager
+def _turn(engine: Engine, wait: float = 600.0) -> Iterator[None]:
+    """On PostgreSQL, hold the session advisory lock of this command while it prepares; elsewhere nothing."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        deadline = time.monotonic() + wait
+        while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar():
+            if time.monotonic() > deadline:
+                raise sa.exc.DatabaseError(
+                    "prepare_history", None, Exception(f"another prepare_history held its lock for {wait:.0f} s"))
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
 
 
 def _first_line(exc: BaseException) -> str:
