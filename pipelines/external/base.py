@@ -1,7 +1,7 @@
 """What ScrapySpider and PythonScript share: the tick, the per-tick output folder, the run of the child.
 
 The output of a tick is `[crawl] data_dir/external/<name>/<tick>/`, written in
-`<tick>.tmp-<pid>` and renamed into place when the child ended well and its
+`<tick>.tmp-<host>-<pid>` and renamed into place when the child ended well and its
 stats were written: a rerun of a complete tick does nothing, and a failed
 attempt leaves no output. What a failed attempt had written (the items a
 spider collected before it failed) is not thrown away: its folder is renamed
@@ -27,7 +27,7 @@ from pipelines import config
 from pipelines.external import child
 from pipelines.external.exceptions import BadCommand, ChildFailed, ExternalError
 from pipelines.runs.reclaim import ReclaimFirst
-from pipelines.targets import AtomicDirectory
+from pipelines.targets import AtomicDirectory, attempt_name
 from pipelines.tasks import MinuteParameter
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -49,7 +49,7 @@ def attempt_dir(target: AtomicDirectory) -> Iterator[Path]:
     # Absolute: the child runs in its own folder (the project's, the script's), and luigi.cfg's shipped
     # data_dir (var/data) is relative to the worker's; Scrapy's feed URI cannot be relative either.
     final = target.dir.absolute()
-    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+    tmp = final.with_name(attempt_name(final.name))
     tmp.mkdir(parents=True)
     try:
         yield tmp

@@ -9,7 +9,7 @@ A crawl name has no `+` (letters, digits, `_ . -`), so a two-crawl folder
 never is a crawl's. `<tick>` is the tick's folder name, as under data_dir.
 
 `AtomicFile` is the file sibling of `pipelines.targets.AtomicDirectory`: the
-file is written as `<name>.tmp-<pid>`, fsynced and renamed into place, so it
+file is written as `<name>.tmp-<host>-<pid>`, fsynced and renamed into place, so it
 is there whole or not at all, and a worker killed half-way leaves a temporary
 file the next attempt removes.
 """
@@ -28,7 +28,7 @@ from typing import Any
 import luigi
 
 from pipelines import config
-from pipelines.targets import _pid_alive
+from pipelines.targets import attempt_name, stale_attempts
 
 
 def tick_name(at: datetime) -> str:
@@ -54,16 +54,9 @@ class AtomicFile(luigi.LocalTarget):
 
     def remove_stale(self) -> list[Path]:
         """Remove temporary files left by dead attempts; returns what went."""
-        target = Path(self.path)
-        removed = []
-        if not target.parent.is_dir():
-            return removed
-        for tmp in target.parent.glob(target.name + ".tmp-*"):
-            pid = tmp.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
-                continue  # another live worker owns it
+        removed = stale_attempts(Path(self.path))
+        for tmp in removed:
             tmp.unlink(missing_ok=True)
-            removed.append(tmp)
         return removed
 
     @contextlib.contextmanager
@@ -71,7 +64,7 @@ class AtomicFile(luigi.LocalTarget):
         target = Path(self.path)
         target.parent.mkdir(parents=True, exist_ok=True)
         self.remove_stale()
-        tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+        tmp = target.with_name(attempt_name(target.name))
         try:
             yield tmp
             with open(tmp, "rb") as fh:  # on disk before the rename makes it visible

@@ -1,13 +1,16 @@
-"""AtomicFile: an output is there whole or not at all, and what a dead attempt left is removed."""
+"""AtomicFile and AtomicDirectory: an output is there whole or not at all, and what a dead attempt left is removed."""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from pipelines.targets import AtomicDirectory
 from pipelines.workflows.files import AtomicFile
 
 
@@ -38,6 +41,24 @@ def test_a_dead_attempts_temporary_file_is_removed_and_a_live_ones_kept(tmp_path
         with target.temporary_path() as tmp:
             tmp.write_text("whole")
         assert sorted(p.name for p in tmp_path.iterdir()) == ["items.csv", f"items.csv.tmp-{live.pid}"]
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_on_a_shared_folder_another_hosts_attempt_is_removed_and_this_hosts_live_one_kept(tmp_path: Path) -> None:
+    """luigid gave this worker the task, so an attempt another host left (its host died) is over."""
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    here = socket.gethostname()
+    try:
+        # The other host's pid is alive here too (a namesake): the host in the name decides, not the pid.
+        (tmp_path / f"fetch.tmp-other-host.example-{live.pid}").mkdir()
+        (tmp_path / f"fetch.tmp-{here}-{live.pid}").mkdir()
+        target = AtomicDirectory(str(tmp_path / "fetch"))
+        with target.temporary_dir() as tmp:
+            assert tmp.name == f"fetch.tmp-{here}-{os.getpid()}"
+            (tmp / "pages").write_text("whole")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["fetch", f"fetch.tmp-{here}-{live.pid}"]
     finally:
         live.kill()
         live.wait()
