@@ -203,6 +203,12 @@ LUIGID_URL = env_http_url("LUIGID_URL", luigid_url())
 # Links in notices point here (the address operators open webmon at); luigid's run links too.
 WEBMON_BASE_URL = env_http_url("WEBMON_BASE_URL", stack.webmon_url())
 
+# The trigger daemon on each worker host (docs/operations.md, "Several worker hosts"): how many runs
+# it runs at once (0: no limit), and how long a host's daemons must be silent before another
+# host's daemon takes over its runs.
+TRIGGER_SLOTS = env_int("TRIGGER_SLOTS", 0, minimum=0)
+TRIGGER_HOST_LOST_S = env_int("TRIGGER_HOST_LOST_S", 120, minimum=10)
+
 # Email for schedule notices (and, in production, error reports). Without
 # EMAIL_HOST, mail is printed to the console of the process that sends it.
 EMAIL_HOST = env_str("EMAIL_HOST", "")

@@ -38,7 +38,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from pipelines.runs.models import KILLED, RUNNING, runs
+from pipelines.runs.models import KILLED, RUNNING, run_deps, runs
 from pipelines.runs.records import engine_for, new_engine, utcnow
 from pipelines.runs.settings import history_url, validate
 from pipelines.runs.settings import runs as runs_config
@@ -159,6 +159,21 @@ class HistorySweeper:
         if killed:
             log.info("marked %d run(s) of dead workers killed: %s", len(killed), ", ".join(map(str, killed)))
         return killed
+
+    def scheduled_run_alive(self, scheduled_run: int, since: datetime) -> bool:
+        """Whether a run record of webmon's ScheduledRun `scheduled_run` is running and beat since `since`.
+
+        The trigger daemon asks before it takes over the run of a host whose
+        daemon stopped beating: the crawl may still run there. Raises when the
+        history DB cannot be read (the caller decides).
+        """
+        if not self._ready():
+            return False
+        query = (sa.select(sa.func.count()).select_from(runs.join(run_deps, run_deps.c.run_id == runs.c.id))
+                 .where(run_deps.c.scheduled_run == scheduled_run, runs.c.status == RUNNING,
+                        runs.c.heartbeat_at >= since))
+        with self._engine.connect() as conn:  # type: ignore[union-attr]
+            return bool(conn.execute(query).scalar())
 
     def _ready(self) -> bool:
         if self._has_table:

@@ -24,6 +24,9 @@ nothing. Every step is safe with several daemons on one database:
 - `adopt`: runs left running by a daemon that stopped (SIGTERM, crash) on this
   host: a live process is watched until it ends; a dead one is judged by the
   tick's completion marker, so nothing runs twice and nothing is lost.
+  Runs of a lost host (no daemon of that host has beaten for
+  `host_lost_after`, and no run record of the run beats) are queued again,
+  so a daemon of another host runs them (`_take_over`).
 - `late`: schedules whose tick passed its grace period without a success.
 - `notify`: notices for down and recovered schedules.
 - `sweep`: every few seconds, run records of dead workers are marked killed
@@ -32,6 +35,14 @@ nothing. Every step is safe with several daemons on one database:
 
 SIGTERM sets a flag: the loop finishes its step and exits; running crawls go
 on in their own process groups and the next daemon adopts them.
+
+Several hosts (docs/operations.md, "Several worker hosts"): a daemon on each
+worker host, all on one webmon DB (PostgreSQL), one luigid. Each daemon runs
+at most `slots` runs at once (TRIGGER_SLOTS; 0: no limit) and takes queued
+runs in tick order, so ticks spread over the hosts with room. luigid's
+`[resources]` limits hold across hosts: a run luigid did not grant (exit 25)
+or whose task another worker runs (exit 10) waits and is tried again after
+`wait_seconds`; that is not an attempt, so it uses no retry.
 """
 
 from __future__ import annotations
@@ -64,6 +75,11 @@ log = logging.getLogger("webmon.scheduling")
 # luigi.cfg [retcode]: what a non-zero exit means, for the run's reason.
 RETCODES = {10: "already running elsewhere", 20: "missing data", 25: "not run", 30: "a task failed",
             35: "scheduling error (e.g. a broken spec)", 40: "unhandled exception"}
+
+# Exit codes of a run that did not run its task (luigid refused, or another worker runs it): it waits.
+WAITING = {25: "waiting: luigid did not grant run permission (a [resources] limit is full)",
+           10: "waiting: its task is being run by another worker"}
+HOST_LOSSES = 3  # a tick that loses its host this often fails: it may be what kills its hosts
 
 LUIGI_ERROR = "ERROR: "  # how luigi's console logger starts an error line (luigi.setup_logging)
 
@@ -99,6 +115,9 @@ class Trigger:
     clock_speed: float = 1.0  # fake seconds per real second (a benchmark's fast clock)
     children: dict[int, subprocess.Popen | _Adopted] = field(default_factory=dict)  # run id -> process
     stopping: bool = False
+    slots: int = field(default_factory=lambda: settings.TRIGGER_SLOTS)  # runs at once on this host; 0: no limit
+    host_lost_after: timedelta = field(default_factory=lambda: timedelta(seconds=settings.TRIGGER_HOST_LOST_S))
+    wait_seconds: float = 5.0  # before a run luigid did not grant (exit 25 or 10) is tried again
     sweep_every: float = 5.0  # real seconds between sweeps of the run records
     sweeper: HistorySweeper | None = None  # None: the history DB of luigi.cfg, made at the first sweep
     _next_sweep: float = field(default=0.0, repr=False)  # time.monotonic() of the next sweep
@@ -215,6 +234,8 @@ class Trigger:
                       .values_list("schedule").annotate(n=Count("id")))
         did = False
         for run in queued[:100]:
+            if self.slots and len(self.children) >= self.slots:
+                break  # this host is full: a daemon of another host, or this one later, takes the rest
             schedule = run.schedule
             running = active.get(schedule.pk, 0)
             if running and (running >= schedule.max_active_runs or schedule.overlap != Schedule.ALLOW):
@@ -347,21 +368,31 @@ class Trigger:
         except ProcessLookupError:
             pass
 
-    def _finish(self, run: ScheduledRun, now: datetime, code: int | None, timed_out: bool = False) -> None:
+    def _finish(self, run: ScheduledRun, now: datetime, code: int | None, timed_out: bool = False,
+                lost: str = "") -> None:
         from webmon.scheduling import states
 
         schedule = run.schedule
+        if code in WAITING and not timed_out:
+            wait_until = now + timedelta(seconds=self.wait_seconds * random.uniform(1.0, 1.5))
+            if ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.RUNNING).update(
+                    state=ScheduledRun.QUEUED, exit_code=code, not_before=wait_until, pid=None, claimed_by="",
+                    attempts=F("attempts") - 1, reason=f"{WAITING[code]}; tried again at {wait_until:%H:%M:%S}"):
+                log.info("%s: %s", run, WAITING[code])
+            return
         if code == 0:
             state, reason = ScheduledRun.SUCCESS, ""
         elif timed_out:
             state, reason = ScheduledRun.TIMED_OUT, f"timed out after {schedule.timeout_seconds} s"
+        elif lost:
+            state, reason = ScheduledRun.FAILED, lost
         else:
             state = ScheduledRun.FAILED
             reason = f"exit code {code}: {RETCODES.get(code or 0, 'failed')}"
             line = error_line(run.output_path)
             if line:
                 reason += f": {line}"
-        if state != ScheduledRun.SUCCESS and run.attempts <= schedule.retries:
+        if state != ScheduledRun.SUCCESS and run.attempts <= schedule.retries and not lost:
             retry_at = now + schedule.retry_delay(run.attempts)
             ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.RUNNING).update(
                 state=ScheduledRun.QUEUED, exit_code=code, not_before=retry_at, pid=None,
@@ -387,7 +418,9 @@ class Trigger:
         orphans = ScheduledRun.objects.filter(state=ScheduledRun.RUNNING).exclude(claimed_by__in=alive)
         for run in orphans.select_related("schedule"):
             if not run.claimed_by.startswith(host + ":"):
-                continue  # another host's daemon: only that host can see its processes
+                # Another host's: only that host can see its processes, unless the host is lost.
+                did = self._take_over(run, now) or did
+                continue
             if run.pid and pid_alive(run.pid):
                 if ScheduledRun.objects.filter(pk=run.pk, claimed_by=run.claimed_by).update(claimed_by=self.name):
                     log.info("adopted %s (pid %d, still running)", run, run.pid)
@@ -399,6 +432,54 @@ class Trigger:
                 self._finish(run, now, 0 if tick_complete(run) else 1)
                 did = True
         return did
+
+    def _take_over(self, run: ScheduledRun, now: datetime) -> bool:
+        """Queue again a run of a lost host, for any host's daemon to start; False while the host may live.
+
+        Lost: no daemon of the run's host has beaten for `host_lost_after`
+        (a daemon restarted on that host adopts the run itself) and no run
+        record of the run has beaten for as long (its crawl may outlive its
+        daemon). The lost attempt's records are marked killed by the sweep
+        (stale heartbeat); luigid frees the task when it prunes the dead
+        worker ([scheduler] worker_disconnect_delay), and until then the new
+        attempt waits (exit 10). Not a retry: the attempt does not count, but a
+        tick that loses its host HOST_LOSSES times fails.
+        """
+        claimer_host = run.claimed_by.rsplit(":", 1)[0]
+        since = now - self.host_lost_after
+        if DaemonHeartbeat.objects.filter(name__startswith=claimer_host + ":", beat_at__gte=since).exists():
+            return False
+        if run.started_at and run.started_at >= since:
+            return False  # claimed lately: give its records time to appear
+        if self._records_beat_since(run, since):
+            return False
+        last = (DaemonHeartbeat.objects.filter(name=run.claimed_by).values_list("beat_at", flat=True).first())
+        seen = f"{last.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if last else "never"
+        losses = run.host_losses + 1
+        why = f"host {claimer_host} lost (its daemon last beat {seen})"
+        if losses >= HOST_LOSSES:
+            if ScheduledRun.objects.filter(pk=run.pk, claimed_by=run.claimed_by, state=ScheduledRun.RUNNING).update(
+                    claimed_by=self.name, host_losses=losses):
+                run.refresh_from_db()
+                self._finish(run, now, None, lost=f"{why}; it lost its host {losses} times")
+                return True
+            return False
+        taken = ScheduledRun.objects.filter(pk=run.pk, claimed_by=run.claimed_by, state=ScheduledRun.RUNNING).update(
+            state=ScheduledRun.QUEUED, claimed_by="", pid=None, not_before=now, host_losses=losses,
+            attempts=F("attempts") - 1, reason=f"{why}; queued again to run on another host")
+        if taken:
+            log.warning("%s: %s; queued again", run, why)
+        return bool(taken)
+
+    def _records_beat_since(self, run: ScheduledRun, since: datetime) -> bool:
+        """Whether a run record of this scheduled run is running with a heartbeat since `since`."""
+        if self.sweeper is None:
+            self.sweeper = HistorySweeper.from_config(Path(settings.BASE_DIR))
+        try:
+            return self.sweeper.scheduled_run_alive(run.pk, since)
+        except Exception:  # noqa: BLE001 - an unreadable history cannot prove the run alive
+            log.exception("cannot read the run records of %s", run)
+            return False
 
     # -- late and notices ---------------------------------------------------------
     def late(self, now: datetime) -> bool:

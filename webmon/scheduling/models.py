@@ -278,6 +278,7 @@ class ScheduledRun(models.Model):
     reason = models.TextField(blank=True)  # why skipped / the error line / "missed"
     params = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    host_losses = models.PositiveIntegerField(default=0)  # times its host was lost mid-run (daemon.Trigger._take_over)
     not_before = models.DateTimeField(null=True, blank=True)  # jitter and retry backoff
     claimed_by = models.CharField(max_length=200, blank=True)
     pid = models.IntegerField(null=True, blank=True)

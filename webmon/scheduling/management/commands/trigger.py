@@ -20,9 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="run one round of every step and exit")
         parser.add_argument("--idle-sleep", type=float, default=1.0,
                             help="seconds to sleep when a round did nothing (default 1)")
+        parser.add_argument("--slots", type=int, default=None,
+                            help="runs this daemon runs at once, 0 for no limit (default: TRIGGER_SLOTS, 0)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        trigger = Trigger()
+        trigger = Trigger() if options["slots"] is None else Trigger(slots=max(0, options["slots"]))
         if options["once"]:
             trigger.tick()
             return
