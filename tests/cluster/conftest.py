@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.cluster.daemons import ClusterWebmon
 from tests.cluster.netns import Cluster, cluster_of, netns_missing
 from tests.cluster.services import (
     ClusterLuigid,
@@ -59,3 +60,15 @@ def cluster_luigid(cluster: Cluster, cluster_pg: ThrowawayPostgres,
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster_webmon(cluster_luigid: ClusterLuigid, cluster_pg: ThrowawayPostgres,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterWebmon]:
+    """webmon's DB on the cluster's PostgreSQL, migrated; start trigger daemons in hosts with start_daemon()."""
+    webmon = ClusterWebmon(cluster_luigid, cluster_pg.create_database("webmon"), tmp_path_factory.mktemp("webmon"))
+    webmon.migrate()
+    try:
+        yield webmon
+    finally:
+        webmon.stop_daemons()

@@ -93,7 +93,8 @@ class LostHostTests(DaemonTestCase):
         records.create_tables(records.engine_for(self.history))
 
     def daemon(self, script: str = "exit 0") -> Trigger:
-        return self.trigger(script, host_lost_after=timedelta(seconds=60), sweeper=HistorySweeper(self.history))
+        return self.trigger(script, host_lost_after=timedelta(seconds=60),
+                            sweeper=HistorySweeper(self.history, dead_after=60))
 
     def run_on_host_a(self) -> ScheduledRun:
         """A run that host-a's daemon claimed and started, then host-a went silent."""

@@ -438,8 +438,8 @@ class Trigger:
 
         Lost: no daemon of the run's host has beaten for `host_lost_after`
         (a daemon restarted on that host adopts the run itself) and no run
-        record of the run has beaten for as long (its crawl may outlive its
-        daemon). The lost attempt's records are marked killed by the sweep
+        record of the run is alive by the sweep's rule (its crawl may outlive
+        its daemon). The lost attempt's records are marked killed by the sweep
         (stale heartbeat); luigid frees the task when it prunes the dead
         worker ([scheduler] worker_disconnect_delay), and until then the new
         attempt waits (exit 10). Not a retry: the attempt does not count, but a
@@ -451,7 +451,7 @@ class Trigger:
             return False
         if run.started_at and run.started_at >= since:
             return False  # claimed lately: give its records time to appear
-        if self._records_beat_since(run, since):
+        if self._records_alive(run, now):
             return False
         last = (DaemonHeartbeat.objects.filter(name=run.claimed_by).values_list("beat_at", flat=True).first())
         seen = f"{last.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if last else "never"
@@ -471,12 +471,13 @@ class Trigger:
             log.warning("%s: %s; queued again", run, why)
         return bool(taken)
 
-    def _records_beat_since(self, run: ScheduledRun, since: datetime) -> bool:
-        """Whether a run record of this scheduled run is running with a heartbeat since `since`."""
+    def _records_alive(self, run: ScheduledRun, now: datetime) -> bool:
+        """Whether a run record of this scheduled run is running and beat within `[runs] dead_after_seconds`
+        (the sweep's own rule for a live record: records beat every `heartbeat_seconds`)."""
         if self.sweeper is None:
             self.sweeper = HistorySweeper.from_config(Path(settings.BASE_DIR))
         try:
-            return self.sweeper.scheduled_run_alive(run.pk, since)
+            return self.sweeper.scheduled_run_alive(run.pk, now - timedelta(seconds=self.sweeper.dead_after))
         except Exception:  # noqa: BLE001 - an unreadable history cannot prove the run alive
             log.exception("cannot read the run records of %s", run)
             return False
