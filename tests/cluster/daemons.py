@@ -45,7 +45,9 @@ class ClusterWebmon:
         return result
 
     def migrate(self) -> None:
+        """What the webmon unit does before it starts: migrate, and prepare the history DB (run tables)."""
         self.manage("migrate", "--noinput", "-v", "0")
+        self.manage("prepare_history", "-v", "0")
 
     def django(self, code: str) -> object:
         """Run `code` in `manage.py shell`; it sets `result`, returned as JSON-decoded data."""

@@ -143,23 +143,26 @@ def test_a_host_killed_mid_crawl_is_found_lost_and_its_tick_is_finished_on_the_o
         cluster: Cluster, daemons: ClusterWebmon, slow_site: DemoSite) -> None:
     luigid = daemons.luigid
     # A clean tick first: what a whole crawl of this site fetches.
-    luigid.write_spec("reference", slow_site.url, allowed_domains=[cluster.gateway])
+    # One page at a time, 0.1 s apart: the fetch takes several seconds.
+    slow = dict(allowed_domains=[cluster.gateway], concurrency=1, delay=0.1, randomize_delay=False)
+    luigid.write_spec("reference", slow_site.url, **slow)
     crawl = "lost_host"
-    luigid.write_spec(crawl, slow_site.url, allowed_domains=[cluster.gateway])
+    luigid.write_spec(crawl, slow_site.url, **slow)
     [reference, run_id] = queue_runs(daemons, ["reference", crawl], datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
 
     def fetching_host() -> str | None:
         rows = history(luigid, "SELECT r.host FROM crawl_runs r JOIN crawl_run_deps d ON d.run_id = r.id"
                                " WHERE d.scheduled_run = :s AND r.family = 'FetchPages' AND r.status = 'running'",
                        s=run_id)
-        tick = Path(luigid.data_dir, crawl, "20261203T0800Z")
-        partial = [p for p in tick.glob("fetch.tmp-*/urls.jsonl") if p.stat().st_size > 2000]
-        return rows[0][0] if rows and partial else None
+        return rows[0][0] if rows else None
 
+    tick = Path(luigid.data_dir, crawl, "20261203T0800Z")
     victim = wait_for("the tick's fetch is under way", fetching_host, timeout=120, webmon=daemons)
+    time.sleep(2)  # a few pages in
     survivor = next(h for h in HOSTS if h != victim)
     kill_host(cluster, victim)
     daemons.daemons.pop(victim, None)
+    assert list(tick.glob("fetch.tmp-*")) and not (tick / "fetch").exists()  # killed in the middle of the fetch
 
     done = wait_for("the lost host's run succeeds elsewhere",
                     lambda: (r := runs_of(daemons, [run_id])[run_id])["state"] == "success" and r,
@@ -177,4 +180,4 @@ def test_a_host_killed_mid_crawl_is_found_lost_and_its_tick_is_finished_on_the_o
     assert items(luigid, "SELECT count(*), count(DISTINCT item_key) FROM crawl_items WHERE crawl = :c",
                  c=crawl) == [(PRODUCTS, PRODUCTS)]
     assert items(luigid, "SELECT items FROM crawl_markers WHERE crawl = :c", c=crawl) == [(PRODUCTS,)]
-    assert not list(Path(luigid.data_dir, crawl, "20261203T0800Z").glob("*.tmp-*"))  # the dead attempt's folder
+    assert not list(tick.glob("*.tmp-*"))  # the dead attempt's folder is gone
