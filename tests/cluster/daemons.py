@@ -12,6 +12,7 @@ is never involved.
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,11 +58,13 @@ class ClusterWebmon:
         return json.loads(out.rsplit("@@", 1)[1])
 
     def start_daemon(self, cluster: Cluster, host: str, slots: int, idle_sleep: float = 0.2) -> subprocess.Popen:
-        """`manage.py trigger --slots N` in `host`, its output in <home>/trigger-<host>.log."""
+        """The worker unit's daemon in `host`, TRIGGER_SLOTS=`slots`; its output in <home>/trigger-<host>.log."""
+        argv, unit_env = worker_unit()
+        env = {**self.env(), **unit_env, "TRIGGER_SLOTS": str(slots),
+               "LUIGI_CONFIG_PATH": str(self.luigid.config)}  # for the unit's /etc/crawlops/luigi.cfg
         log = open(self.home / f"trigger-{host}.log", "ab")
-        proc = cluster.run_in(host, [PYTHON, str(ROOT / "manage.py"), "trigger", "--slots", str(slots),
-                                     "--idle-sleep", str(idle_sleep)],
-                              env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = cluster.run_in(host, [*argv, "--idle-sleep", str(idle_sleep)],
+                              env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         self.daemons[host] = proc
         return proc
 
@@ -73,6 +76,27 @@ class ClusterWebmon:
     def daemon_log(self, host: str) -> str:
         path = self.home / f"trigger-{host}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+WORKER_UNIT = ROOT / "deploy/systemd/crawlops-worker.service"
+
+
+def worker_unit() -> tuple[list[str], dict[str, str]]:
+    """ExecStart (the venv's python is this one, the working directory this checkout) and the
+    Environment= settings of deploy/systemd/crawlops-worker.service: the daemon is started as the unit
+    starts it."""
+    argv: list[str] = []
+    env: dict[str, str] = {}
+    for line in WORKER_UNIT.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key == "ExecStart":
+            argv = shlex.split(value)
+        elif key == "Environment":
+            name, _, setting = value.partition("=")
+            env[name] = setting
+    if not argv or not argv[0].endswith("/.venv/bin/python"):
+        raise AssertionError(f"{WORKER_UNIT}: ExecStart is not the venv's python: {argv}")
+    return [PYTHON, *argv[1:]], env
 
 
 def kill_host(cluster: Cluster, host: str) -> None:
