@@ -74,7 +74,7 @@ def test_a_running_worker_shows_under_its_host_and_its_host_stays_seen_after_it_
         worker = wait_for(lambda: napping_worker(luigid), "the worker to run Nap")
         [task_id] = worker["running"]
         with override_settings(LUIGID_URL=luigid.url), history_at(history_file):
-            with num_queries(default=2, history=2):  # the session and its user; recent runs, running runs
+            with num_queries(default=4, history=2):  # session, user, daemons, their runs; recent runs, running runs
                 response = client.get("/workers/")
         assert response.status_code == 200
         body = response.content.decode()
@@ -134,7 +134,7 @@ def test_with_luigid_down_the_run_records_still_show_each_host(
     newest = history.run(host="worker-7", status="done", started_at=now - timedelta(minutes=10))
     history.run(host="worker-9", status="done", started_at=now - timedelta(days=3))  # outside the 24 hours
     hostile = history.run(host="<img src=x onerror=alert(1)>", status="killed", started_at=now - timedelta(hours=2))
-    with override_settings(LUIGID_URL=f"http://127.0.0.1:{free_port()}"), num_queries(default=2, history=2):
+    with override_settings(LUIGID_URL=f"http://127.0.0.1:{free_port()}"), num_queries(default=4, history=2):
         response = client.get("/workers/")
     assert response.status_code == 200
     body = response.content.decode()
@@ -154,7 +154,7 @@ def test_on_a_history_without_run_tables_it_shows_luigids_workers_alone(
     client: Client, luigid: Luigid, history_db: object, num_queries: Callable[..., AbstractContextManager[None]]
 ) -> None:
     api(luigid, "add_worker", {"worker": "Worker(plain)", "info": [["host", "plain-host"], ["pid", 77]]})
-    with override_settings(LUIGID_URL=luigid.url), num_queries(default=2, history=1):
+    with override_settings(LUIGID_URL=luigid.url), num_queries(default=4, history=1):
         response = client.get("/workers/")
     assert response.status_code == 200
     body = response.content.decode()

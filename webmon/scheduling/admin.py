@@ -217,4 +217,4 @@ class DeliveryAdmin(ReadMostly):
 
 @admin.register(DaemonHeartbeat)
 class DaemonHeartbeatAdmin(ReadMostly):
-    list_display = ["name", "started_at", "beat_at"]
+    list_display = ["name", "started_at", "beat_at", "slots"]

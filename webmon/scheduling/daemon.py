@@ -132,6 +132,10 @@ class Trigger:
                 self._sleep(self.seconds_to_next_work(self.clock(), idle_sleep))
         log.info("trigger daemon %s stopped; %d running crawls left to the next daemon", self.name,
                  len(self.children))
+        # Stopped cleanly: its row would only clutter the Workers page. Kept while a run it claimed still
+        # runs: until the next daemon adopts it, other hosts judge the host by this last beat.
+        if not ScheduledRun.objects.filter(state=ScheduledRun.RUNNING, claimed_by=self.name).exists():
+            DaemonHeartbeat.objects.filter(name=self.name).delete()
 
     def tick(self) -> bool:
         """One round of every step; True if any did work."""
@@ -177,9 +181,9 @@ class Trigger:
             time.sleep(min(0.1, left))  # short naps: SIGTERM is noticed within 0.1 s
 
     def heartbeat(self, now: datetime) -> None:
-        updated = DaemonHeartbeat.objects.filter(name=self.name).update(beat_at=now)
+        updated = DaemonHeartbeat.objects.filter(name=self.name).update(beat_at=now, slots=self.slots)
         if not updated:
-            DaemonHeartbeat.objects.create(name=self.name, started_at=now, beat_at=now)
+            DaemonHeartbeat.objects.create(name=self.name, started_at=now, beat_at=now, slots=self.slots)
 
     # -- plan: due ticks -> runs -----------------------------------------------
     def plan(self, now: datetime) -> bool:

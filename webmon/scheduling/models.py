@@ -335,8 +335,13 @@ class Delivery(models.Model):
 
 
 class DaemonHeartbeat(models.Model):
-    """The trigger daemon's liveness: one row per daemon, updated every loop."""
+    """The trigger daemon's liveness: one row per daemon, updated every loop.
+
+    A daemon that stops cleanly with none of its runs still running deletes its
+    row; a crashed one's row stays (the Workers page shows it lost).
+    """
 
     name = models.CharField(max_length=200, unique=True)  # host:pid
     started_at = models.DateTimeField(default=utcnow)
     beat_at = models.DateTimeField(default=utcnow)
+    slots = models.PositiveIntegerField(default=0)  # runs it runs at once (Trigger.slots); 0: no limit
