@@ -164,3 +164,17 @@ class LostHostTests(DaemonTestCase):
         run.refresh_from_db()
         assert run.state == "failed" and run.host_losses == HOST_LOSSES
         assert run.reason.endswith(f"it lost its host {HOST_LOSSES} times")
+
+
+class HeartbeatRowsTests(DaemonTestCase):
+    def test_a_new_daemon_deletes_rows_of_daemons_gone_a_week_unless_they_claim_a_running_run(self) -> None:
+        DaemonHeartbeat.objects.all().delete()
+        old = self.clock() - timedelta(days=8)
+        for name in ("host-a:1", "host-a:2", "host-b:3"):
+            DaemonHeartbeat.objects.create(name=name, started_at=old, beat_at=old)
+        DaemonHeartbeat.objects.create(name="host-b:4", started_at=self.clock(), beat_at=self.clock() - timedelta(days=6))
+        s = self.schedule()
+        self.trigger().plan(self.clock())
+        s.runs.update(state="running", claimed_by="host-a:2")  # a run its host never finished: its row stays
+        self.trigger().heartbeat(self.clock())
+        assert sorted(DaemonHeartbeat.objects.values_list("name", flat=True)) == sorted([f"{HOST}:1", "host-a:2", "host-b:4"])

@@ -79,6 +79,7 @@ RETCODES = {10: "already running elsewhere", 20: "missing data", 25: "not run", 
 # Exit codes of a run that did not run its task (luigid refused, or another worker runs it): it waits.
 WAITING = {25: "waiting: luigid did not grant run permission (a [resources] limit is full)",
            10: "waiting: its task is being run by another worker"}
+HEARTBEATS_KEPT = timedelta(days=7)  # rows of daemons silent longer (and claiming no run) are deleted
 HOST_LOSSES = 3  # a tick that loses its host this often fails: it may be what kills its hosts
 
 LUIGI_ERROR = "ERROR: "  # how luigi's console logger starts an error line (luigi.setup_logging)
@@ -184,6 +185,10 @@ class Trigger:
         updated = DaemonHeartbeat.objects.filter(name=self.name).update(beat_at=now, slots=self.slots)
         if not updated:
             DaemonHeartbeat.objects.create(name=self.name, started_at=now, beat_at=now, slots=self.slots)
+            # A new daemon (or `trigger --once` from cron, a new pid each minute) clears rows of daemons
+            # gone for a week that claim no running run: the table stays small.
+            claimers = ScheduledRun.objects.filter(state=ScheduledRun.RUNNING).values("claimed_by")
+            DaemonHeartbeat.objects.filter(beat_at__lt=now - HEARTBEATS_KEPT).exclude(name__in=claimers).delete()
 
     # -- plan: due ticks -> runs -----------------------------------------------
     def plan(self, now: datetime) -> bool:
