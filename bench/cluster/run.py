@@ -93,6 +93,7 @@ TICK = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)
 TICK_DIR = "20261203T0700Z"
 HOLD = datetime(2100, 1, 1, tzinfo=UTC)  # not_before of a run made in advance: no daemon takes it
 ROUND_TIMEOUT = 900.0
+CPU_FULL = 90  # machine busy % from which a round counts as limited by the CPU
 
 
 class BenchError(RuntimeError):
@@ -225,10 +226,26 @@ def start_daemons(stack: Stack, hosts: list[str], slots: int) -> None:
     time.sleep(1.0)  # past their first rounds: the daemons are idle when the clock starts
 
 
+def own_and_children_cpu(pid: int) -> tuple[float, float]:
+    """(utime + stime, cutime + cstime) of one process: itself, and the children it has waited for."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
 def our_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of every part of our stack (a round takes the differences)."""
     own = os.times()
+    daemons = [p.pid for p in stack.webmon.daemons.values()]
+    daemon_own = sum(own_and_children_cpu(pid)[0] for pid in daemons)
     return {
-        "crawls+daemons": sum(tree_cpu_seconds(p.pid) for p in stack.webmon.daemons.values()),
+        # A crawl is a child of its daemon: its CPU (with its page-work process) joins the daemon's
+        # cutime when reaped; live crawls count through the tree. At a round's end all are reaped.
+        "crawls": sum(tree_cpu_seconds(pid) for pid in daemons) - daemon_own,
+        "daemons": daemon_own,
         "luigid": tree_cpu_seconds(stack.luigid.proc.pid if stack.luigid.proc else None),
         "postgresql": tree_cpu_seconds(stack.postmaster_pid()),
         "demo site": tree_cpu_seconds(stack.site.proc.pid),
@@ -374,7 +391,7 @@ def print_report(machine: dict[str, Any], args: argparse.Namespace, warmup: Roun
     base = {r.hosts: r for r in reversed(rounds)}.get(1)  # the first 1-host round
     head = (f"{'hosts':>5} | {'slots total':>11} | {'ticks':>5} | {'wall s':>6} | {'ticks/min':>9} | {'pages/s':>7} | "
             f"{'speed-up vs 1 host':>18} | {'CPU busy %':>10} | {'ours %':>6} | {'others %':>8} | {'mean tick s':>11} | "
-            f"{'mean fetch s':>12} | {'ideal ticks/min':>15} | {'CPU ceiling ticks/min':>21}")
+            f"{'mean fetch s':>12} | {'ideal ticks/min':>15} | {'CPU ceiling ticks/min':>21} | limit")
     print(head)
     print("-" * len(head))
     for r in rounds:
@@ -384,11 +401,13 @@ def print_report(machine: dict[str, Any], args: argparse.Namespace, warmup: Roun
         print(f"{r.hosts:>5} | {r.slots_total:>11} | {r.ticks:>5} | {r.wall_s:>6.1f} | {r.ticks_per_min:>9.1f} | "
               f"{r.pages_per_s:>7.1f} | {speed:>18} | {r.busy_pct(ncpu):>10.0f} | {r.ours_pct(ncpu):>6.0f} | "
               f"{r.busy_pct(ncpu) - r.ours_pct(ncpu):>8.0f} | "
-              f"{r.mean_tick_s:>11.2f} | {r.mean_fetch_s:>12.2f} | {ideal:>15} | {ceiling:>21.1f}")
+              f"{r.mean_tick_s:>11.2f} | {r.mean_fetch_s:>12.2f} | {ideal:>15} | {ceiling:>21.1f} | "
+              f"{'CPU' if r.busy_pct(ncpu) >= CPU_FULL else 'slots (site latency)'}")
     print("\nCPU busy %: the whole machine over the round (100 % = all "
           f"{ncpu} CPUs); ours %: the part our stack used; others %: the rest (other jobs on the machine);"
           " ideal: slots x 60 / the 1-host mean tick;"
-          " CPU ceiling: cores x 60 / our CPU s per tick.")
+          " CPU ceiling: cores x 60 / our CPU s per tick; limit: CPU when the machine was at least"
+          f" {CPU_FULL} % busy, else the slots, each waiting on the site.")
     print("\nper round: CPU seconds by part (ours) and of the rest of the machine; the mean tick split in three:")
     for r in rounds:
         parts = ", ".join(f"{k} {v:.1f}" for k, v in r.parts_cpu_s.items())
