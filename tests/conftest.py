@@ -219,6 +219,8 @@ scheduler_host = 127.0.0.1
 scheduler_port = {port}
 log_level = INFO
 autoload_range = false
+rpc_retry_attempts = 13
+rpc_retry_wait = 5
 
 [scheduler]
 record_task_history = true

@@ -12,6 +12,11 @@ deps.py), and point luigid's tracking URL at `{[runs] webmon_url}/runs/{run_id}/
 capture (the last lines are written), then record the outcome, the error
 (type, message, whole traceback, masked) and the stage's `run_stats`.
 
+First of all, the task's status reporter is replaced by a StatusRelay
+(status.py): status messages, progress and the tracking URL go to luigid from
+a thread of their own, so a luigid that is away (restarted) neither stalls the
+task nor fails it; on exit the relay is flushed (a few seconds at most).
+
 luigi's TaskProcess.run catches the task's exception itself, so the outcome
 comes from the task's SUCCESS / FAILURE events, not from __exit__.
 
@@ -39,6 +44,7 @@ from pipelines.runs.masking import Masker, env_secrets, url_passwords
 from pipelines.runs.models import DONE, FAILED, KILLED
 from pipelines.runs.settings import history_url, runs, validate
 from pipelines.runs.sink import LogSink, report
+from pipelines.runs.status import StatusRelay
 from pipelines.runs.sweep import sweep
 
 _active: dict[int, RunContext] = {}  # id(task) -> its context, for the event handlers
@@ -61,8 +67,13 @@ class RunContext:
         self._json_file: JsonLogFile | None = None
         self._stop_beat = threading.Event()
         self._beat: threading.Thread | None = None
+        self._relay: StatusRelay | None = None
 
     def __enter__(self) -> RunContext:
+        # Before anything else, and whatever the history DB does: luigi forwards the reporter's
+        # methods to the task only inside run(), after this.
+        self._relay = StatusRelay(self.process.status_reporter)
+        self.process.status_reporter = self._relay
         try:
             self._start()
         except Exception as exc:  # noqa: BLE001 - the task runs even when its record cannot be written
@@ -78,6 +89,9 @@ class RunContext:
                    f"{type(error).__name__}: {error}")
         finally:
             _active.pop(id(self.task), None)
+            if self._relay is not None and not self._relay.close():
+                report(f"{self.task.task_id}: luigid did not take its last status within "
+                       f"{self._relay.flush_seconds:g} s; it is sent when luigid answers")
         return False  # never swallow what luigi raises (KeyboardInterrupt)
 
     # -- enter ----------------------------------------------------------------------
@@ -113,10 +127,7 @@ class RunContext:
         self._record_deps()
 
         self.tracking_url = f"{str(settings.webmon_url).rstrip('/')}/runs/{self.run_id}/"
-        try:
-            self.process.status_reporter.update_tracking_url(self.tracking_url)
-        except Exception as exc:  # noqa: BLE001 - luigid unreachable: the worker will notice on its own
-            report(f"could not set the tracking URL of {task.task_id}: {type(exc).__name__}: {exc}")
+        self.process.status_reporter.update_tracking_url(self.tracking_url)  # the relay sends it
 
     def _record_deps(self) -> None:
         """The dependency record; requires() failing or hanging costs the run only this record."""

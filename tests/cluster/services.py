@@ -8,7 +8,8 @@
   teardown. Real PostgreSQL, same major version as the system one.
 - `make_cluster_luigid()`: a real luigid (`--address` the bridge address) whose
   luigi.cfg (tests.conftest.write_luigi_config, scheduler_host rewritten)
-  the workers in the namespaces use.
+  the workers in the namespaces use; `terminate()` / `kill()` and `start()`
+  restart it on the same address and port.
 - `start_demo_site_on()`: pipelines.demo.server `--host` the bridge address.
 """
 
@@ -18,6 +19,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -124,6 +126,19 @@ class ClusterLuigid(Luigid):
             cwd=self.home, env=self.env(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
         )
         wait_http(f"{self.url}/api/task_list", proc=self.proc)
+
+    def terminate(self, timeout: float = 30.0) -> None:
+        """Stop luigid cleanly (SIGTERM: it pickles its state to state_path) and wait for it; start() brings it
+        back on the same address and port with the same config, loading that state."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL luigid and reap it: nothing is pickled (start() loads the state of the last clean stop, if any)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def worker_env(self, **extra: str) -> dict[str, str]:
         """The environment of a worker in a namespace: this luigi.cfg, no stack port overrides."""
