@@ -89,22 +89,21 @@ def wait_for(what: str, check, timeout: float, webmon: ClusterWebmon) -> object:
     raise AssertionError(f"{what}: not within {timeout:.0f} s\n{logs}")
 
 
-def history(luigid: ClusterLuigid, sql: str, **params: object) -> list[tuple]:
-    engine = sa.create_engine(luigid.history_url)
+def query(url: str, sql: str, **params: object) -> list[tuple]:
+    engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             return [tuple(r) for r in conn.execute(sa.text(sql), params)]
     finally:
         engine.dispose()
+
+
+def history(luigid: ClusterLuigid, sql: str, **params: object) -> list[tuple]:
+    return query(luigid.history_url, sql, **params)
 
 
 def items(luigid: ClusterLuigid, sql: str, **params: object) -> list[tuple]:
-    engine = sa.create_engine(luigid.items_url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(sql), params)]
-    finally:
-        engine.dispose()
+    return query(luigid.items_url, sql, **params)
 
 
 def fetched_urls(luigid: ClusterLuigid, crawl: str, tick: str) -> set[str]:
