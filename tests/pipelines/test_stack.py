@@ -105,7 +105,8 @@ def test_it_refuses_a_record_up_did_not_write(text: str, sentence: str) -> None:
 @pytest.fixture(scope="module")
 def fake_luigid() -> Iterator[int]:
     """A live process whose command line names luigi, as a recorded luigid's does."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time, luigi; time.sleep(120)"])
+    # Sleeps past any suite: under xdist a worker may reach the last test of this module minutes later.
+    proc = subprocess.Popen([sys.executable, "-c", "import time, luigi; time.sleep(3600)"])
     yield proc.pid
     proc.kill()
     proc.wait()
