@@ -195,7 +195,7 @@ def _upsert(conn: Connection, crawl: str, at: datetime, now: datetime,
 
 def recent_counts(conn: Connection, crawl: str, at: datetime, n: int = RECENT_TICKS) -> list[int]:
     """Item counts of the crawl's newest `n` stored ticks before `at` (the primary key's range), newest first."""
-    rows = conn.execute(sa.select(markers.c.items).where(markers.c.crawl == crawl, markers.c.at < _utc_naive(at))
+    rows = conn.execute(sa.select(markers.c["items"]).where(markers.c.crawl == crawl, markers.c.at < _utc_naive(at))
                         .order_by(markers.c.at.desc()).limit(n))
     return [int(r[0]) for r in rows]
 
