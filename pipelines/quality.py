@@ -38,7 +38,7 @@ ON_VIOLATION = ("warn", "fail")
 MONITOR_KINDS = ("min_items", "max_item_drop", "max_invalid_ratio", "coverage")
 
 
-class DataQualityFailed(CrawlError):
+class DataQualityError(CrawlError):
     """Raised by StoreItems (after storing the items) and RunCrawl when a tick breaks a monitor with
     on_violation = "fail"; the message lists every violation."""
 

@@ -39,7 +39,7 @@ from pipelines.fetch.crawler import Crawler
 from pipelines.fetch.http import charset_of
 from pipelines.fetch.pagework import PARSE_STATE, FetchSideLines
 from pipelines.parse import Extractor, parse_fingerprint, parse_page
-from pipelines.quality import DataQualityFailed, Measure, failure_message, judged
+from pipelines.quality import DataQualityError, Measure, failure_message, judged
 from pipelines.runs.reclaim import ReclaimFirst
 from pipelines.spec import CrawlSpec, load_spec
 from pipelines.store import MarkerTarget, engine_for, read_marker, read_quality, store_items
@@ -345,7 +345,7 @@ class StoreItems(CrawlTask):
         log.info("store stats %s", json.dumps(stats, sort_keys=True))
         self.run_stats = stats
         if quality["verdict"] == "fail":
-            raise DataQualityFailed(failure_message(spec.name, quality["violations"]))
+            raise DataQualityError(failure_message(spec.name, quality["violations"]))
 
 
 class RunCrawl(CrawlTick, ReclaimFirst, luigi.WrapperTask):
@@ -397,7 +397,7 @@ class RunCrawl(CrawlTick, ReclaimFirst, luigi.WrapperTask):
             if quality["verdict"] == "warn":
                 self.run_stats["warnings"] = violations
             if quality["verdict"] == "fail":
-                raise DataQualityFailed(failure_message(store.spec.name, violations))
+                raise DataQualityError(failure_message(store.spec.name, violations))
         log.info("crawl %s tick %s done: %s", store.spec.name, self.at.isoformat(), message)
 
 

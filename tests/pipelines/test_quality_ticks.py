@@ -113,7 +113,7 @@ def test_a_redesign_fails_the_tick_after_storing_and_reruns_fail_until_the_monit
     assert second.returncode == 30, second.stderr[-3000:]  # luigi's "a task failed"
 
     (failed,) = stores(luigid, "quality-fail", TICK2)
-    assert failed["status"] == "failed" and failed["error_type"] == "pipelines.quality.DataQualityFailed"
+    assert failed["status"] == "failed" and failed["error_type"] == "pipelines.quality.DataQualityError"
     assert failed["error_message"] == (
         "data quality of crawl 'quality-fail': 2 monitors broken (on_violation = \"fail\"; the items are stored): "
         "max_item_drop: 20 items, 50% fewer than the median of the last 1 ticks (40); at most 30% allowed; "
