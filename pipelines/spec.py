@@ -25,6 +25,7 @@ from parsel.csstranslator import HTMLTranslator
 from pipelines.exceptions import SpecError
 from pipelines.fetch.links import DEFAULT_STRIP_PARAMS
 from pipelines.fetch.settings import FetchSettings, parse_fetch, parse_middlewares
+from pipelines.quality import Monitors, load_schema, parse_monitors
 from pipelines.specreader import Table, describe
 
 FIELD_TYPES = ("str", "int", "float", "price", "datetime")
@@ -70,6 +71,10 @@ class CrawlSpec:
     parse_hook_name: str | None = None
     max_error_ratio: float | None = None
     middlewares: dict[str, Any] = field(default_factory=dict)
+    # Data quality (pipelines/quality.py): the JSON Schema items are validated against, and [monitors].
+    schema_path: str | None = None
+    schema: Any = field(default=None, repr=False)
+    monitors: Monitors = field(default_factory=Monitors)
 
     def is_item_page(self, url: str) -> bool:
         return self.item_pages is None or self.item_pages.search(url) is not None
@@ -220,6 +225,9 @@ def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
 
     fetch = parse_fetch(path, top.table("fetch"))
     middlewares = parse_middlewares(path, top.table("middlewares"))
+    schema_value = top.get("schema", (str,), "a path to a JSON Schema file (.json)", None)
+    schema_path, schema = load_schema(path, schema_value) if schema_value is not None else (None, None)
+    monitors = parse_monitors(path, top.table("monitors"), [f.name for f in fields], schema is not None)
     top.finish()
     return CrawlSpec(
         name=name, path=path, start_urls=tuple(start_urls), allowed_domains=tuple(allowed),
@@ -227,6 +235,7 @@ def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
         max_pages=max_pages, max_depth=max_depth, budgets=budgets, strip_query_params=tuple(strip_params),
         canonical_dedupe=canonical_dedupe, render=render, fetch=fetch,
         parse_hook=hook, parse_hook_name=hook_name, max_error_ratio=ratio, middlewares=middlewares,
+        schema_path=schema_path, schema=schema, monitors=monitors,
     )
 
 

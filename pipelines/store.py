@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,8 @@ import luigi
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Engine
+
+from pipelines.quality import RECENT_TICKS
 
 metadata = sa.MetaData()
 # MySQL's TEXT holds 64 KiB; an item or a URL may be longer.
@@ -49,6 +51,15 @@ markers = sa.Table(
     sa.Column("new", sa.Integer, nullable=False),
     sa.Column("changed", sa.Integer, nullable=False),
     sa.Column("unchanged", sa.Integer, nullable=False),
+)
+
+# Each tick's data-quality report (pipelines/quality.py), written in the transaction of its items and
+# marker: RunCrawl judges a stored tick from it, and a rerun sees what the first run measured.
+tick_quality = sa.Table(
+    "crawl_tick_quality", metadata,
+    sa.Column("crawl", sa.String(100), primary_key=True),
+    sa.Column("at", sa.DateTime, primary_key=True),
+    sa.Column("report", LongText, nullable=False),  # JSON: items, coverage, baseline, schema
 )
 
 _engines: dict[str, Engine] = {}
@@ -108,10 +119,13 @@ class StoreCounts:
 
 
 def store_items(engine: Engine, crawl: str, at: datetime, records: Iterable[dict[str, Any]],
-                batch_size: int = 500) -> StoreCounts:
+                batch_size: int = 500,
+                report: Callable[[StoreCounts, list[int]], dict[str, Any]] | None = None) -> StoreCounts:
     """Upsert a tick's items and write its marker, all in one transaction.
 
     `records` are {"key", "url", "fields"} dicts (ParsePages' items.jsonl).
+    `report(counts, recent)` makes the tick's quality report (stored in the same transaction) from the
+    counts and the item counts of the crawl's RECENT_TICKS stored ticks before this one, newest first.
     """
     at = _utc_naive(at)
     now = _utc_naive(datetime.now(UTC))
@@ -129,6 +143,10 @@ def store_items(engine: Engine, crawl: str, at: datetime, records: Iterable[dict
                 batch = {}
         if batch:
             _upsert(conn, crawl, at, now, batch, counts)
+        if report is not None:
+            made = report(counts, recent_counts(conn, crawl, at))
+            conn.execute(tick_quality.delete().where(tick_quality.c.crawl == crawl, tick_quality.c.at == at))
+            conn.execute(tick_quality.insert().values(crawl=crawl, at=at, report=canonical(made)))
         conn.execute(markers.insert().values(
             crawl=crawl, at=at, stored_at=now, **{k: v for k, v in counts.as_dict().items() if k != "duplicates"},
         ))
@@ -173,6 +191,21 @@ def _upsert(conn: Connection, crawl: str, at: datetime, now: datetime,
     counts.new += len(inserts)
     counts.changed += len(changes)
     counts.unchanged += len(same)
+
+
+def recent_counts(conn: Connection, crawl: str, at: datetime, n: int = RECENT_TICKS) -> list[int]:
+    """Item counts of the crawl's newest `n` stored ticks before `at` (the primary key's range), newest first."""
+    rows = conn.execute(sa.select(markers.c["items"]).where(markers.c.crawl == crawl, markers.c.at < _utc_naive(at))
+                        .order_by(markers.c.at.desc()).limit(n))
+    return [int(r[0]) for r in rows]
+
+
+def read_quality(engine: Engine, crawl: str, at: datetime) -> dict[str, Any] | None:
+    """The tick's stored quality report, or None (a tick stored before reports existed)."""
+    with engine.connect() as conn:
+        text = conn.execute(sa.select(tick_quality.c.report).where(
+            tick_quality.c.crawl == crawl, tick_quality.c.at == _utc_naive(at))).scalar()
+    return json.loads(text) if text else None
 
 
 def marker_exists(engine: Engine, crawl: str, at: datetime) -> bool:

@@ -39,9 +39,10 @@ from pipelines.fetch.crawler import Crawler
 from pipelines.fetch.http import charset_of
 from pipelines.fetch.pagework import PARSE_STATE, FetchSideLines
 from pipelines.parse import Extractor, parse_fingerprint, parse_page
+from pipelines.quality import DataQualityError, Measure, failure_message, judged
 from pipelines.runs.reclaim import ReclaimFirst
 from pipelines.spec import CrawlSpec, load_spec
-from pipelines.store import MarkerTarget, engine_for, read_marker, store_items
+from pipelines.store import MarkerTarget, engine_for, read_marker, read_quality, store_items
 from pipelines.targets import AtomicDirectory
 from pipelines.warc import PageWriter, read_pages
 
@@ -300,7 +301,15 @@ class ParsePages(CrawlTask):
 
 
 class StoreItems(CrawlTask):
-    """Upserts the tick's items into the items DB with the tick's marker, in one transaction."""
+    """Upserts the tick's items into the items DB with the tick's marker, in one transaction.
+
+    In the same pass it measures the tick's data quality (pipelines/quality.py: item count against
+    the recent ticks, field coverage, JSON Schema errors), stores that report with the marker and
+    judges it with the spec's [monitors]. A violation is logged and listed in the run's stats; with
+    on_violation = "warn" the run is done with `warnings` in its stats, with "fail" it fails after
+    the items are stored: what was collected is kept (and the upsert of a rerun would only redo the
+    same writes), and RunCrawl, judging the stored report, keeps the tick failed on every rerun.
+    """
 
     def requires(self) -> ParsePages:
         return self.clone(ParsePages)
@@ -310,21 +319,55 @@ class StoreItems(CrawlTask):
 
     def run(self) -> None:
         _setup_logging()
+        spec = self.spec
         engine = engine_for(config.store().db_connection)
         path = Path(self.input().path) / "items.jsonl"
-        counts = store_items(engine, self.spec.name, self.at, _read_jsonl(path))
-        stats = counts.as_dict()
-        self._status(f"stored: {stats['items']:,} items, {stats['new']:,} new, {stats['changed']:,} changed, "
-                     f"{stats['unchanged']:,} unchanged", 100)
+        measure = Measure([f.name for f in spec.fields], spec.schema)
+        made: dict[str, Any] = {}
+
+        def report(counts: Any, recent: list[int]) -> dict[str, Any]:
+            made.update(measure.report(counts.items, recent), tick=self.at.strftime("%Y-%m-%dT%H:%M:00Z"))
+            return made
+
+        counts = store_items(engine, spec.name, self.at, measure.watch(_read_jsonl(path)), report=report)
+        stats: dict[str, Any] = counts.as_dict()
+        quality = judged(made, spec.monitors)
+        stats["quality"] = quality
+        for sentence in quality["violations"]:
+            log.warning("data quality: %s", sentence)
+        if quality["verdict"] == "warn":
+            stats["warnings"] = quality["violations"]
+        message = (f"stored: {stats['items']:,} items, {stats['new']:,} new, {stats['changed']:,} changed, "
+                   f"{stats['unchanged']:,} unchanged")
+        if quality["violations"]:
+            message += f"; {len(quality['violations'])} data-quality violation(s) ({quality['verdict']})"
+        self._status(message, 100)
         log.info("store stats %s", json.dumps(stats, sort_keys=True))
         self.run_stats = stats
+        if quality["verdict"] == "fail":
+            raise DataQualityError(failure_message(spec.name, quality["violations"]))
 
 
 class RunCrawl(CrawlTick, ReclaimFirst, luigi.WrapperTask):
-    """One crawl tick: the whole chain. Complete when its items are stored."""
+    """One crawl tick: the whole chain. Complete when its items are stored and its data quality,
+    judged by the spec's [monitors], does not fail the tick (a tick that broke a monitor with
+    on_violation = "fail" stays incomplete, so every rerun fails with the same violations; loosen
+    the monitor or set it to "warn" and the rerun is done)."""
 
     def requires(self) -> StoreItems:
         return self.clone(StoreItems)
+
+    def complete(self) -> bool:
+        if not super().complete():
+            return False
+        quality = self._quality()
+        return quality is None or quality["verdict"] != "fail"
+
+    def _quality(self) -> dict[str, Any] | None:
+        """The tick's stored quality report judged by the spec's monitors now; None for a tick stored without one."""
+        spec = self.spec
+        report = read_quality(engine_for(config.store().db_connection), spec.name, self.at)
+        return judged(report, spec.monitors) if report is not None else None
 
     def run(self) -> None:
         _setup_logging()
@@ -342,10 +385,20 @@ class RunCrawl(CrawlTick, ReclaimFirst, luigi.WrapperTask):
         if marker:
             parts.append(f"{marker['items']:,} items ({marker['new']:,} new, {marker['changed']:,} changed, "
                          f"{marker['unchanged']:,} unchanged)")
+        quality = self._quality()
+        violations = quality["violations"] if quality else []
+        if violations:
+            parts.append(f"data quality: {len(violations)} violation(s), {quality['verdict']}")  # type: ignore[index]
         message = "; ".join(parts)
         self.set_status_message(message)
-        log.info("crawl %s tick %s done: %s", store.spec.name, self.at.isoformat(), message)
         self.run_stats = {"fetch": fetch_stats, "store": marker, "summary": message}
+        if quality is not None:
+            self.run_stats["quality"] = {"verdict": quality["verdict"], "violations": violations}
+            if quality["verdict"] == "warn":
+                self.run_stats["warnings"] = violations
+            if quality["verdict"] == "fail":
+                raise DataQualityError(failure_message(store.spec.name, violations))
+        log.info("crawl %s tick %s done: %s", store.spec.name, self.at.isoformat(), message)
 
 
 def resource_key(prefix: str, name: str) -> str:

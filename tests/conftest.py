@@ -118,10 +118,12 @@ class DemoSite:
     proc: subprocess.Popen
 
 
-def start_demo_site(products: int, latency_ms: int = 0) -> DemoSite:
+def start_demo_site(products: int, latency_ms: int = 0, layout_file: Path | None = None) -> DemoSite:
+    """The demo site in a subprocess; with `layout_file`, its layout is what that file says (v1, v2) at each request."""
+    layout = ["--layout-file", str(layout_file)] if layout_file is not None else []
     proc = subprocess.Popen(
         [PYTHON, "-m", "pipelines.demo.server", "--port", "0", "--products", str(products),
-         "--latency-ms", str(latency_ms), "--quiet"],
+         "--latency-ms", str(latency_ms), "--quiet", *layout],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline()  # "demo site serving N products at http://127.0.0.1:PORT/"

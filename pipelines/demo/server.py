@@ -11,7 +11,12 @@ optional per-response latency to imitate a remote site.
 CLI::
 
     python -m pipelines.demo.server [--host 127.0.0.1] [--port 8090]
-        [--products 1000] [--latency-ms 0] [--pidfile PATH] [--quiet]
+        [--products 1000] [--latency-ms 0] [--layout-file PATH] [--pidfile PATH] [--quiet]
+
+--layout-file names a file holding a layout of the site (site.LAYOUTS: v1, the
+default, or v2, the redesign that breaks a crawl: see site.py); it is read again
+whenever it changes, so `echo v2 > PATH` changes a running site between two
+crawl ticks. A missing or empty file means v1.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pipelines.demo.site import HTML_TYPE, Page, Site, build_site
+from pipelines.demo.site import HTML_TYPE, LAYOUTS, Page, Site, build_site
 
 SERVER_NAME = b"demo-site"
 MAX_HEAD = 16 * 1024          # request line + headers; larger is an attack or a bug
@@ -74,22 +79,27 @@ _BAD_REQUEST = _format(_error(400, "Malformed request."), _CLOSE, False)
 class DemoServer:
     """Shared state of one listening server: the site, the response cache, connections."""
 
-    def __init__(self, site: Site, latency_ms: float = 0.0, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, site: Site, latency_ms: float = 0.0, cache_size: int = CACHE_SIZE,
+                 layout_file: Path | None = None) -> None:
         if latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
         self.site = site
+        self.sites = {site.layout: site}
+        self.layout_file = layout_file
+        self._layout: tuple[tuple[int, int] | None, str] = (None, site.layout)
         self.latency = latency_ms / 1000.0
         self.requests = 0
-        self._cache: dict[tuple[str, bool, int], bytes] = {}
+        self._cache: dict[tuple[str, bool, int, str], bytes] = {}
         self._cache_size = cache_size
         self._connections: set[_HttpProtocol] = set()
 
     def response(self, path: str, head_only: bool, mode: int) -> bytes:
         """Complete response bytes for ``path``, from the cache when possible."""
-        key = (path, head_only, mode)
+        site = self.current_site()
+        key = (path, head_only, mode, site.layout)
         data = self._cache.get(key)
         if data is None:
-            page = self.site.get(path)
+            page = site.get(path)
             data = _format(page, mode, head_only)
             # 404s echo arbitrary paths: caching them would let junk evict real pages.
             if page.status == 200:
@@ -98,6 +108,28 @@ class DemoServer:
                     del self._cache[next(iter(self._cache))]
                 self._cache[key] = data
         return data
+
+    def current_site(self) -> Site:
+        """The site in the layout --layout-file names now (one stat() per request; read when it changed)."""
+        if self.layout_file is None:
+            return self.site
+        try:
+            st = self.layout_file.stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        seen, layout = self._layout
+        if stamp != seen:
+            try:
+                text = self.layout_file.read_text(encoding="utf-8").strip() if stamp else ""
+            except OSError:
+                text = ""
+            layout = text if text in LAYOUTS else self.site.layout if not text else layout
+            self._layout = (stamp, layout)
+        site = self.sites.get(layout)
+        if site is None:
+            site = self.sites[layout] = build_site(self.site.products, layout)
+        return site
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
         """Start listening on the running loop; returns the asyncio server."""
@@ -335,6 +367,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--products", type=int, default=1000, help="catalogue size")
     parser.add_argument("--latency-ms", type=float, default=0.0,
                         help="delay added to every response, to imitate a remote site")
+    parser.add_argument("--layout-file", type=Path,
+                        help=f"a file naming the site's layout ({', '.join(LAYOUTS)}), read again when it changes")
     parser.add_argument("--pidfile", type=Path, help="write the process id here while serving")
     parser.add_argument("--quiet", action="store_true",
                         help="no shutdown summary on stderr (the ready line is always printed)")
@@ -349,7 +383,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    demo = DemoServer(build_site(args.products), args.latency_ms)
+    demo = DemoServer(build_site(args.products), args.latency_ms, layout_file=args.layout_file)
     server = await demo.start(args.host, args.port)
     port = server.sockets[0].getsockname()[1]
     stop = asyncio.Event()

@@ -9,6 +9,13 @@ Page count of a full, robots-respecting crawl from ``/`` (see :func:`site_pages`
 
     1 (home) + ceil(products / 20) (listings) + products + 1 (JS page)
 
+Layouts: ``v1`` (the default) is the catalogue above. ``v2`` is the same site
+after a redesign that breaks a crawl quietly, for the data-quality monitors:
+the description moves out of ``#description`` (a spec's selector for it stops
+matching) and every even-numbered product is gone (unlisted, its page 404), so
+half the products vanish. The server switches between them per request
+(``--layout-file``), so one running site can change between two crawl ticks.
+
 Under ``/outlet/`` the same server answers with a second shop (outlet.py):
 the same books at other prices, for crawls that compare two sites. Nothing
 here links to it, so the count above is unchanged.
@@ -36,6 +43,8 @@ JS_PATH = "/js/product.html"
 FIRST_LISTING_PATH = "/catalogue/page-1.html"
 
 ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
+
+LAYOUTS = ("v1", "v2")
 
 HTML_TYPE = "text/html; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
@@ -180,8 +189,10 @@ def _document(title: str, body: str) -> bytes:
     ).encode()
 
 
-def _product_markup(item: dict[str, Any]) -> str:
+def _product_markup(item: dict[str, Any], layout: str = "v1") -> str:
     """The product block shared by product pages (and mirrored by the JS page)."""
+    description = (f"<div id=\"description\"><p>{_esc(item['description'])}</p></div>\n" if layout == "v1" else
+                   f"<section class=\"product-description\"><p>{_esc(item['description'])}</p></section>\n")
     price = _esc(price_text(item["price"]))
     tags = "".join(f"<li>{_esc(tag)}</li>" for tag in item["tags"])
     return (
@@ -193,7 +204,7 @@ def _product_markup(item: dict[str, Any]) -> str:
         "<table class=\"product-info\">"
         f"<tr><th>UPC</th><td>{_esc(item['upc'])}</td></tr>"
         f"<tr><th>Price</th><td>{price}</td></tr></table>\n"
-        f"<div id=\"description\"><p>{_esc(item['description'])}</p></div>\n"
+        f"{description}"
         "</article>\n"
     )
 
@@ -254,10 +265,13 @@ class Site:
     cost memory on large sites.
     """
 
-    def __init__(self, products: int) -> None:
+    def __init__(self, products: int, layout: str = "v1") -> None:
         if products < 1:
             raise ValueError(f"a site needs at least one product, got {products}")
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout is one of {', '.join(LAYOUTS)}, got {layout!r}")
         self.products = products
+        self.layout = layout
         self.listings = listing_pages(products)
         self._fixed: dict[str, Page] = {}
         # The second shop (pipelines/demo/outlet.py), which imports this module's generator.
@@ -267,7 +281,11 @@ class Site:
         self.outlet = Outlet(products)
 
     def __repr__(self) -> str:
-        return f"Site(products={self.products})"
+        return f"Site(products={self.products}, layout={self.layout!r})"
+
+    def listed(self, pid: int) -> bool:
+        """Whether product `pid` is in the catalogue in this layout (v2 dropped the even ones)."""
+        return 1 <= pid <= self.products and (self.layout == "v1" or pid % 2 == 1)
 
     def get(self, path: str) -> Page:
         """Answer ``path`` (query string and fragment ignored) with a :class:`Page`.
@@ -282,7 +300,7 @@ class Site:
         if cached is not None:
             return cached
         match = _PRODUCT_RE.fullmatch(path)
-        if match and int(match.group(1)) <= self.products:
+        if match and self.listed(int(match.group(1))):
             return self._ok(self._product_page(int(match.group(1))))
         match = _LISTING_RE.fullmatch(path)
         if match and int(match.group(1)) <= self.listings:
@@ -307,7 +325,8 @@ class Site:
         for n in range(2, self.listings + 1):
             yield f"/catalogue/page-{n}.html"
         for pid in range(1, self.products + 1):
-            yield f"/catalogue/product-{pid}.html"
+            if self.listed(pid):
+                yield f"/catalogue/product-{pid}.html"
 
     def ok_paths(self) -> Iterator[str]:
         """Yield the paths a robots-respecting crawl fetches with status 200."""
@@ -349,6 +368,8 @@ class Site:
         last = min(n * PER_PAGE, self.products)
         items = []
         for pid in range(first, last + 1):
+            if not self.listed(pid):
+                continue
             item = product(pid)
             title = _esc(item["title"])
             items.append(
@@ -374,7 +395,7 @@ class Site:
         n = listing_page_of(pid)
         body = (
             f"<nav class=\"breadcrumb\"><a href=\"/\">Home</a> / "
-            f"<a href=\"page-{n}.html\">Page {n}</a></nav>\n{_product_markup(item)}"
+            f"<a href=\"page-{n}.html\">Page {n}</a></nav>\n{_product_markup(item, self.layout)}"
         )
         return _document(f"{item['title']} | Demo Books", body)
 
@@ -402,6 +423,6 @@ def not_found_page(path: str = "") -> Page:
     return Page(404, HTML_TYPE, _document("Not found | Demo Books", body), {})
 
 
-def build_site(products: int) -> Site:
-    """Build (lazily) the demo site with ``products`` products."""
-    return Site(products)
+def build_site(products: int, layout: str = "v1") -> Site:
+    """Build (lazily) the demo site with ``products`` products, in `layout`."""
+    return Site(products, layout)

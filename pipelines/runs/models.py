@@ -134,3 +134,17 @@ crawl_totals = sa.Table(
     sa.Column("name", sa.String(40), primary_key=True),            # pages_fetched, responses_2xx, ... (totals.py)
     sa.Column("value", sa.Float(53), nullable=False),              # a count, or epoch seconds for last_success_at
 )
+
+# The newest data-quality report of each crawl (pipelines/quality.py, in the stats of its StoreItems
+# runs): what /metrics reads for coverage and violations, one row per crawl whatever the history's
+# size. Kept by totals.record in the transaction that finishes the StoreItems run; the newest tick
+# wins (a backfill of an older tick does not replace it; a rerun of the same tick does).
+quality_latest = sa.Table(
+    "crawl_quality_latest", metadata,
+    sa.Column("crawl", sa.String(100), primary_key=True),
+    sa.Column("tick", sa.Float(53), nullable=False),               # the tick (its `at`), epoch seconds
+    sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("items", sa.BigInteger, nullable=False),
+    sa.Column("verdict", sa.String(10), nullable=False),            # ok, warn, fail
+    sa.Column("report", LongText, nullable=False),                 # JSON: coverage, monitors, baseline, schema
+)

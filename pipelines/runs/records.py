@@ -129,7 +129,7 @@ def finish(engine: Engine, run_id: int, *, status: str, now: datetime, error_typ
         ))
         row = conn.execute(sa.select(runs.c.family, runs.c.crawl, runs.c.started_at)
                            .where(runs.c.id == run_id)).first()
-        return [totals.Outcome(row.family, row.crawl, status, row.started_at, now, stats)] if row else []
+        return [totals.Outcome(row.family, row.crawl, status, row.started_at, now, stats, run_id)] if row else []
 
     totals.in_one_transaction(engine, change, f"run {run_id}")
 

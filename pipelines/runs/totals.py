@@ -6,6 +6,8 @@ outcomes in the same transaction as the outcome itself:
 - `crawl_run_totals`, a row per (task family, final status): outcomes, the
   sum and cumulative histogram buckets of their durations, and the newest
   outcome's end and duration;
+- `crawl_quality_latest`, a row per crawl: the newest tick's data-quality
+  report from the stats of its StoreItems run (coverage per field, monitors);
 - `crawl_crawl_totals`, a row per (crawl, name): pages fetched, bytes,
   retries, responses by status class, fetch failures by reason, items parsed,
   dropped and stored, from the `run_stats` of FetchPages, ParsePages and
@@ -47,6 +49,7 @@ from pipelines.runs.models import (  # noqa: F401 - DURATION_BUCKETS is part of 
     KILLED,
     bucket_column,
     crawl_totals,
+    quality_latest,
     run_totals,
     runs,
 )
@@ -79,6 +82,7 @@ class Outcome:
     started_at: datetime
     finished_at: datetime
     stats: str | dict | None = None
+    run_id: int | None = None
 
 
 def crawl_label(crawl: str) -> str:
@@ -149,6 +153,31 @@ def crawl_counts(family: str, stats: Any) -> dict[str, float]:
     return counts
 
 
+QUALITY_KEYS = ("coverage", "monitors", "baseline", "violations")
+
+
+def quality_row(crawl: str, run_id: int | None, stats: Any) -> dict[str, Any] | None:
+    """The crawl_quality_latest row of a StoreItems run's stats, or None without a quality report."""
+    if isinstance(stats, str):
+        try:
+            stats = json.loads(stats)
+        except ValueError:
+            return None
+    quality = stats.get("quality") if isinstance(stats, dict) else None
+    if not isinstance(quality, dict) or run_id is None:
+        return None
+    try:
+        tick = datetime.fromisoformat(str(quality["tick"]).replace("Z", "+00:00")).timestamp()
+        items = int(quality.get("items") or 0)
+    except (KeyError, TypeError, ValueError):
+        return None
+    schema = quality.get("schema") if isinstance(quality.get("schema"), dict) else None
+    report = {key: quality.get(key) for key in QUALITY_KEYS}
+    report["invalid_ratio"] = schema.get("ratio") if schema else None
+    return {"crawl": crawl, "tick": tick, "run_id": run_id, "items": items,
+            "verdict": str(quality.get("verdict") or "ok")[:10], "report": json.dumps(report, sort_keys=True)}
+
+
 def _items(value: Any) -> list[tuple[str, Any]]:
     return [(str(k), v) for k, v in value.items()] if isinstance(value, dict) else []
 
@@ -163,6 +192,7 @@ class Totals:
     def __init__(self) -> None:
         self.runs: dict[tuple[str, str], dict[str, Any]] = {}
         self.crawls: dict[tuple[str, str], float] = {}
+        self.quality: dict[str, dict[str, Any]] = {}
 
     def add(self, outcome: Outcome) -> None:
         if outcome.status not in FINAL:
@@ -184,6 +214,11 @@ class Totals:
         if not outcome.crawl:
             return
         crawl = crawl_label(outcome.crawl)
+        if outcome.family == "StoreItems":
+            row = quality_row(crawl, outcome.run_id, outcome.stats)
+            old = self.quality.get(crawl)
+            if row is not None and (old is None or (row["tick"], row["run_id"]) >= (old["tick"], old["run_id"])):
+                self.quality[crawl] = row
         counts = crawl_counts(outcome.family, outcome.stats)
         for name, value in counts.items():
             self.crawls[crawl, name] = self.crawls.get((crawl, name), 0) + value
@@ -197,6 +232,9 @@ class Totals:
 
     def crawl_rows(self) -> list[dict[str, Any]]:
         return [{"crawl": c, "name": n, "value": v} for (c, n), v in sorted(self.crawls.items())]
+
+    def quality_rows(self) -> list[dict[str, Any]]:
+        return [row for _, row in sorted(self.quality.items())]
 
 
 def _newer(ended: float, duration: int, last_ended: float, last_duration: int) -> bool:
@@ -216,6 +254,8 @@ def record(conn: Connection, outcomes: Iterable[Outcome]) -> None:
         conn.execute(_run_upsert(conn), totals.run_rows())
     if totals.crawls:
         conn.execute(_crawl_upsert(conn), totals.crawl_rows())
+    if totals.quality:
+        conn.execute(_quality_upsert(conn), totals.quality_rows())
 
 
 def _insert(conn: Connection, table: sa.Table) -> Any:
@@ -265,6 +305,17 @@ def _crawl_upsert(conn: Connection) -> Any:
     return _upsert(conn, crawl_totals, stmt, [("value", sa.case((is_max, newest), else_=t.value + new.value))])
 
 
+def _quality_upsert(conn: Connection) -> Any:
+    """The newest tick's row wins (ties: the later run, a rerun of the same tick)."""
+    t = quality_latest.c
+    stmt = _insert(conn, quality_latest)
+    new = _new(conn, stmt)
+    newer = sa.or_(new.tick > t.tick, sa.and_(new.tick == t.tick, new.run_id >= t.run_id))
+    # tick and run_id last: on MySQL the other assignments must still see the old ones.
+    names = ("items", "verdict", "report", "run_id", "tick")
+    return _upsert(conn, quality_latest, stmt, [(n, sa.case((newer, new[n]), else_=t[n])) for n in names])
+
+
 class _NotRecorded(Exception):
     pass
 
@@ -306,7 +357,7 @@ def rebuild(engine: Engine, batch: int = 10_000) -> int:
     crawl_runs), so no outcome recorded meanwhile is lost: finishing runs wait.
     """
     query = (sa.select(runs.c.family, runs.c.crawl, runs.c.status, runs.c.started_at, runs.c.finished_at,
-                       runs.c.stats)
+                       runs.c.stats, runs.c.id)
              .where(runs.c.status.in_(FINAL), runs.c.finished_at.is_not(None)))
     totals = Totals()
     read = 0
@@ -322,10 +373,13 @@ def rebuild(engine: Engine, batch: int = 10_000) -> int:
             read += len(rows)
         conn.execute(run_totals.delete())
         conn.execute(crawl_totals.delete())
+        conn.execute(quality_latest.delete())
         if totals.runs:
             conn.execute(run_totals.insert(), totals.run_rows())
         if totals.crawls:
             conn.execute(crawl_totals.insert(), totals.crawl_rows())
+        if totals.quality:
+            conn.execute(quality_latest.insert(), totals.quality_rows())
     return read
 
 
@@ -342,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.runs.totals",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--rebuild", action="store_true", required=True,
-                        help="recompute crawl_run_totals and crawl_crawl_totals from crawl_runs")
+                        help="recompute crawl_run_totals, crawl_crawl_totals and crawl_quality_latest from crawl_runs")
     parser.parse_args(argv)
     from pipelines.runs.records import engine_for  # noqa: PLC0415 - records imports this module
     from pipelines.runs.settings import history_url  # noqa: PLC0415

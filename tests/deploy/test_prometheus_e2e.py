@@ -9,7 +9,8 @@ Prometheus with deploy/prometheus/prometheus.yml and alerts.yml, its targets
 moved to the test's ports and its intervals to 1 s. Crawls: `shop` (the demo
 catalogue, fine) and `broken` (a required field no page has, so ParsePages
 fails), each run once by a schedule through the trigger daemon and once by
-the luigi CLI, and `unreachable` (its only page is a 404, so FetchPages
+the luigi CLI (shop with a [monitors] min_items it cannot reach: its ticks
+are done with warnings and CrawlDataQuality fires), and `unreachable` (its only page is a 404, so FetchPages
 fails) by the CLI; a third schedule is due next year (a next-due time, state
 new).
 
@@ -144,8 +145,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     faults = FaultServer().start()
     stack = Stack(prometheus=f"http://127.0.0.1:{free_port()}", webmon="", luigid=luigid, home=home)
     try:
-        luigid.write_spec(CRAWL, site.url, max_pages=200, start_urls=[
+        shop = luigid.write_spec(CRAWL, site.url, max_pages=200, start_urls=[
             site.url, f"{faults.url}/status/503?fail=1&key=e2e", f"{faults.url}/status/404"])
+        # A monitor every tick of shop breaks (30 products), one it keeps: CrawlDataQuality fires, warn only.
+        shop.write_text(shop.read_text() + "\n[monitors]\nmin_items = 1000\n\n[monitors.coverage]\ntitle = 1.0\n")
         broken = luigid.write_spec("broken", site.url, max_pages=200)
         broken.write_text(broken.read_text() + '\n[fields.isbn]\ncss = "td.isbn::text"\nrequired = true\n')
         luigid.write_spec("unreachable", f"{faults.url}/status/404")
@@ -272,6 +275,20 @@ def test_every_alert_rule_is_loaded_and_evaluates_without_error(stack: Stack) ->
         assert {"summary", "description", "dashboard"} <= set(rule["annotations"]), rule["name"]
     broken = {r["name"]: r.get("lastError") for r in rules if r["health"] != "ok"}
     assert not broken, broken
+
+
+def test_a_broken_data_quality_monitor_fires_crawl_data_quality(stack: Stack) -> None:
+    deadline = time.monotonic() + 30
+    firing: list[dict] = []
+    while time.monotonic() < deadline:
+        alerts = stack.api("/api/v1/alerts")["data"]["alerts"]
+        firing = [a["labels"] for a in alerts if a["labels"]["alertname"] == "CrawlDataQuality" and a["state"] == "firing"]
+        if firing:
+            break
+        time.sleep(0.5)
+    assert [(a["crawl"], a["monitor"]) for a in firing] == [(CRAWL, "min_items")], _targets(stack)
+    held = stack.query(f'crawl_quality_violation{{crawl="{CRAWL}",monitor="coverage.title"}}')["data"]["result"]
+    assert [s["value"][1] for s in held] == ["0"]
 
 
 def test_every_alert_expression_runs(stack: Stack) -> None:

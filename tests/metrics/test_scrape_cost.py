@@ -35,14 +35,14 @@ def test_a_scrape_makes_the_same_queries_at_10_and_1000_runs(runs: int, fresh: N
     seed(history, runs)
     with time_machine.travel(T0, tick=False), override_settings(LUIGID_URL="http://127.0.0.1:9"):
         # The first scrape also counts every run that ended before it (one aggregate query).
-        with num_queries(default=15, history=2):
-            # history: 1 crawl_run_totals, 2 crawl_crawl_totals
+        with num_queries(default=15, history=3):
+            # history: 1 crawl_run_totals, 2 crawl_crawl_totals, 3 crawl_quality_latest
             # webmon: 1 schedules, 2 queued backlog, 3 newest heartbeat, 4 cursor (none yet), 5 create it,
             # 6 highest run id, 7 schedule totals, 8 pending runs, 9 open runs, 10 aggregate of the ended runs;
             # 11 BEGIN, 12 claim the cursor, 13 write the totals, 14 remember the open runs, 15 COMMIT
             response = anonymous.get("/metrics", REMOTE_ADDR="127.0.0.1")
         assert response.status_code == 200
         assert b'crawl_schedule_runs_total{schedule="s0",state="success"}' in response.content
-        with num_queries(default=8, history=2):
+        with num_queries(default=8, history=3):
             # the same without changes: the cursor exists, nothing new to aggregate, nothing to write
             anonymous.get("/metrics", REMOTE_ADDR="127.0.0.1")

@@ -81,11 +81,12 @@ def test_its_queries_do_not_grow_with_the_number_of_runs_or_crawls(
     client: Client, history: HistorySeed, num_queries, crawls: int
 ) -> None:
     seed_crawls(history, crawls=crawls, ticks=3 if crawls == 2 else 30 // 2)
-    with num_queries(default=2, history=6):
+    with num_queries(default=2, history=7):
         # default: 1. the session, 2. the user
         # history: 1. crawl names (index skip-scan), 2. the newest runs of each crawl (one UNION ALL),
         # 3. the last success of each crawl (one UNION ALL), 4. 7-day runs per crawl (index only),
-        # 5. 7-day runs per crawl that are not done (status index), 6. recent failures
+        # 5. 7-day runs per crawl that are not done (status index), 6. recent failures,
+        # 7. the stats of each crawl's newest done StoreItems and RunCrawl (primary keys: warnings?)
         response = client.get("/")
     assert response.status_code == 200
     assert len(response.context["crawls"]) == crawls

@@ -1,17 +1,20 @@
-"""Task and crawl metrics from the totals tables of the history DB (two queries, a few rows each).
+"""Task and crawl metrics from the totals tables of the history DB (three queries, a few rows each).
 
 The workers keep `crawl_run_totals` and `crawl_crawl_totals` in the transaction
 that records each outcome (pipelines/runs/totals.py), so what a scrape reads
 does not grow with crawl_runs. Labels come from those rows: task families and
-crawl names, both bounded by the code and the specs.
+crawl names, both bounded by the code and the specs; the data-quality series
+(`quality_families`) come from `crawl_quality_latest`, one row per crawl with
+its newest tick's report, labelled by crawl × spec field or monitor.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
@@ -29,7 +32,64 @@ def families() -> list[Metric]:
         run_rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         cursor.execute("SELECT crawl, name, value FROM crawl_crawl_totals")
         crawl_rows = cursor.fetchall()
-    return task_families(run_rows) + crawl_families(crawl_rows)
+    return task_families(run_rows) + crawl_families(crawl_rows) + quality_families(quality_rows())
+
+
+QUALITY_COLUMNS = ("crawl", "tick", "items", "verdict", "report")
+
+
+def quality_rows() -> list[dict[str, Any]]:
+    """crawl_quality_latest, or nothing on a history whose workers have not created it yet (an upgrade)."""
+    try:
+        with connections[HISTORY_ALIAS].cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(QUALITY_COLUMNS)} FROM crawl_quality_latest")
+            return [dict(zip(QUALITY_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+    except DatabaseError:
+        return []
+
+
+def quality_families(rows: list[dict[str, Any]]) -> list[Metric]:
+    """The newest tick's data quality of each crawl (pipelines/quality.py): gauges, so an alert holds
+    while the newest tick broke a monitor and clears with the next good tick."""
+    tick = GaugeMetricFamily("crawl_quality_tick_timestamp_seconds",
+                             "The tick (its logical time) of the newest data-quality report of the crawl.",
+                             labels=["crawl"])
+    items = GaugeMetricFamily("crawl_quality_items", "Items the newest tick of the crawl stored.", labels=["crawl"])
+    change = GaugeMetricFamily("crawl_quality_item_change_ratio",
+                               "The newest tick's item count against the median of the crawl's last 5 stored "
+                               "ticks: (items - median) / median; absent without earlier ticks.", labels=["crawl"])
+    coverage = GaugeMetricFamily("crawl_quality_coverage_ratio",
+                                 "Share of the newest tick's items with the field non-empty, per spec field.",
+                                 labels=["crawl", "field"])
+    invalid = GaugeMetricFamily("crawl_quality_invalid_ratio",
+                                "Share of the newest tick's items that do not match the crawl's JSON Schema "
+                                "(crawls with a schema only).", labels=["crawl"])
+    violation = GaugeMetricFamily("crawl_quality_violation",
+                                  "1 when the newest tick broke the monitor of the spec's [monitors], 0 when it "
+                                  "held (monitor: min_items, max_item_drop, max_invalid_ratio, coverage.<field>).",
+                                  labels=["crawl", "monitor"])
+    for row in sorted(rows, key=lambda r: str(r["crawl"])):
+        crawl = str(row["crawl"])
+        try:
+            report = json.loads(row["report"] or "{}")
+        except ValueError:
+            report = {}
+        if not isinstance(report, dict):
+            report = {}
+        tick.add_metric([crawl], float(row["tick"]))
+        items.add_metric([crawl], float(row["items"]))
+        baseline = report.get("baseline")
+        if isinstance(baseline, dict) and isinstance(baseline.get("change"), (int, float)):
+            change.add_metric([crawl], float(baseline["change"]))
+        for field, value in sorted((report.get("coverage") or {}).items()):
+            if isinstance(value, (int, float)):
+                coverage.add_metric([crawl, str(field)], float(value))
+        if isinstance(report.get("invalid_ratio"), (int, float)):
+            invalid.add_metric([crawl], float(report["invalid_ratio"]))
+        for check in report.get("monitors") or []:
+            if isinstance(check, dict) and "monitor" in check:
+                violation.add_metric([crawl, str(check["monitor"])], 0.0 if check.get("ok") else 1.0)
+    return [tick, items, change, coverage, invalid, violation]
 
 
 def task_families(rows: list[dict[str, Any]]) -> list[Metric]:

@@ -152,3 +152,49 @@ def gantt(
             w = max((end - start).total_seconds() * scale, 2.0)
         bars.append(GanttBar(family, status, _n(x), _n(w), i * row_height, title, href))
     return Gantt(width, len(rows) * row_height, label_width, bars)
+
+
+@dataclass(frozen=True)
+class GridCell:
+    x: int
+    y: int
+    css: str
+    title: str
+    href: str | None
+
+
+@dataclass(frozen=True)
+class CoverageGrid:
+    width: int
+    height: int
+    size: int
+    label_width: int
+    rows: list[tuple[int, str]]  # (y of the label's baseline, field)
+    cells: list[GridCell]
+
+
+COVERAGE_STEPS = ((1.0, "cov-full"), (0.95, "cov-high"), (0.8, "cov-mid"), (0.5, "cov-low"))
+
+
+def coverage_css(ratio: float | None) -> str:
+    """The colour class of a coverage ratio: full, >= 95%, >= 80%, >= 50%, below; none when not measured."""
+    if ratio is None:
+        return "cov-none"
+    return next((css for floor, css in COVERAGE_STEPS if ratio >= floor), "cov-bad")
+
+
+def coverage_grid(
+    fields: Sequence[str], ticks: Sequence[tuple[str, str | None, dict[str, float | None]]],
+    size: int = 14, gap: int = 2, label_width: int = 140,
+) -> CoverageGrid:
+    """A row per field, a column per tick (oldest first): (tick label, link, {field: coverage})."""
+    cells = []
+    for column, (label, href, coverage) in enumerate(ticks):
+        for row, name in enumerate(fields):
+            ratio = coverage.get(name)
+            shown = "not measured" if ratio is None else f"{ratio:.1%}"
+            cells.append(GridCell(label_width + column * (size + gap), row * (size + gap), coverage_css(ratio),
+                                  f"{label}: {name} {shown}", href))
+    rows = [(row * (size + gap) + size - 3, name) for row, name in enumerate(fields)]
+    width = label_width + max(len(ticks), 1) * (size + gap)
+    return CoverageGrid(width, max(len(fields), 1) * (size + gap), size, label_width, rows, cells)

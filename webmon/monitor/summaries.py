@@ -9,7 +9,7 @@ from typing import Any
 
 from webmon.history.queries import percentile
 from webmon.history.runs import STALE, json_object
-from webmon.history.ticks import BAD, DONE, FINISHED, RUNNING, Tick, group_ticks
+from webmon.history.ticks import BAD, DONE, FINISHED, LAST_STAGE, RUNNING, WRAPPER, Tick, group_ticks
 from webmon.monitor.charts import Spark, sparkline
 
 SPARK_TICKS = 20
@@ -34,6 +34,8 @@ class CrawlRow:
     finished: int  # finished runs behind the rate
     spark: Spark | None
     next_run: datetime | None = None  # once scheduling exists
+    # The newest tick's StoreItems and RunCrawl runs when that tick is done: their stats may carry warnings.
+    done_runs: tuple[int, ...] = ()
 
 
 def tick_durations(ticks: Sequence[Tick], now: datetime, n: int) -> list[tuple[Tick, float]]:
@@ -66,6 +68,9 @@ def crawl_rows(
         else:  # families outside the crawl chain: one point per run
             values = [r.duration(now).total_seconds() for r in reversed(runs[:SPARK_TICKS]) if r.status in FINISHED]
         crawl_counts = counts.get(name, {})
+        done_runs = ()
+        if ticks and status == DONE:
+            done_runs = tuple(r.id for f, r in ticks[0].latest.items() if f in (LAST_STAGE, WRAPPER))
         rows.append(
             CrawlRow(
                 name=name,
@@ -75,9 +80,20 @@ def crawl_rows(
                 rate=success_rate(crawl_counts),
                 finished=sum(crawl_counts.get(s, 0) for s in FINISHED),
                 spark=sparkline(values),
+                done_runs=done_runs,
             )
         )
     return rows
+
+
+WARNED = "warned"  # the overview's status of a crawl whose newest tick is done with data-quality warnings
+
+
+def mark_warned(rows: Sequence[CrawlRow], warned: set[int]) -> None:
+    """A done newest tick whose StoreItems or RunCrawl run has warnings in its stats shows as warned."""
+    for row in rows:
+        if row.last_status == DONE and warned.intersection(row.done_runs):
+            row.last_status = WARNED
 
 
 def day_css(counts: dict[str, int]) -> str:
@@ -168,15 +184,17 @@ class StoreRow:
     items: int | None
     new: int | None
     changed: int | None
+    quality: Quality | None = None
 
 
 def store_rows(runs: Sequence[Any]) -> list[StoreRow]:
-    """Items stored by each run of the last stage, from its stats (absent counts are None)."""
+    """Items stored by each run of the last stage, from its stats (absent counts are None), with its quality."""
     rows = []
     for run in runs:
         stats = json_object(run.stats)
         counts = [stats.get(key) for key in ("items", "new", "changed")]
-        rows.append(StoreRow(run, *[c if isinstance(c, int) and not isinstance(c, bool) else None for c in counts]))
+        rows.append(StoreRow(run, *[c if isinstance(c, int) and not isinstance(c, bool) else None for c in counts],
+                             quality=quality_of(stats)))
     return rows
 
 
@@ -201,3 +219,89 @@ def family_lines(
     by_luigi = {f.family: f for f in luigi}
     by_runs = {row.family: row for row in family_window_rows(windows, run_cap)}
     return [FamilyLine(name, by_luigi.get(name), by_runs.get(name), task_cap) for name in names]
+
+
+# -- data quality (pipelines/quality.py: the `quality` report in a StoreItems run's stats) ------------
+
+
+@dataclass
+class QualityCheck:
+    """One monitor of the spec applied to a tick."""
+
+    monitor: str
+    value: float | None
+    limit: float
+    ok: bool
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.monitor != "min_items"
+
+
+@dataclass
+class CoverageLine:
+    field: str
+    ratio: float | None
+    check: QualityCheck | None  # the field's coverage monitor, when the spec has one
+
+
+@dataclass
+class Quality:
+    """A tick's data-quality report, as the run page and the crawl page show it."""
+
+    verdict: str  # ok, warn, fail
+    items: int
+    baseline: dict[str, Any] | None
+    coverage: list[CoverageLine]
+    checks: list[QualityCheck]  # every monitor but the coverage ones
+    schema: dict[str, Any] | None
+    violations: list[str]
+
+    @property
+    def warned(self) -> bool:
+        return self.verdict == "warn"
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict == "fail"
+
+    @property
+    def verdict_text(self) -> str:
+        return {"ok": "every monitor held", "warn": "done with warnings", "fail": "failed"}.get(self.verdict,
+                                                                                             self.verdict)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def quality_of(stats: dict[str, Any]) -> Quality | None:
+    """The `quality` report in a run's stats, or None (another stage, or a run from before reports)."""
+    report = stats.get("quality")
+    if not isinstance(report, dict) or "coverage" not in report:
+        return None
+    checks = []
+    for raw in report.get("monitors") or []:
+        if isinstance(raw, dict) and isinstance(raw.get("monitor"), str) and _number(raw.get("limit")) is not None:
+            checks.append(QualityCheck(raw["monitor"], _number(raw.get("value")), float(raw["limit"]),
+                                       bool(raw.get("ok"))))
+    by_field = {c.monitor.removeprefix("coverage."): c for c in checks if c.monitor.startswith("coverage.")}
+    coverage = [CoverageLine(str(name), _number(ratio), by_field.get(str(name)))
+                for name, ratio in (report.get("coverage") or {}).items()]
+    baseline = report.get("baseline") if isinstance(report.get("baseline"), dict) else None
+    schema = report.get("schema") if isinstance(report.get("schema"), dict) else None
+    items = report.get("items")
+    return Quality(
+        verdict=str(report.get("verdict") or "ok"),
+        items=items if isinstance(items, int) else 0,
+        baseline=baseline,
+        coverage=coverage,
+        checks=[c for c in checks if not c.monitor.startswith("coverage.")],
+        schema=schema,
+        violations=[str(v) for v in report.get("violations") or []],
+    )
+
+
+def has_warnings(stats_text: str | None) -> bool:
+    """Whether a run's stats carry `warnings` (a tick done with warnings: pipelines/tasks.py)."""
+    return bool(json_object(stats_text).get("warnings"))

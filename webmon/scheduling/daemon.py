@@ -28,7 +28,9 @@ nothing. Every step is safe with several daemons on one database:
   `host_lost_after`, and no run record of the run beats) are queued again,
   so a daemon of another host runs them (`_take_over`).
 - `late`: schedules whose tick passed its grace period without a success.
-- `notify`: notices for down and recovered schedules.
+- `notify`: notices for down and recovered schedules, and for ticks whose
+  items broke their crawl's [monitors] (recorded when a run's attempt ends:
+  quality.py).
 - `sweep`: every few seconds, run records of dead workers are marked killed
   (pipelines/runs/sweep.py: same-host pids that are gone at once, other
   hosts by a stale heartbeat), with no task having to start.
@@ -403,9 +405,10 @@ class Trigger:
                 reason += f": {line}"
         if state != ScheduledRun.SUCCESS and run.attempts <= schedule.retries and not lost:
             retry_at = now + schedule.retry_delay(run.attempts)
-            ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.RUNNING).update(
-                state=ScheduledRun.QUEUED, exit_code=code, not_before=retry_at, pid=None,
-                reason=f"{reason}; retry {run.attempts} of {schedule.retries} at {retry_at:%H:%M:%S}")
+            if ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.RUNNING).update(
+                    state=ScheduledRun.QUEUED, exit_code=code, not_before=retry_at, pid=None,
+                    reason=f"{reason}; retry {run.attempts} of {schedule.retries} at {retry_at:%H:%M:%S}"):
+                self._data_quality(run, now)  # at the first attempt that stored, not after the last retry
             log.info("%s: %s; retrying at %s", run, reason, retry_at)
             return
         updated = ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.RUNNING).update(
@@ -415,7 +418,17 @@ class Trigger:
             if state == ScheduledRun.SUCCESS:
                 Schedule.objects.filter(pk=schedule.pk).update(last_success=now)
             states.record_outcome(schedule, run, now)
+            self._data_quality(run, now)
             log.info("%s: %s %s", run, state, reason)
+
+    def _data_quality(self, run: ScheduledRun, now: datetime) -> None:
+        """The tick's data-quality notice, once per ScheduledRun (quality.py)."""
+        from webmon.scheduling import quality
+
+        try:
+            quality.record(run, now)
+        except Exception:  # noqa: BLE001 - a notice must not cost the run its outcome
+            log.exception("%s: data-quality check failed", run)
 
     # -- adopt: runs of daemons that stopped ----------------------------------
     def adopt(self, now: datetime) -> bool:

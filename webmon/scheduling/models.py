@@ -308,13 +308,18 @@ class ScheduledRun(models.Model):
 
 
 class ScheduleEvent(models.Model):
-    """A change of a schedule's state, with the reason; notices are sent for some."""
+    """A change of a schedule's state, with the reason; notices are sent for some.
+
+    One kind changes no state: reason `data_quality` (old state = new state), a tick whose items broke
+    its crawl's [monitors] (quality.py); at most one per ScheduledRun, which the database enforces.
+    """
 
     schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=utcnow)
     old_state = models.CharField(max_length=10)
     new_state = models.CharField(max_length=10)
-    reason = models.CharField(max_length=20)  # failed, missed, timed_out, recovered, paused, resumed, late
+    # failed, missed, timed_out, recovered, paused, resumed, late, data_quality
+    reason = models.CharField(max_length=20)
     detail = models.TextField(blank=True)
     run = models.ForeignKey(ScheduledRun, null=True, blank=True, on_delete=models.SET_NULL)
     notified_at = models.DateTimeField(null=True, blank=True)
@@ -322,6 +327,11 @@ class ScheduleEvent(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["notified_at", "at"])]
+        constraints = [
+            # Two daemons (or two attempts of one run) never record a tick's data-quality notice twice.
+            models.UniqueConstraint(fields=["run"], condition=models.Q(reason="data_quality"),
+                                    name="uq_event_data_quality_per_run"),
+        ]
 
 
 class Delivery(models.Model):

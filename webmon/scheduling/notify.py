@@ -1,15 +1,17 @@
-"""Notices of schedules going down and recovering: by email and by webhook.
+"""Notices of schedules going down and recovering, and of ticks with data-quality violations: by email and
+by webhook.
 
 `send_pending(now)` is the step the trigger daemon calls (like Healthchecks'
-`sendalerts`): it finds events with new state "down" or reason "recovered"
-that were not notified, claims each with one conditional UPDATE of
+`sendalerts`): it finds events with new state "down", reason "recovered" or
+reason "data_quality" (quality.py: the state does not change) that were not notified, claims each with one conditional UPDATE of
 `notified_at` (two daemons never send the same notice twice), and delivers it
 to each of the schedule's channels, recording a Delivery per channel. A
 channel that fails is recorded with its error and does not stop the others.
 
 Webhook payloads (`Channel.payload_format`):
 - json:     {"schedule", "task", "crawl", "state", "reason", "detail", "run_url", "at"}
-            (task: the schedule's task class; crawl: empty for a task that is no crawl)
+            (task: the schedule's task class; crawl: empty for a task that is no crawl; for
+            data_quality also "verdict" (warn or fail) and "violations", a list of sentences)
 - slack:    {"text", "blocks"}  (an incoming-webhook message)
 - dingtalk: {"msgtype": "markdown", "markdown": {"title", "text"}}  (a custom robot)
 
@@ -31,6 +33,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from webmon.scheduling.models import Channel, Delivery, Schedule, ScheduleEvent
+from webmon.scheduling.quality import DATA_QUALITY
 
 WEBHOOK_TIMEOUT = 5.0  # seconds; a slow receiver must not hold up the daemon's loop
 BATCH = 100  # events per call; the next call takes the rest
@@ -72,7 +75,24 @@ class Notice:
         )
 
     @property
+    def is_quality(self) -> bool:
+        return self.reason == DATA_QUALITY
+
+    @property
+    def verdict(self) -> str:
+        """warn or fail: the first line of a data_quality event's detail."""
+        return self.detail.split("\n", 1)[0] if self.is_quality else ""
+
+    @property
+    def violations(self) -> list[str]:
+        return [line for line in self.detail.split("\n")[1:] if line] if self.is_quality else []
+
+    @property
     def headline(self) -> str:
+        if self.is_quality:
+            n = len(self.violations)
+            what = "tick failed" if self.verdict == "fail" else "tick done with warnings"
+            return f"{self.schedule}: data quality, {n} monitor{'s' if n != 1 else ''} broken ({what})"
         if self.state == Schedule.DOWN:
             return f"{self.schedule} is DOWN: {self.reason.replace('_', ' ')}"
         return f"{self.schedule} is UP again: {self.reason}"
@@ -81,7 +101,9 @@ class Notice:
         lines = [f"Crawl: {self.crawl}" if self.crawl else f"Task: {self.task}"]
         if self.tick is not None:
             lines.append(f"Tick: {self.tick:%Y-%m-%d %H:%M} UTC")
-        if self.detail:
+        if self.is_quality:
+            lines += [f"Violation: {v}" for v in self.violations]
+        elif self.detail:
             lines.append(f"Error: {self.detail}")
         lines.append(f"At: {self.at:%Y-%m-%d %H:%M:%S} UTC")
         return lines
@@ -91,7 +113,7 @@ def send_pending(now: datetime) -> int:
     """Send the notices not sent yet; how many events this call claimed and sent."""
     pending = (
         ScheduleEvent.objects.filter(notified_at__isnull=True)
-        .filter(Q(new_state=Schedule.DOWN) | Q(reason="recovered"))
+        .filter(Q(new_state=Schedule.DOWN) | Q(reason="recovered") | Q(reason=DATA_QUALITY))
         .select_related("schedule", "run")
         .order_by("at", "id")[:BATCH]
     )
@@ -147,7 +169,7 @@ def payload(fmt: str, notice: Notice) -> dict[str, Any]:
         # DingTalk robots with a keyword filter need the keyword in the text: "crawlops" is.
         text = "\n\n".join([f"### [crawlops] {notice.headline}", *notice.lines(), f"[Open the run]({notice.run_url})"])
         return {"msgtype": "markdown", "markdown": {"title": f"[crawlops] {notice.headline}", "text": text}}
-    return {
+    body = {
         "schedule": notice.schedule,
         "task": notice.task,
         "crawl": notice.crawl,
@@ -157,6 +179,9 @@ def payload(fmt: str, notice: Notice) -> dict[str, Any]:
         "run_url": notice.run_url,
         "at": notice.at.isoformat(),
     }
+    if notice.is_quality:
+        body.update(detail="; ".join(notice.violations), verdict=notice.verdict, violations=notice.violations)
+    return body
 
 
 def post_webhook(url: str, body: dict[str, Any]) -> str | None:

@@ -1,4 +1,4 @@
-"""Crawl detail: duration trend, 90-day calendar, failures, items stored per run."""
+"""Crawl detail: duration trend, 90-day calendar, failures, items stored per run, data quality per tick."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from webmon.history.models import CrawlRun
 from webmon.history.ticks import group_ticks
-from webmon.monitor.charts import bar_chart, calendar
+from webmon.monitor.charts import bar_chart, calendar, coverage_grid
 from webmon.monitor.clock import Clock
 from webmon.monitor.sources import Sources
-from webmon.monitor.summaries import calendar_days, store_rows, tick_durations
+from webmon.monitor.summaries import StoreRow, calendar_days, store_rows, tick_durations
 from webmon.monitor.templatetags.monitor import human
 
 NEWEST_RUNS = 400  # run records read for the trend (about 100 ticks of four tasks)
@@ -21,6 +21,7 @@ TREND_TICKS = 100
 CALENDAR_DAYS = 90
 FAILURES = 20
 STORES = 50
+QUALITY_TICKS = 30  # of the STORES runs read: the newest with a quality report, in the data-quality charts
 
 
 def crawl_detail(request: HttpRequest) -> HttpResponse:
@@ -60,6 +61,7 @@ def crawl_detail(request: HttpRequest) -> HttpResponse:
         ],
         top_label=f"{max((row.items or 0 for row in stores), default=0):,} items",
     )
+    quality = quality_charts(stores)
     return render(
         request,
         "monitor/crawl.html",
@@ -76,5 +78,41 @@ def crawl_detail(request: HttpRequest) -> HttpResponse:
             "failures": failures,
             "stores": stores,
             "items": items,
+            **quality,
         },
     )
+
+
+def quality_charts(stores: list[StoreRow]) -> dict[str, object]:
+    """The data-quality section: items per tick coloured by verdict, and coverage per field and tick.
+
+    From the StoreItems runs the page reads anyway (their stats hold the reports): no query of its own.
+    """
+    rows = [row for row in reversed(stores) if row.quality is not None][-QUALITY_TICKS:]
+    if not rows:
+        return {"quality_ticks": 0}
+    fields: list[str] = []
+    for row in rows:
+        fields += [line.field for line in row.quality.coverage if line.field not in fields]  # type: ignore[union-attr]
+    verdict_css = {"ok": "bar-items", "warn": "bar-warn", "fail": "bar-failed"}
+    bars = []
+    ticks = []
+    for row in rows:
+        q = row.quality
+        assert q is not None
+        when = f"{row.run.started_at:%Y-%m-%d %H:%M} UTC"
+        href = reverse("monitor:run", args=[row.run.id])
+        change = q.baseline.get("change") if q.baseline else None
+        versus = f", {change:+.0%} against the median of the last ticks" if isinstance(change, (int, float)) else ""
+        broken = f"; {len(q.violations)} monitor(s) broken ({q.verdict})" if q.violations else ""
+        bars.append((q.items, verdict_css.get(q.verdict, "bar-items"), f"{when}: {q.items:,} items{versus}{broken}",
+                     href))
+        ticks.append((when, href, {line.field: line.ratio for line in q.coverage}))
+    latest = rows[-1].quality
+    return {
+        "quality_ticks": len(rows),
+        "quality_items": bar_chart(bars, top_label=f"{max(q for q, *_ in bars):,} items", height=100),
+        "coverage": coverage_grid(fields, ticks),
+        "quality_latest": latest,
+        "quality_latest_run": rows[-1].run,
+    }

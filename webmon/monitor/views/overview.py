@@ -16,7 +16,7 @@ from webmon.history.tasks import TaskFilter
 from webmon.monitor import luigid
 from webmon.monitor.clock import Clock
 from webmon.monitor.sources import Sources
-from webmon.monitor.summaries import crawl_rows
+from webmon.monitor.summaries import crawl_rows, has_warnings, mark_warned
 
 MAX_CRAWLS = 200  # rows of the overview (alphabetical); more crawls: use the runs list
 NEWEST_RUNS = 60  # per crawl: the last status, and the ticks of the sparkline
@@ -42,13 +42,18 @@ def overview(request: HttpRequest) -> HttpResponse:
         else []
     )
     running = sources.luigid(luigid.running_tasks, None)
+    rows = crawl_rows(names, newest, successes, counts, clock.now, clock.stale_after)
+    done_runs = [run_id for row in rows for run_id in row.done_runs]
+    if done_runs:  # the stats of at most two runs per crawl: is its newest tick done with warnings?
+        stats = sources.runs(lambda: list(runs.filter(id__in=done_runs).values_list("id", "stats")), [])
+        mark_warned(rows, {run_id for run_id, text in stats if has_warnings(text)})
     return render(
         request,
         "monitor/overview.html",
         {
             "clock": clock,
             "banners": sources.banners,
-            "crawls": crawl_rows(names, newest, successes, counts, clock.now, clock.stale_after),
+            "crawls": rows,
             "max_crawls": MAX_CRAWLS,
             "running": running,
             "failures": failures,

@@ -8,12 +8,14 @@ from django.urls import reverse
 
 from webmon.history.models import CrawlRun, CrawlRunLog, TaskEvent
 from webmon.history.queries import collector_paused
+from webmon.history.runs import json_object
 from webmon.monitor import luigid
 from webmon.monitor.clock import Clock
 from webmon.monitor.forms import LogFilterForm
 from webmon.monitor.rungraph import lone_graph, run_graph
 from webmon.monitor.runparts import LINE_HEAD, LOG_PAGE, LogView, chain, event_window
 from webmon.monitor.sources import Sources
+from webmon.monitor.summaries import quality_of
 from webmon.monitor.views.common import query_with
 
 MAX_ATTEMPTS = 200  # run records of one tick read for the chain and the attempts list
@@ -64,6 +66,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 else None,
                 "luigid_task": sources.luigid(lambda: _luigid_state(run.task_id), None) if run.is_running else None,
                 "visualiser_url": luigid.visualiser_url(run.task_id),
+                "quality": quality_of(json_object(run.stats)),
             }
         )
     context["banners"] = sources.banners

@@ -1,0 +1,81 @@
+"""Data-quality notices: a tick that broke its crawl's [monitors] fires the schedule's notices once.
+
+The trigger daemon calls `record(run, now)` each time an attempt of a crawl's
+ScheduledRun ends (daemon.Trigger._finish). It reads the run records of that
+ScheduledRun in the history DB (crawl_run_deps.scheduled_run, then the newest
+StoreItems record with a quality report in its stats: pipelines/quality.py)
+and, when the report lists violations, writes one ScheduleEvent with reason
+`data_quality`: the schedule's state does not change (old = new state), the
+detail is the verdict on its first line and one violation per line after.
+notify.send_pending() sends it like a down notice, to every channel once.
+
+Exactly once per ScheduledRun whatever happens: a retry finds the event of the
+first attempt (the StoreItems record is the same one), and two daemons that
+race are stopped by the partial unique index on (run) for this reason.
+A tick that both fails ("fail") and takes the schedule down sends the down
+notice too: that one says the schedule is down, this one what the data broke.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, transaction
+
+from webmon.scheduling.models import ScheduledRun, ScheduleEvent
+
+log = logging.getLogger("webmon.scheduling")
+
+DATA_QUALITY = "data_quality"
+STORE_FAMILY = "StoreItems"
+NEWEST_STORES = 5  # StoreItems records of one ScheduledRun read (one per attempt that stored)
+DETAIL_MAX = 4000
+
+
+def tick_report(run: ScheduledRun) -> dict[str, Any] | None:
+    """The quality report (with monitors, violations, verdict) of the tick `run` stored, or None."""
+    from webmon.history.deps import CrawlRunDeps  # noqa: PLC0415 - the history app loads after this one
+
+    stats = (CrawlRunDeps.objects.filter(scheduled_run=run.pk, run__family=STORE_FAMILY)
+             .order_by("-run_id").values_list("run__stats", flat=True)[:NEWEST_STORES])
+    for text in stats:
+        try:
+            data = json.loads(text or "")
+        except ValueError:
+            continue
+        quality = data.get("quality") if isinstance(data, dict) else None
+        if isinstance(quality, dict):
+            return quality
+    return None
+
+
+def detail(quality: dict[str, Any]) -> str:
+    lines = [str(quality.get("verdict") or "warn"), *(str(v) for v in quality.get("violations") or [])]
+    text = "\n".join(lines)
+    return text if len(text) <= DETAIL_MAX else text[: DETAIL_MAX - 1] + "…"
+
+
+def record(run: ScheduledRun, now: datetime) -> ScheduleEvent | None:
+    """The tick's data_quality event, written the first time its report shows violations; else None."""
+    schedule = run.schedule
+    if not schedule.is_crawl or ScheduleEvent.objects.filter(run=run, reason=DATA_QUALITY).exists():
+        return None
+    try:
+        quality = tick_report(run)
+    except DatabaseError as exc:  # the history DB is down: this attempt's notice is lost, the run is not
+        log.warning("%s: cannot read its run records for data quality: %s", run, str(exc).splitlines()[0][:200])
+        return None
+    if not quality or not quality.get("violations"):
+        return None
+    state = schedule.__class__.objects.filter(pk=schedule.pk).values_list("state", flat=True).first() or schedule.state
+    try:
+        with transaction.atomic():
+            event = ScheduleEvent.objects.create(schedule=schedule, at=now, old_state=state, new_state=state,
+                                                 reason=DATA_QUALITY, detail=detail(quality), run=run)
+    except IntegrityError:
+        return None  # another daemon recorded it first
+    log.info("%s: data quality, %d violation(s)", run, len(quality["violations"]))
+    return event
