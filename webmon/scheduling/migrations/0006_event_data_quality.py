@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scheduling', '0004_run_host_losses'),
+        ('scheduling', '0005_daemonheartbeat_slots'),
     ]
 
     operations = [
