@@ -13,7 +13,7 @@ capture (the last lines are written), then record the outcome, the error
 (type, message, whole traceback, masked) and the stage's `run_stats`.
 
 First of all, the task's status reporter is replaced by a StatusRelay
-(status.py): status messages, progress and the tracking URL go to luigid from
+(status.py): status messages and progress go to luigid from
 a thread of their own, so a luigid that is away (restarted) neither stalls the
 task nor fails it; on exit the relay is flushed (a few seconds at most).
 
@@ -127,7 +127,7 @@ class RunContext:
         self._record_deps()
 
         self.tracking_url = f"{str(settings.webmon_url).rstrip('/')}/runs/{self.run_id}/"
-        self.process.status_reporter.update_tracking_url(self.tracking_url)  # the relay sends it
+        self.process.status_reporter.update_tracking_url(self.tracking_url)  # sent now (status.py says why)
 
     def _record_deps(self) -> None:
         """The dependency record; requires() failing or hanging costs the run only this record."""

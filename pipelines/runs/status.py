@@ -1,4 +1,4 @@
-"""StatusRelay: a task's status message, progress and tracking URL reach luigid from a thread of their own.
+"""StatusRelay: a task's status message and progress reach luigid from a thread of their own.
 
 luigi's TaskStatusReporter makes each `set_status_message` /
 `set_progress_percentage` / `set_tracking_url` a blocking RPC inside the
@@ -11,13 +11,15 @@ longer than the retries.
 RunContext puts a StatusRelay in the reporter's place for each attempt. The
 task's calls only record the latest value of each (newer replaces older; a
 status line is worth sending only while it is the latest) and return at once;
-one thread sends them, in the order tracking URL, message, progress, through
+one thread sends them, message before progress, through
 the worker's own luigid client (same retries). A send that still fails is
 logged once per outage and tried again with the latest values. `close()` at
 the end of the attempt waits (at most `flush_seconds`) until what is left has
 been sent, so luigid shows the task's last message when the worker reports it
 done; after that the thread goes on alone, and dies with the process.
-`decrease_running_resources` and `report_task_statistics` stay synchronous.
+`decrease_running_resources`, `report_task_statistics` and the tracking URL
+stay synchronous: luigi sends a tracking URL as add_task(status=RUNNING),
+which must never reach luigid after the task's DONE.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ log = logging.getLogger("luigi-interface")
 
 FLUSH_SECONDS = 5.0
 PAUSE_AFTER_FAILURE = 1.0  # seconds; the client has already waited through its retries
-_FIELDS = ("tracking_url", "message", "percent")
+_FIELDS = ("message", "percent")
 
 
 class StatusRelay:
@@ -50,7 +52,16 @@ class StatusRelay:
     # -- what luigi forwards to the task --------------------------------------------------
 
     def update_tracking_url(self, tracking_url: str) -> None:
-        self._put("tracking_url", tracking_url)
+        """Sent now, from the task's own thread, never later: luigi sends a tracking URL as
+        add_task(status=RUNNING), so one arriving after the worker reported the task DONE would make it
+        RUNNING again, and luigid hands a RUNNING task its worker does not run back to that worker (a
+        second run, seen with --workers 2, where the child's context ends after the parent reported).
+        A failure is logged, and the task goes on."""
+        try:
+            self._reporter.update_tracking_url(tracking_url)
+        except Exception as exc:  # noqa: BLE001 - luigid away: the link is missing in luigid, nothing else
+            log.warning("could not send this task's tracking URL to luigid (%s: %s); the task goes on",
+                        type(exc).__name__, exc)
 
     def update_status_message(self, message: str) -> None:
         self._put("message", message)
@@ -117,9 +128,7 @@ class StatusRelay:
                 continue
             value = batch.pop(field)
             try:
-                if field == "tracking_url":
-                    self._reporter.update_tracking_url(value)
-                elif field == "message":
+                if field == "message":
                     self._reporter.update_status_message(value)
                 else:
                     self._reporter.update_progress_percentage(value)
