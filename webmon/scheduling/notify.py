@@ -153,12 +153,13 @@ def send_email(target: str, notice: Notice) -> str | None:
 
 def payload(fmt: str, notice: Notice) -> dict[str, Any]:
     """The JSON body of a webhook in format `fmt` (json, slack or dingtalk)."""
+    open_run = _("Open the run")
     if fmt == Channel.SLACK:
         text = "\n".join(
             [
                 f"*{_slack(notice.headline)}*",
                 *(_slack(line) for line in notice.lines()),
-                f"<{notice.run_url}|{_slack(_('Open the run'))}>",
+                f"<{notice.run_url}|{_slack(open_run)}>",
             ]
         )
         return {
@@ -167,7 +168,7 @@ def payload(fmt: str, notice: Notice) -> dict[str, Any]:
         }
     if fmt == Channel.DINGTALK:
         # DingTalk robots with a keyword filter need the keyword in the text: "crawlops" is.
-        text = "\n\n".join([f"### [crawlops] {notice.headline}", *notice.lines(), f"[{_('Open the run')}]({notice.run_url})"])
+        text = "\n\n".join([f"### [crawlops] {notice.headline}", *notice.lines(), f"[{open_run}]({notice.run_url})"])
         return {"msgtype": "markdown", "markdown": {"title": f"[crawlops] {notice.headline}", "text": text}}
     return {
         "schedule": notice.schedule,

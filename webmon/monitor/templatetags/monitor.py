@@ -111,22 +111,25 @@ def utc_ms(value: datetime | None) -> str:
 
 @register.filter
 def when(value: datetime | None, fmt: str = "") -> str:
-    """<time datetime="ISO"> with the time in the user's zone; title: the UTC time when that zone is not UTC.
+    """The time in the user's zone; in a zone other than UTC a <time datetime="ISO"> whose title is the UTC time.
 
-    fmt "" / "min" / "ms": the zone is named in the text; "bare" / "bare-min": it is not (the column's
-    heading names it).
+    fmt: words joined by "-": "min" / "ms" (precision, default seconds); "bare": the zone is not named
+    in the text (the column's heading names it); "time": a <time datetime> element in UTC too (where the
+    page had one), else plain text in UTC, as the pages were before they had zones.
     """
     if value is None:
         return "—"
-    bare = fmt.startswith("bare")
-    fmt = fmt.removeprefix("bare").lstrip("-")
+    words = set(fmt.split("-"))
+    precision = "ms" if "ms" in words else "min" if "min" in words else ""
     local = timezone.localtime(value) if timezone.is_aware(value) else value
-    shown = _text(local, fmt, zone=not bare)
+    shown = _text(local, precision, zone="bare" not in words)
     in_utc = value.astimezone(UTC) if timezone.is_aware(value) else value
-    title = "" if timezone.get_current_timezone_name() == "UTC" else f"{_text(in_utc, fmt, zone=False)} UTC"
-    if title:
+    if timezone.get_current_timezone_name() != "UTC":
+        title = f"{_text(in_utc, precision, zone=False)} UTC"
         return format_html('<time datetime="{}" title="{}">{}</time>', in_utc.isoformat(), title, shown)
-    return format_html('<time datetime="{}">{}</time>', in_utc.isoformat(), shown)
+    if "time" in words:
+        return format_html('<time datetime="{}">{}</time>', in_utc.isoformat(), shown)
+    return shown
 
 
 @register.filter
