@@ -18,8 +18,8 @@ from webmon.monitor.preferences import remember, set_language_cookie
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
-    found = UserPreference.objects.filter(user=request.user).first()
-    instance = found or UserPreference(user=request.user)
+    found = UserPreference.objects.filter(user_id=request.user.pk).first()
+    instance = found or UserPreference(user_id=request.user.pk)
     if request.method != "POST":
         form = PreferenceForm(instance=instance)
         return render(request, "monitor/settings.html", {"form": form, "clock": Clock.current()})
