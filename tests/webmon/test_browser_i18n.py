@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -40,12 +41,12 @@ PATHS = {"overview": "/", "runs": "/runs/", "tasks": "/tasks/", "families": "/fa
 HTML_LANG = {"en-US": "en", "zh-TW": "zh-hant", "zh-CN": "zh-hans"}
 
 
-@pytest.fixture(scope="module", params=list(HEADINGS))
-def localized(request: pytest.FixtureRequest, stack: Stack) -> Iterator[tuple[str, Browser]]:  # noqa: F811
+@contextmanager
+def chromium(language: str, url: str) -> Iterator[Browser]:
+    """A headless Chromium whose user's language is `language`."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    language = request.param
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)  # never Selenium Manager: it would download a browser
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -59,10 +60,22 @@ def localized(request: pytest.FixtureRequest, stack: Stack) -> Iterator[tuple[st
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     try:
         driver.set_page_load_timeout(30)
-        yield language, Browser(driver, stack.url)
+        yield Browser(driver, url)
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=list(HEADINGS))
+def localized(request: pytest.FixtureRequest, stack: Stack) -> Iterator[tuple[str, Browser]]:  # noqa: F811
+    with chromium(request.param, stack.url) as browser:
+        yield request.param, browser
+
+
+@pytest.fixture(scope="module")
+def taiwanese(stack: Stack) -> Iterator[Browser]:  # noqa: F811
+    with chromium("zh-TW", stack.url) as browser:
+        yield browser
 
 
 def find(browser: Browser, css: str):  # noqa: ANN201
@@ -116,12 +129,11 @@ def test_pages_follow_the_browsers_language(localized: tuple[str, Browser], stac
     assert_clean_console(b)
 
 
-def test_the_users_setting_wins_and_shows_times_in_their_zone(localized: tuple[str, Browser]) -> None:
+def test_the_users_setting_wins_and_shows_times_in_their_zone(taiwanese: Browser) -> None:
+    """A Traditional Chinese browser whose user chooses Simplified Chinese and Asia/Taipei."""
     from selenium.webdriver.support.ui import Select
 
-    language, b = localized
-    if language != "zh-TW":
-        pytest.skip("once is enough: a Traditional Chinese browser whose user chooses Simplified and Asia/Taipei")
+    language, b = "zh-TW", taiwanese
     b.console.clear()
     log_in(b, language)
     b.get("/settings/")
