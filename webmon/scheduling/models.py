@@ -163,7 +163,7 @@ class Schedule(models.Model):
             errors["interval_seconds"] = _("The interval is at least 60 seconds (ticks are whole minutes).")
         problem = timezone_error(self.timezone)
         if problem:
-            errors["timezone"] = _("Unknown time zone %(name)r; expected an IANA name such as Europe/Berlin.") % {
+            errors["timezone"] = _("Unknown timezone %(name)r; expected an IANA name such as Europe/Berlin.") % {
                 "name": self.timezone}
         self._clean_task(errors)
         if self.catchup not in CATCHUP_POLICIES:
