@@ -85,9 +85,12 @@ def find(browser: Browser, css: str):  # noqa: ANN201
 
 
 def wait(browser: Browser, condition, timeout: float = 10):  # noqa: ANN001, ANN201
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser.driver, timeout, poll_frequency=0.1).until(condition)
+    # The page is replaced while the condition looks at it (a form was sent): look again.
+    return WebDriverWait(browser.driver, timeout, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def assert_clean_console(browser: Browser) -> None:
