@@ -64,6 +64,14 @@ Environment variables (unset or empty means the default):
                           empty: no token works (see webmon/metrics/access.py).
     METRICS_ALLOW         Comma-separated IPs/CIDRs that may read /metrics
                           without the token. Default 127.0.0.1,::1; `none`.
+    WEBMON_NOTICE_LANGUAGE
+                          Language of schedule notices whose channel names none:
+                          en, zh-hant or zh-hans. Default en.
+
+  Languages and time zones (docs/webmon.md): pages are in English, Traditional or
+  Simplified Chinese, from the user's setting (the Settings page), else the
+  language cookie, else the browser's Accept-Language; times are shown in the
+  user's time zone (default UTC).
 """
 
 from __future__ import annotations
@@ -107,9 +115,11 @@ MIDDLEWARE = [
     *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),  # static files under gunicorn
     "webmon.monitor.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # after sessions, before common: cookie, then Accept-Language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "webmon.monitor.preferences.PreferencesMiddleware",  # the user's language and time zone win
     "django.contrib.auth.middleware.LoginRequiredMiddleware",  # every page needs a login unless marked
     "webmon.monitor.ratelimit.LoginRateLimitMiddleware",  # 429 after too many failed logins
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -129,6 +139,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webmon.monitor.preferences.time_zone_context",
             ],
         },
     },
@@ -151,10 +162,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The languages of the pages, the admin texts of our models and the notices (docs/webmon.md,
+# "Languages and time zones"); catalogues in locale/<name>/LC_MESSAGES/django.po.
+LANGUAGES = [("en", "English"), ("zh-hant", "繁體中文"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
-TIME_ZONE = "UTC"
+TIME_ZONE = "UTC"  # stored times and the default zone shown; each user may choose another
+# Notices go out in their channel's language, else this one (a channel is read by a team, not by one user).
+WEBMON_NOTICE_LANGUAGE = env_choice("WEBMON_NOTICE_LANGUAGE", "en", tuple(code for code, _ in LANGUAGES))
 
 STATIC_URL = "static/"
 STATIC_ROOT = env_str("STATIC_ROOT", str(VAR_DIR / "static"))
@@ -169,7 +186,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("WEBMON_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = env_bool("WEBMON_SECURE_COOKIES", not DEBUG)
 # HTTPS: on by default in production (DEBUG off), each switch can be turned off.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and Prometheus call the app directly

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
+from django.utils.translation import gettext_lazy as _
 
 from webmon.routers import HISTORY_ALIAS
 
@@ -38,7 +39,7 @@ def no_jit_for_history_queries(sender: Any, connection: Any, **kwargs: Any) -> N
 class HistoryConfig(AppConfig):
     name = "webmon.history"
     label = "history"  # the router sends this label to the `history` DB alias
-    verbose_name = "Luigi task history"
+    verbose_name = _("Luigi task history")
 
     def ready(self) -> None:
         connection_created.connect(decode_history_text_leniently, dispatch_uid="webmon.history.lenient_text")

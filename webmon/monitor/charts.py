@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.utils import dateformat
+from django.utils.translation import gettext as _
+
 
 def _n(value: float) -> str:
     return f"{value:.1f}"
@@ -102,13 +105,13 @@ def calendar(day_css: dict[str, tuple[str, str]], today: date, days: int = 90, s
         column = (offset + first.weekday()) // 7
         x, y = column * (size + gap), top + day.weekday() * (size + gap)
         key = day.isoformat()
-        css, title = day_css.get(key, ("day-none", f"{key}: no runs"))
+        css, title = day_css.get(key, ("day-none", _("%(day)s: no runs") % {"day": key}))
         cells.append(DayCell(x, y, key, css, title))
         if day.month != seen_month:
             seen_month = day.month
             if months and x - months[-1][0] < 3 * (size + gap):
                 months.pop()  # a month with a column or two: its label would overlap the next
-            months.append((x, day.strftime("%b")))
+            months.append((x, dateformat.format(day, "M")))  # "Nov", in the active language
     columns = (days - 1 + first.weekday()) // 7 + 1
     return Calendar(columns * (size + gap), top + 7 * (size + gap), size, cells, months)
 

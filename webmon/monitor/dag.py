@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
 MAX_NODES = 200  # boxes drawn; the rest of the graph is counted in a note
 NODE_W, NODE_H = 200, 46
 COL_GAP, ROW_GAP, PAD = 64, 14, 4
@@ -238,8 +240,10 @@ class DagNode:
 
     @property
     def title(self) -> str:
-        unknown = "" if self.walked else " (its requirements are not known here)"
-        return f"{self.task_id}: {self.text}{unknown}"
+        if self.walked:
+            return f"{self.task_id}: {self.text}"
+        return _("%(task)s: %(status)s (its requirements are not known here)") % {"task": self.task_id,
+                                                                                 "status": self.text}
 
     @property
     def info(self) -> str:
@@ -332,7 +336,7 @@ def draw(
     nodes = []
     shared = shared_tick(skeleton.families)
     for task_id, family in skeleton.families.items():
-        state = states.get(task_id) or NodeState("not-run", "no run record")
+        state = states.get(task_id) or NodeState("not-run", _("no run record"))
         x, y = spot[task_id]
         nodes.append(
             DagNode(

@@ -30,6 +30,7 @@ from webmon.monitor import luigid
 from webmon.monitor.clock import Clock
 from webmon.monitor.dag import LUIGID_STATUS, Dag, NodeState, Skeleton, alone, draw, walk
 from webmon.monitor.sources import Sources
+from webmon.monitor.templatetags.monitor import status_label
 
 
 def history_skeleton(row: DepsRow, group: list[DepsRow]) -> Skeleton:
@@ -103,7 +104,7 @@ def history_states(latest: Mapping[str, Any], run: Any, clock: Clock) -> dict[st
     states = {}
     for task_id, found in {**latest, run.task_id: run}.items():
         status = found.display_status(clock.now, clock.stale_after)
-        states[task_id] = NodeState(status, status, found.id)
+        states[task_id] = NodeState(status, status_label(status), found.id)
     return states
 
 

@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from webmon.history.runs import levels_at_least
 from webmon.history.ticks import chain_stages, end_of, latest_per_family
 from webmon.monitor.charts import Gantt, gantt
 from webmon.monitor.clock import Clock
-from webmon.monitor.templatetags.monitor import human
+from webmon.monitor.templatetags.monitor import human, status_label
 
 LOG_PAGE = 1000  # log lines per page and per poll
 LINE_HEAD = 2000  # characters of a log line shown before "show full line"
@@ -56,8 +57,8 @@ def chain(attempts: Sequence[Any], clock: Clock) -> Chain | None:
         run = stage.run
         x = i * (NODE_WIDTH + NODE_GAP)
         if run is None:
-            rows.append((stage.family, stage.status, None, None, f"{stage.family}: not run", None))
-            nodes.append(ChainNode(stage.family, stage.status, x, x + NODE_WIDTH, None, "not run"))
+            rows.append((stage.family, stage.status, None, None, _("%(task)s: not run") % {"task": stage.family}, None))
+            nodes.append(ChainNode(stage.family, stage.status, x, x + NODE_WIDTH, None, _("not run")))
             continue
         end = end_of(run, clock.now)
         took = human((end - run.started_at).total_seconds())
@@ -67,7 +68,8 @@ def chain(attempts: Sequence[Any], clock: Clock) -> Chain | None:
                 stage.status,
                 run.started_at,
                 end,
-                f"{stage.family}: {run.status}, {took}",
+                _("%(task)s: %(status)s, %(duration)s") % {
+                    "task": stage.family, "status": status_label(run.status), "duration": took},
                 reverse("monitor:run", args=[run.id]),
             )
         )

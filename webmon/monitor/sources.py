@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from django.db import DatabaseError, connections
+from django.utils.translation import gettext as _
 
 from webmon.exceptions import LuigidUnavailable
 from webmon.monitor import luigid as luigid_api
@@ -93,7 +94,8 @@ class Sources:
             return default
         missing = missing_sqlite_file()
         if missing:
-            return self._fail("history", default, f"{missing} does not exist (has luigid recorded any task yet?)")
+            return self._fail("history", default, _("%(path)s does not exist (has luigid recorded any task yet?)")
+                              % {"path": missing})
         try:
             return read()
         except (DatabaseError, ValueError) as exc:  # ValueError: undecodable values a writer left
@@ -113,8 +115,9 @@ class Sources:
     def _fail(self, source: str, default: T, reason: str, url: str = "") -> T:
         self.failed.add(source)
         if source == "history":
-            text = f"The task-history database cannot be read: {reason}"
+            text = _("The task-history database cannot be read: %(reason)s") % {"reason": reason}
         else:
-            text = f"luigid at {url} does not answer ({reason}): running tasks and progress are not shown."
+            text = _("luigid at %(url)s does not answer (%(reason)s): running tasks and progress are not shown.") % {
+                "url": url, "reason": reason}
         self.banners.append(Banner(source, text))
         return default

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from webmon.history.queries import percentile
 from webmon.history.runs import STALE, json_object
 from webmon.history.ticks import BAD, DONE, FINISHED, LAST_STAGE, RUNNING, WRAPPER, Tick, group_ticks
@@ -112,7 +114,9 @@ def day_css(counts: dict[str, int]) -> str:
 def calendar_days(daily: dict[str, dict[str, int]]) -> dict[str, tuple[str, str]]:
     days = {}
     for day, counts in daily.items():
-        parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        from webmon.monitor.templatetags.monitor import status_label
+
+        parts = _(", ").join(f"{n} {status_label(status)}" for status, n in sorted(counts.items()))
         days[day] = (day_css(counts), f"{day}: {parts}")
     return days
 

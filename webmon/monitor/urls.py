@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from webmon.monitor.views import crawl, families, health, logs, overview, run, runs, tasks, workers
+from webmon.monitor.views import crawl, families, health, logs, overview, preferences, run, runs, tasks, workers
 
 app_name = "monitor"
 
@@ -26,4 +26,5 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(template_name="monitor/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("settings/", preferences.preferences, name="settings"),  # the user's language and time zone
 ]

@@ -16,6 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from webmon.scheduling.forms import ScheduleAdminForm
 from webmon.scheduling.models import Channel, DaemonHeartbeat, Delivery, Schedule, ScheduledRun, ScheduleEvent
@@ -37,7 +39,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "task", "crawl", "task_params", "task_parameters", "enabled", "params",
                            "channels"]}),
         (
-            "When",
+            gettext_lazy("When"),
             {
                 "fields": [
                     "cron",
@@ -52,7 +54,7 @@ class ScheduleAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Runs",
+            gettext_lazy("Runs"),
             {
                 "fields": [
                     "max_active_runs",
@@ -67,16 +69,16 @@ class ScheduleAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "State (kept by the trigger daemon)",
+            gettext_lazy("State (kept by the trigger daemon)"),
             {"fields": ["state", "last_tick", "next_due", "last_success", "last_runs"]},
         ),
     ]
 
-    @admin.display(description="cadence")
+    @admin.display(description=gettext_lazy("cadence"))
     def cadence(self, obj: Schedule) -> str:
         return cadence_text(obj)
 
-    @admin.display(description="parameters of the known tasks")
+    @admin.display(description=gettext_lazy("parameters of the known tasks"))
     def task_parameters(self, obj: Schedule) -> SafeString | str:
         """Each task the field suggests, with what each parameter takes: what task_params may hold."""
         from webmon.scheduling.kinds import TaskKindError, known_kinds
@@ -99,29 +101,29 @@ class ScheduleAdmin(admin.ModelAdmin):
                 (
                     (
                         kind.name,
-                        format_html("<li>{}</li>", "Its crawl and spec overrides are the crawl and params "
-                                                   "fields; each run gets the tick as --at.")
+                        format_html("<li>{}</li>", _("Its crawl and spec overrides are the crawl and params "
+                                                     "fields; each run gets the tick as --at."))
                         if kind.is_crawl else
                         format_html_join("", "<li><code>{}</code>: {}{}</li>",
                                          ((n, what, f" ({text})" if text else "")
                                           for n, what, text in signature(kind.cls)))
-                        or format_html("<li>{}</li>", "no parameters"),
+                        or format_html("<li>{}</li>", _("no parameters")),
                     )
                     for kind in kinds
                 ),
             ),
         )
 
-    @admin.display(description="next five fire times")
+    @admin.display(description=gettext_lazy("next five fire times"))
     def next_five_fire_times(self, obj: Schedule) -> SafeString | str:
         if obj.pk is None:
-            return "Shown once the schedule is saved."
+            return _("Shown once the schedule is saved.")
         try:
             ticks = obj.upcoming(timezone.now(), 5)
         except ValueError:
-            return "No valid cadence."
+            return _("No valid cadence.")
         if not ticks:
-            return "None: the schedule has ended."
+            return _("None: the schedule has ended.")
         local = obj.timezone if obj.cron.strip() and obj.timezone != "UTC" else None
         return format_html(
             "<ol class='next-fire-times'>{}</ol>",
@@ -132,13 +134,13 @@ class ScheduleAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.display(description="last runs")
+    @admin.display(description=gettext_lazy("last runs"))
     def last_runs(self, obj: Schedule) -> SafeString | str:
         if obj.pk is None:
             return "—"
         runs = list(obj.runs.order_by("-logical_time", "-id")[:LAST_RUNS])
         if not runs:
-            return "No runs yet."
+            return _("No runs yet.")
         return format_html(
             "<ul class='last-runs'>{}</ul>",
             format_html_join(
@@ -148,7 +150,7 @@ class ScheduleAdmin(admin.ModelAdmin):
                     (
                         reverse("admin:scheduling_scheduledrun_change", args=[r.pk]),
                         f"{r.logical_time:%Y-%m-%d %H:%M}",
-                        r.trigger,
+                        r.get_trigger_display(),
                         r.get_state_display(),
                         f" ({r.reason[:120]})" if r.reason else "",
                     )
@@ -200,8 +202,8 @@ class ScheduleEventAdmin(ReadMostly):
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     # The target is not listed: webhook URLs carry their secret.
-    list_display = ["name", "kind", "payload_format"]
-    list_filter = ["kind", "payload_format"]
+    list_display = ["name", "kind", "payload_format", "language"]
+    list_filter = ["kind", "payload_format", "language"]
 
 
 @admin.register(Delivery)
@@ -210,7 +212,7 @@ class DeliveryAdmin(ReadMostly):
     list_filter = ["ok", "channel"]
     list_select_related = ["event__schedule", "channel"]
 
-    @admin.display(description="notice")
+    @admin.display(description=gettext_lazy("notice"))
     def notice(self, obj: Delivery) -> str:
         return f"{obj.event.schedule.name}: {obj.event.old_state} → {obj.event.new_state} ({obj.event.reason})"
 

@@ -23,6 +23,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from webmon.scheduling.models import Schedule, ScheduledRun, known_crawls
 from webmon.scheduling.ticks import Cadence, iter_ticks
@@ -41,8 +43,8 @@ def parse_when(text: str, *, end: bool = False) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise ValidationError(
-            f"{text!r} is not a date or time; use ISO 8601 such as 2026-11-01 or 2026-11-02T12:00 "
-            "(UTC unless an offset such as +01:00 is given)."
+            _("%(text)r is not a date or time; use ISO 8601 such as 2026-11-01 or 2026-11-02T12:00 "
+              "(UTC unless an offset such as +01:00 is given).") % {"text": text}
         ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -56,23 +58,25 @@ def parse_overrides(text: str, schedule: Schedule) -> dict[str, Any]:
     if not text:
         return {}
     if not schedule.is_crawl:
-        raise ValidationError(f"Overrides are spec overrides of a crawl; {schedule.task} runs with the schedule's "
-                              "task parameters (edit them in the admin).")
+        raise ValidationError(_("Overrides are spec overrides of a crawl; %(task)s runs with the schedule's "
+                                "task parameters (edit them in the admin).") % {"task": schedule.task})
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(
-            f"The overrides are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            _("The overrides are not valid JSON: %(problem)s (line %(line)d, column %(column)d).")
+            % {"problem": exc.msg, "line": exc.lineno, "column": exc.colno}
         ) from None
     if not isinstance(value, dict):
-        raise ValidationError('The overrides must be a JSON object, e.g. {"max_pages": 500}.')
+        raise ValidationError(_('The overrides must be a JSON object, e.g. {"max_pages": 500}.'))
     from pipelines.exceptions import SpecError
     from pipelines.spec import load_spec
 
     try:
         load_spec(schedule.crawl, overrides={**(schedule.params or {}), **value})
     except SpecError as exc:
-        raise ValidationError(f"These overrides do not fit crawl {schedule.crawl}: {exc}") from None
+        raise ValidationError(_("These overrides do not fit crawl %(crawl)s: %(problem)s")
+                              % {"crawl": schedule.crawl, "problem": exc}) from None
     return value
 
 
@@ -85,7 +89,7 @@ class TriggerForm(forms.Form):
         required=False,
         max_length=5000,
         widget=forms.TextInput(attrs={"placeholder": '{"max_pages": 50}', "size": 22}),
-        help_text="Optional spec overrides (JSON object).",
+        help_text=gettext_lazy("Optional spec overrides (JSON object)."),
     )
 
     def __init__(self, schedule: Schedule, *args: Any, **kwargs: Any) -> None:
@@ -137,7 +141,7 @@ def backfill_cadence(schedule: Schedule, start: datetime) -> Cadence:
 
 def plan_backfill(schedule: Schedule, start: datetime, end: datetime) -> BackfillPlan:
     if end < start:
-        raise ValidationError("The end of the range is before its start.")
+        raise ValidationError(_("The end of the range is before its start."))
     ticks = []
     for tick in islice(
         iter_ticks(backfill_cadence(schedule, start), start - timedelta(microseconds=1)), MAX_BACKFILL_TICKS + 1
@@ -147,8 +151,10 @@ def plan_backfill(schedule: Schedule, start: datetime, end: datetime) -> Backfil
         ticks.append(tick)
     if len(ticks) > MAX_BACKFILL_TICKS:
         raise ValidationError(
-            f"From {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC {schedule.name} has more than "
-            f"{MAX_BACKFILL_TICKS:,} ticks; backfill at most {MAX_BACKFILL_TICKS:,} at a time (split the range)."
+            _("From %(start)s to %(end)s UTC %(name)s has more than %(max)s ticks; backfill at most %(max)s at a "
+              "time (split the range).")
+            % {"start": f"{start:%Y-%m-%d %H:%M}", "end": f"{end:%Y-%m-%d %H:%M}", "name": schedule.name,
+               "max": f"{MAX_BACKFILL_TICKS:,}"}
         )
     existing: set[datetime] = set()
     if ticks:
@@ -162,10 +168,12 @@ def plan_backfill(schedule: Schedule, start: datetime, end: datetime) -> Backfil
 
 class BackfillForm(forms.Form):
     start = forms.CharField(
-        max_length=40, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC; a date alone starts at 00:00."
+        max_length=40, widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=gettext_lazy("UTC; a date alone starts at 00:00.")
     )
     end = forms.CharField(
-        max_length=40, widget=forms.DateInput(attrs={"type": "date"}), help_text="UTC; a date alone ends at 23:59."
+        max_length=40, widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=gettext_lazy("UTC; a date alone ends at 23:59.")
     )
 
     def __init__(self, schedule: Schedule, *args: Any, **kwargs: Any) -> None:
@@ -237,10 +245,13 @@ class ScheduleAdminForm(forms.ModelForm):
     Schedule.clean() says what is wrong."""
 
     task = forms.CharField(max_length=200, required=False, initial=Schedule.RUN_CRAWL,  # without it: a crawl
-                           help_text="A Luigi task class as module.Class (suggested: the tasks of luigi.cfg's "
-                                     "[workflows] modules), or RunCrawl, BackupDatabase, PruneHistory.")
+                           label=gettext_lazy("task"),
+                           help_text=gettext_lazy("A Luigi task class as module.Class (suggested: the tasks of "
+                                                  "luigi.cfg's [workflows] modules), or RunCrawl, BackupDatabase, "
+                                                  "PruneHistory."))
     crawl = forms.ChoiceField(choices=(), required=False,  # blank for other tasks; clean() decides
-                              help_text="A crawl spec in luigi.cfg's [crawl] spec_dirs (RunCrawl only).")
+                              label=gettext_lazy("crawl"),
+                              help_text=gettext_lazy("A crawl spec in luigi.cfg's [crawl] spec_dirs (RunCrawl only)."))
 
     class Meta:
         model = Schedule

@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from webmon.history.deps import TickRun, latest_runs, tick_runs
@@ -34,6 +35,7 @@ from webmon.monitor.clock import Clock
 from webmon.monitor.dag import tail_of
 from webmon.monitor.rungraph import run_link
 from webmon.monitor.sources import Sources
+from webmon.monitor.templatetags.monitor import status_label, time_text
 from webmon.scheduling.models import Schedule, ScheduledRun
 
 TICKS = 30  # columns per page
@@ -148,20 +150,21 @@ def _cell(
     link: Callable[[int], str],
 ) -> Cell:
     name = f"{key[0]} {label}".strip()
-    when = f"{tick.logical_time:%Y-%m-%d %H:%M}"
+    where = {"task": name, "at": time_text(tick.logical_time, "min", zone=False)}
     run = latest.get((key, tick.pk))
     if run is not None:
         status = run.display_status(clock.now, clock.stale_after)
-        return Cell(status, f"{name} @ {when}: {status}", run.id, link(run.id))
+        return Cell(status, _("%(task)s @ %(at)s: %(status)s") % {**where, "status": status_label(status)}, run.id,
+                    link(run.id))
     if (key, tick.pk) in required:
         other = required[(key, tick.pk)]
         if other is not None and other.status == "done":
-            text = f"{name} @ {when}: complete already (done in run #{other.id})"
+            text = _("%(task)s @ %(at)s: complete already (done in run #%(run)s)") % {**where, "run": other.id}
             return Cell("elsewhere", text, other.id, link(other.id))
         if other is not None:
-            return Cell("not-run", f"{name} @ {when}: required, not run", other.id, link(other.id))
-        return Cell("not-run", f"{name} @ {when}: required, not run", None)
-    return Cell("not-run", f"{name} @ {when}: not run", None)
+            return Cell("not-run", _("%(task)s @ %(at)s: required, not run") % where, other.id, link(other.id))
+        return Cell("not-run", _("%(task)s @ %(at)s: required, not run") % where, None)
+    return Cell("not-run", _("%(task)s @ %(at)s: not run") % where, None)
 
 
 def _run_order(keys: list[RowKey], edges: set[tuple[RowKey, RowKey]]) -> list[RowKey]:
@@ -171,7 +174,7 @@ def _run_order(keys: list[RowKey], edges: set[tuple[RowKey, RowKey]]) -> list[Ro
         if requirer != dep:
             below[requirer].add(dep)
     level = {k: 0 for k in keys}
-    for _ in range(len(keys)):  # Bellman-Ford style: bounded even if a bad history has a cycle
+    for _round in range(len(keys)):  # Bellman-Ford style: bounded even if a bad history has a cycle
         changed = False
         for k in keys:
             new = max((level[d] + 1 for d in below[k]), default=0)

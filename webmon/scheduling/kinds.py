@@ -34,6 +34,7 @@ from pathlib import Path
 from types import ModuleType
 
 import luigi
+from django.utils.translation import gettext
 
 log = logging.getLogger("webmon.scheduling")
 
@@ -137,7 +138,7 @@ def load_module(name: str) -> ModuleType:
         sys.modules.pop(name, None)
         _loaded.pop(name, None)
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise TaskKindError(f"Cannot import module {name}: {reason}.") from None
+        raise TaskKindError(gettext("Cannot import module %(module)s: %(reason)s.") % {"module": name, "reason": reason}) from None
     _loaded[name] = _mtime(module)
     return module
 
@@ -149,37 +150,38 @@ def resolve(name: str) -> TaskKind:
     module_name, _, class_name = dotted.rpartition(".")
     if not module_name or not class_name:
         known = ", ".join(ALIASES)
-        raise TaskKindError(f"Name the task as module.Class (e.g. pipelines.workflows.export.ExportItems) "
-                            f"or as one of {known}; got {name.strip()!r}.")
+        raise TaskKindError(gettext("Name the task as module.Class (e.g. pipelines.workflows.export.ExportItems) "
+                                    "or as one of %(known)s; got %(name)r.") % {"known": known, "name": name.strip()})
     allowed = allowed_modules()
     if not is_allowed(module_name, allowed):
-        configured = ", ".join(configured_modules()) or "none"
-        raise TaskKindError(f"Module {module_name} is not a workflow module: schedules name tasks of "
-                            f"{' and '.join(BUILTIN_MODULES)} and of {modules_setting()} ({configured}); "
-                            "add it there to schedule its tasks.")
+        configured = ", ".join(configured_modules()) or gettext("none")
+        raise TaskKindError(gettext("Module %(module)s is not a workflow module: schedules name tasks of "
+                                    "%(builtin)s and of %(setting)s (%(configured)s); add it there to schedule its "
+                                    "tasks.") % {"module": module_name, "builtin": gettext(" and ").join(BUILTIN_MODULES),
+                                                 "setting": modules_setting(), "configured": configured})
     module = load_module(module_name)
     cls = getattr(module, class_name, None)
     if cls is None:
         found = [k.cls.__name__ for k in classes_in(module)]
-        raise TaskKindError(f"Module {module_name} has no class {class_name}; its Luigi tasks: "
-                            f"{', '.join(found) or 'none'}.")
+        raise TaskKindError(gettext("Module %(module)s has no class %(name)s; its Luigi tasks: %(found)s.")
+                            % {"module": module_name, "name": class_name, "found": ", ".join(found) or gettext("none")})
     problem = not_schedulable(cls)
     if problem:
-        raise TaskKindError(f"{dotted} {problem}.")
+        raise TaskKindError(gettext("%(task)s %(problem)s.") % {"task": dotted, "problem": problem})
     return TaskKind(stored, module_name, cls)
 
 
 def not_schedulable(cls: object) -> str | None:
     """Why a module attribute cannot be scheduled, or None for a runnable luigi.Task subclass."""
     if not isinstance(cls, type) or not issubclass(cls, luigi.Task):
-        return "is not a Luigi task (a subclass of luigi.Task)"
+        return gettext("is not a Luigi task (a subclass of luigi.Task)")
     if issubclass(cls, luigi.Config):
-        return "is a luigi.Config (settings), not a task"
+        return gettext("is a luigi.Config (settings), not a task")
     if issubclass(cls, luigi.ExternalTask) or cls.run is None:  # type: ignore[comparison-overlap]
-        return "is an external task (it has no run()): luigi can only wait for it, not run it"
+        return gettext("is an external task (it has no run()): luigi can only wait for it, not run it")
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(cls.__abstractmethods__))
-        return f"is an abstract base class (it leaves {missing} to its subclasses)"
+        return gettext("is an abstract base class (it leaves %(missing)s to its subclasses)") % {"missing": missing}
     return None
 
 

@@ -13,9 +13,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.timezone import now as utcnow
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from webmon.scheduling.ticks import CATCHUP_POLICIES, Cadence, cron_error, next_ticks, timezone_error
 
@@ -48,23 +51,33 @@ class Channel(models.Model):
     """Where notices go: an email address list, or a webhook (JSON, Slack or DingTalk payload)."""
 
     EMAIL, WEBHOOK = "email", "webhook"
-    KINDS = [(EMAIL, "Email"), (WEBHOOK, "Webhook")]
+    KINDS = [(EMAIL, _("Email")), (WEBHOOK, _("Webhook"))]
     JSON, SLACK, DINGTALK = "json", "slack", "dingtalk"
-    FORMATS = [(JSON, "JSON"), (SLACK, "Slack-compatible"), (DINGTALK, "DingTalk-compatible")]
+    FORMATS = [(JSON, "JSON"), (SLACK, _("Slack-compatible")), (DINGTALK, _("DingTalk-compatible"))]
 
-    name = models.CharField(max_length=100, unique=True)
-    kind = models.CharField(max_length=10, choices=KINDS)
-    target = models.CharField(max_length=500, help_text="Email addresses (comma-separated) or the webhook URL.")
-    payload_format = models.CharField(max_length=10, choices=FORMATS, default=JSON)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=KINDS)
+    target = models.CharField(_("target"), max_length=500,
+                              help_text=_("Email addresses (comma-separated) or the webhook URL."))
+    payload_format = models.CharField(_("payload format"), max_length=10, choices=FORMATS, default=JSON)
+    # A channel is read by a team (a mailing list, a chat room), not by one user: its notices are in
+    # the language set here, else in settings.WEBMON_NOTICE_LANGUAGE.
+    language = models.CharField(_("language"), max_length=16, blank=True,
+                                choices=[("", _("the default (WEBMON_NOTICE_LANGUAGE)")), *settings.LANGUAGES],
+                                help_text=_("The language of this channel's notices."))
+
+    class Meta:
+        verbose_name = _("notification channel")
+        verbose_name_plural = _("notification channels")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
 
     def clean(self) -> None:
         if self.kind == self.WEBHOOK and not self.target.startswith(("http://", "https://")):
-            raise ValidationError({"target": "A webhook needs an http:// or https:// URL."})
+            raise ValidationError({"target": _("A webhook needs an http:// or https:// URL.")})
         if self.kind == self.EMAIL and "@" not in self.target:
-            raise ValidationError({"target": "Give one or more email addresses, separated by commas."})
+            raise ValidationError({"target": _("Give one or more email addresses, separated by commas.")})
 
 
 MAINTENANCE_DBS = ("history", "items", "webmon")
@@ -80,91 +93,98 @@ class Schedule(models.Model):
 
     RUN_CRAWL, BACKUP, PRUNE = "RunCrawl", "BackupDatabase", "PruneHistory"
 
-    CATCHUP = [("none", "none: skip missed ticks"), ("latest", "latest: run the newest missed tick"),
-               ("all", "all: run every missed tick")]
+    CATCHUP = [("none", _("none: skip missed ticks")), ("latest", _("latest: run the newest missed tick")),
+               ("all", _("all: run every missed tick"))]
     SKIP, QUEUE, ALLOW = "skip", "queue", "allow"
-    OVERLAP = [(SKIP, "skip the tick while a run is active"), (QUEUE, "queue it until the active run ends"),
-               (ALLOW, "allow parallel runs (up to max active runs)")]
+    OVERLAP = [(SKIP, _("skip the tick while a run is active")), (QUEUE, _("queue it until the active run ends")),
+               (ALLOW, _("allow parallel runs (up to max active runs)"))]
     NEW, UP, LATE, DOWN, PAUSED = "new", "up", "late", "down", "paused"
-    STATES = [(s, s) for s in (NEW, UP, LATE, DOWN, PAUSED)]
+    STATES = [(s, pgettext_lazy("schedule state", s)) for s in (NEW, UP, LATE, DOWN, PAUSED)]
 
-    name = models.CharField(max_length=100, unique=True)
-    task = models.CharField(max_length=200, default=RUN_CRAWL,
-                            help_text="The Luigi task class, as module.Class (a module of luigi.cfg's [workflows] "
-                                      "modules), or RunCrawl, BackupDatabase, PruneHistory.")
-    crawl = models.CharField(max_length=200, blank=True,
-                             help_text="A crawl spec name (pipelines/crawls/NAME.toml); RunCrawl only.")
-    task_params = models.JSONField(default=dict, blank=True,
-                                   help_text='The task\'s Luigi parameters as a JSON object, e.g. {"db": "items"} '
-                                             'for BackupDatabase; not the tick (at / date: the daemon sets it). '
-                                             'A crawl takes none (its crawl and params fields).')
-    cron = models.CharField(max_length=100, blank=True, help_text="5-field cron, e.g. */15 * * * *")
-    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name the cron is read in.")
-    interval_seconds = models.PositiveIntegerField(null=True, blank=True,
-                                                   help_text="Instead of cron: every N seconds from the start.")
-    enabled = models.BooleanField(default=True)
-    start_at = models.DateTimeField(default=utcnow)
-    end_at = models.DateTimeField(null=True, blank=True)
-    catchup = models.CharField(max_length=10, choices=CATCHUP, default="latest")
-    max_active_runs = models.PositiveIntegerField(default=1)
-    overlap = models.CharField(max_length=10, choices=OVERLAP, default=SKIP)
-    jitter_seconds = models.PositiveIntegerField(default=0, help_text="Random delay up to this, per tick.")
-    retries = models.PositiveIntegerField(default=2)
-    retry_delay_seconds = models.PositiveIntegerField(default=60)
-    retry_exponential = models.BooleanField(default=True, help_text="Double the delay after each failure.")
-    max_retry_delay_seconds = models.PositiveIntegerField(default=3600)
-    timeout_seconds = models.PositiveIntegerField(null=True, blank=True,
-                                                  help_text="Kill a run after this long (its process group).")
-    grace_seconds = models.PositiveIntegerField(default=300,
-                                                help_text="How long after a tick without a success it is late.")
-    params = models.JSONField(default=dict, blank=True,
-                              help_text='Spec overrides for every run, e.g. {"max_pages": 500, "fetch.delay": 1}.')
-    channels = models.ManyToManyField(Channel, blank=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    task = models.CharField(_("task"), max_length=200, default=RUN_CRAWL,
+                            help_text=_("The Luigi task class, as module.Class (a module of luigi.cfg's [workflows] "
+                                        "modules), or RunCrawl, BackupDatabase, PruneHistory."))
+    crawl = models.CharField(_("crawl"), max_length=200, blank=True,
+                             help_text=_("A crawl spec name (pipelines/crawls/NAME.toml); RunCrawl only."))
+    task_params = models.JSONField(_("task parameters"), default=dict, blank=True,
+                                   help_text=_('The task\'s Luigi parameters as a JSON object, e.g. {"db": "items"} '
+                                               'for BackupDatabase; not the tick (at / date: the daemon sets it). '
+                                               'A crawl takes none (its crawl and params fields).'))
+    cron = models.CharField(_("cron"), max_length=100, blank=True, help_text=_("5-field cron, e.g. */15 * * * *"))
+    timezone = models.CharField(_("time zone"), max_length=64, default="UTC",
+                                help_text=_("IANA name the cron is read in."))
+    interval_seconds = models.PositiveIntegerField(_("interval (seconds)"), null=True, blank=True,
+                                                   help_text=_("Instead of cron: every N seconds from the start."))
+    enabled = models.BooleanField(_("enabled"), default=True)
+    start_at = models.DateTimeField(_("start at"), default=utcnow)
+    end_at = models.DateTimeField(_("end at"), null=True, blank=True)
+    catchup = models.CharField(_("catch-up"), max_length=10, choices=CATCHUP, default="latest")
+    max_active_runs = models.PositiveIntegerField(_("max active runs"), default=1)
+    overlap = models.CharField(_("overlap"), max_length=10, choices=OVERLAP, default=SKIP)
+    jitter_seconds = models.PositiveIntegerField(_("jitter (seconds)"), default=0,
+                                                 help_text=_("Random delay up to this, per tick."))
+    retries = models.PositiveIntegerField(_("retries"), default=2)
+    retry_delay_seconds = models.PositiveIntegerField(_("retry delay (seconds)"), default=60)
+    retry_exponential = models.BooleanField(_("exponential retry delay"), default=True,
+                                            help_text=_("Double the delay after each failure."))
+    max_retry_delay_seconds = models.PositiveIntegerField(_("max retry delay (seconds)"), default=3600)
+    timeout_seconds = models.PositiveIntegerField(_("timeout (seconds)"), null=True, blank=True,
+                                                  help_text=_("Kill a run after this long (its process group)."))
+    grace_seconds = models.PositiveIntegerField(_("grace (seconds)"), default=300,
+                                                help_text=_("How long after a tick without a success it is late."))
+    params = models.JSONField(_("spec overrides"), default=dict, blank=True,
+                              help_text=_('Spec overrides for every run, e.g. {"max_pages": 500, "fetch.delay": 1}.'))
+    channels = models.ManyToManyField(Channel, blank=True, verbose_name=_("notification channels"))
 
     # Maintained by the trigger daemon.
-    state = models.CharField(max_length=10, choices=STATES, default=NEW, editable=False)
-    last_tick = models.DateTimeField(null=True, blank=True, editable=False)
-    next_due = models.DateTimeField(null=True, blank=True, editable=False)
-    last_success = models.DateTimeField(null=True, blank=True, editable=False)
+    state = models.CharField(_("state"), max_length=10, choices=STATES, default=NEW, editable=False)
+    last_tick = models.DateTimeField(_("last tick"), null=True, blank=True, editable=False)
+    next_due = models.DateTimeField(_("next due"), null=True, blank=True, editable=False)
+    last_success = models.DateTimeField(_("last success"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("schedule")
+        verbose_name_plural = _("schedules")
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, Any] = {}
         if bool(self.cron.strip()) == bool(self.interval_seconds):
-            errors["cron"] = "Give either a cron expression or an interval, not both and not neither."
+            errors["cron"] = _("Give either a cron expression or an interval, not both and not neither.")
         elif self.cron.strip():
             problem = cron_error(self.cron.strip())
             if problem:
-                errors["cron"] = f"Not a valid cron expression: {problem}."
+                errors["cron"] = _("Not a valid cron expression: %(problem)s.") % {"problem": problem}
         if self.interval_seconds is not None and self.interval_seconds < 60:
-            errors["interval_seconds"] = "The interval is at least 60 seconds (ticks are whole minutes)."
+            errors["interval_seconds"] = _("The interval is at least 60 seconds (ticks are whole minutes).")
         problem = timezone_error(self.timezone)
         if problem:
-            errors["timezone"] = problem[0].upper() + problem[1:] + "."
+            errors["timezone"] = _("Unknown timezone %(name)r; expected an IANA name such as Europe/Berlin.") % {
+                "name": self.timezone}
         self._clean_task(errors)
         if self.catchup not in CATCHUP_POLICIES:
-            errors["catchup"] = f"Expected one of {', '.join(CATCHUP_POLICIES)}."
+            errors["catchup"] = _("Expected one of %(choices)s.") % {"choices": ", ".join(CATCHUP_POLICIES)}
         if self.max_active_runs < 1:
-            errors["max_active_runs"] = "At least 1."
+            errors["max_active_runs"] = _("At least 1.")
         if self.end_at and self.start_at and self.end_at <= self.start_at:
-            errors["end_at"] = "The end must be after the start."
+            errors["end_at"] = _("The end must be after the start.")
         if not isinstance(self.params, dict):
-            errors["params"] = 'Expected a JSON object, e.g. {"max_pages": 500}.'
+            errors["params"] = _('Expected a JSON object, e.g. {"max_pages": 500}.')
         else:
             bad = [k for k in self.params if not PARAM_NAME.match(str(k))]
             if bad:
-                errors["params"] = f"Unknown override key {bad[0]!r}: use spec keys such as max_pages or fetch.delay."
+                errors["params"] = _("Unknown override key %(key)r: use spec keys such as max_pages or fetch.delay.") % {
+                    "key": bad[0]}
             elif self.params and not self.is_crawl:
-                errors["params"] = "Spec overrides are for crawls only: other tasks take task_params."
+                errors["params"] = _("Spec overrides are for crawls only: other tasks take task_params.")
         if errors:
             raise ValidationError(errors)
 
-    def _clean_task(self, errors: dict[str, str]) -> None:
+    def _clean_task(self, errors: dict[str, Any]) -> None:
         from webmon.scheduling.kinds import TaskKindError
         from webmon.scheduling.taskparams import TaskParamsError, check
 
@@ -178,16 +198,17 @@ class Schedule(models.Model):
         self.task = kind.name
         if kind.is_crawl:
             if not self.crawl:
-                errors["crawl"] = "A RunCrawl schedule needs a crawl."
+                errors["crawl"] = _("A RunCrawl schedule needs a crawl.")
             else:
                 problem = crawl_error(self.crawl)
                 if problem:
-                    errors["crawl"] = f"Unknown or broken crawl: {problem}"
+                    errors["crawl"] = _("Unknown or broken crawl: %(problem)s") % {"problem": problem}
             if self.task_params:
-                errors["task_params"] = "A crawl takes no task parameters: put spec overrides in params."
+                errors["task_params"] = _("A crawl takes no task parameters: put spec overrides in params.")
             return
         if self.crawl:
-            errors["crawl"] = f"Only a crawl (RunCrawl) takes a crawl; {kind.family} takes task_params."
+            errors["crawl"] = _("Only a crawl (RunCrawl) takes a crawl; %(family)s takes task_params.") % {
+                "family": kind.family}
         try:
             check(kind.cls, self.task_params)
         except TaskParamsError as exc:
@@ -219,8 +240,10 @@ class Schedule(models.Model):
         try:
             check(self.kind().cls, self.task_values(overrides))
         except (TaskKindError, TaskParamsError) as exc:
-            return f"{self.task} cannot run with these parameters: {exc}" if isinstance(exc, TaskParamsError) \
-                else str(exc)
+            if isinstance(exc, TaskParamsError):
+                return gettext("%(task)s cannot run with these parameters: %(problem)s") % {
+                    "task": self.task, "problem": exc}
+            return str(exc)
         return None
 
     def cadence(self) -> Cadence:
@@ -264,33 +287,36 @@ class ScheduledRun(models.Model):
     """One tick of a schedule (or a manual or backfill run) and its CLI process."""
 
     SCHEDULE, MANUAL, BACKFILL = "schedule", "manual", "backfill"
-    TRIGGERS = [(t, t) for t in (SCHEDULE, MANUAL, BACKFILL)]
+    TRIGGERS = [(SCHEDULE, _("schedule")), (MANUAL, _("manual")), (BACKFILL, _("backfill"))]
     QUEUED, RUNNING, SUCCESS, FAILED, SKIPPED, TIMED_OUT = (
         "queued", "running", "success", "failed", "skipped", "timed_out")
-    STATES = [(s, s.replace("_", " ")) for s in (QUEUED, RUNNING, SUCCESS, FAILED, SKIPPED, TIMED_OUT)]
+    STATES = [(QUEUED, _("queued")), (RUNNING, pgettext_lazy("run status", "running")), (SUCCESS, _("success")),
+              (FAILED, pgettext_lazy("run status", "failed")), (SKIPPED, _("skipped")), (TIMED_OUT, _("timed out"))]
     ACTIVE = (RUNNING,)
     FINAL = (SUCCESS, FAILED, SKIPPED, TIMED_OUT)
 
-    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="runs")
-    logical_time = models.DateTimeField()
-    trigger = models.CharField(max_length=10, choices=TRIGGERS, default=SCHEDULE)
-    state = models.CharField(max_length=10, choices=STATES, default=QUEUED)
-    reason = models.TextField(blank=True)  # why skipped / the error line / "missed"
-    params = models.JSONField(default=dict, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="runs", verbose_name=_("schedule"))
+    logical_time = models.DateTimeField(_("tick"))
+    trigger = models.CharField(_("trigger"), max_length=10, choices=TRIGGERS, default=SCHEDULE)
+    state = models.CharField(_("state"), max_length=10, choices=STATES, default=QUEUED)
+    reason = models.TextField(_("reason"), blank=True)  # why skipped / the error line / "missed"
+    params = models.JSONField(_("spec overrides"), default=dict, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
     host_losses = models.PositiveIntegerField(default=0)  # times its host was lost mid-run (daemon.Trigger._take_over)
     not_before = models.DateTimeField(null=True, blank=True)  # jitter and retry backoff
     claimed_by = models.CharField(max_length=200, blank=True)
     pid = models.IntegerField(null=True, blank=True)
-    exit_code = models.IntegerField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    exit_code = models.IntegerField(_("exit code"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     luigi_task_id = models.CharField(max_length=255, blank=True)
     output_path = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=utcnow)
 
     class Meta:
         ordering = ["-logical_time", "-id"]
+        verbose_name = _("scheduled run")
+        verbose_name_plural = _("scheduled runs")
         constraints = [
             # Two daemons on one database never fire a tick twice: the insert of the
             # second one fails on this constraint.
@@ -314,18 +340,20 @@ class ScheduleEvent(models.Model):
     its crawl's [monitors] (quality.py); at most one per ScheduledRun, which the database enforces.
     """
 
-    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(default=utcnow)
-    old_state = models.CharField(max_length=10)
-    new_state = models.CharField(max_length=10)
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="events", verbose_name=_("schedule"))
+    at = models.DateTimeField(_("at"), default=utcnow)
+    old_state = models.CharField(_("old state"), max_length=10)
+    new_state = models.CharField(_("new state"), max_length=10)
     # failed, missed, timed_out, recovered, paused, resumed, late, data_quality
-    reason = models.CharField(max_length=20)
-    detail = models.TextField(blank=True)
-    run = models.ForeignKey(ScheduledRun, null=True, blank=True, on_delete=models.SET_NULL)
-    notified_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=20)
+    detail = models.TextField(_("detail"), blank=True)
+    run = models.ForeignKey(ScheduledRun, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("run"))
+    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
+        verbose_name = _("schedule event")
+        verbose_name_plural = _("schedule events")
         indexes = [models.Index(fields=["notified_at", "at"])]
         constraints = [
             # Two daemons (or two attempts of one run) never record a tick's data-quality notice twice.
@@ -337,11 +365,16 @@ class ScheduleEvent(models.Model):
 class Delivery(models.Model):
     """One attempt to deliver a notice to a channel."""
 
-    event = models.ForeignKey(ScheduleEvent, on_delete=models.CASCADE, related_name="deliveries")
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE)
-    at = models.DateTimeField(default=utcnow)
-    ok = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
+    event = models.ForeignKey(ScheduleEvent, on_delete=models.CASCADE, related_name="deliveries",
+                              verbose_name=_("event"))
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, verbose_name=_("channel"))
+    at = models.DateTimeField(_("at"), default=utcnow)
+    ok = models.BooleanField(_("delivered"), default=False)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
 
 
 class DaemonHeartbeat(models.Model):
@@ -351,7 +384,11 @@ class DaemonHeartbeat(models.Model):
     row; a crashed one's row stays (the Workers page shows it lost).
     """
 
-    name = models.CharField(max_length=200, unique=True)  # host:pid
-    started_at = models.DateTimeField(default=utcnow)
-    beat_at = models.DateTimeField(default=utcnow)
-    slots = models.PositiveIntegerField(default=0)  # runs it runs at once (Trigger.slots); 0: no limit
+    name = models.CharField(_("name"), max_length=200, unique=True)  # host:pid
+    started_at = models.DateTimeField(_("started at"), default=utcnow)
+    beat_at = models.DateTimeField(_("last beat"), default=utcnow)
+    slots = models.PositiveIntegerField(_("slots"), default=0)  # runs it runs at once (Trigger.slots); 0: no limit
+
+    class Meta:
+        verbose_name = _("daemon heartbeat")
+        verbose_name_plural = _("daemon heartbeats")

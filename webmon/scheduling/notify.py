@@ -15,8 +15,14 @@ Webhook payloads (`Channel.payload_format`):
 - slack:    {"text", "blocks"}  (an incoming-webhook message)
 - dingtalk: {"msgtype": "markdown", "markdown": {"title", "text"}}  (a custom robot)
 
+The words of a notice (email subject and body, chat text) are in the channel's
+language (`Channel.language`), else settings.WEBMON_NOTICE_LANGUAGE (en): a
+channel is read by a team, not by one user, so the language is the channel's.
+The json payload's fields stay codes (state, reason) for programs; the
+detail (the run's error line) is the text the run wrote. Times are in UTC.
+
 Settings read: WEBMON_BASE_URL (links in notices; default http://127.0.0.1:8000),
-DEFAULT_FROM_EMAIL and Django's EMAIL_* (the mail backend).
+WEBMON_NOTICE_LANGUAGE, DEFAULT_FROM_EMAIL and Django's EMAIL_* (the mail backend).
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from webmon.scheduling.models import Channel, Delivery, Schedule, ScheduleEvent
 from webmon.scheduling.quality import DATA_QUALITY
@@ -89,24 +98,35 @@ class Notice:
 
     @property
     def headline(self) -> str:
+        """In the active language (deliver() activates the channel's)."""
+        from webmon.monitor.templatetags.monitor import REASON_LABELS
+
         if self.is_quality:
             n = len(self.violations)
-            what = "tick failed" if self.verdict == "fail" else "tick done with warnings"
-            return f"{self.schedule}: data quality, {n} monitor{'s' if n != 1 else ''} broken ({what})"
+            what = _("tick failed") if self.verdict == "fail" else _("tick done with warnings")
+            return ngettext("%(schedule)s: data quality, %(n)d monitor broken (%(what)s)",
+                            "%(schedule)s: data quality, %(n)d monitors broken (%(what)s)", n) % {
+                "schedule": self.schedule, "n": n, "what": what}
+        reason = str(REASON_LABELS.get(self.reason, self.reason.replace("_", " ")))
         if self.state == Schedule.DOWN:
-            return f"{self.schedule} is DOWN: {self.reason.replace('_', ' ')}"
-        return f"{self.schedule} is UP again: {self.reason}"
+            return _("%(schedule)s is DOWN: %(reason)s") % {"schedule": self.schedule, "reason": reason}
+        return _("%(schedule)s is UP again: %(reason)s") % {"schedule": self.schedule, "reason": reason}
 
     def lines(self) -> list[str]:
-        lines = [f"Crawl: {self.crawl}" if self.crawl else f"Task: {self.task}"]
+        lines = [_("Crawl: %(crawl)s") % {"crawl": self.crawl} if self.crawl else _("Task: %(task)s") % {"task": self.task}]
         if self.tick is not None:
-            lines.append(f"Tick: {self.tick:%Y-%m-%d %H:%M} UTC")
+            lines.append(_("Tick: %(tick)s UTC") % {"tick": f"{self.tick:%Y-%m-%d %H:%M}"})
         if self.is_quality:
-            lines += [f"Violation: {v}" for v in self.violations]
+            lines += [_("Violation: %(violation)s") % {"violation": v} for v in self.violations]
         elif self.detail:
-            lines.append(f"Error: {self.detail}")
-        lines.append(f"At: {self.at:%Y-%m-%d %H:%M:%S} UTC")
+            lines.append(_("Error: %(detail)s") % {"detail": self.detail})
+        lines.append(_("At: %(at)s UTC") % {"at": f"{self.at:%Y-%m-%d %H:%M:%S}"})
         return lines
+
+
+def channel_language(channel: Channel) -> str:
+    """The language the channel's notices are written in: its own, else WEBMON_NOTICE_LANGUAGE."""
+    return channel.language or getattr(settings, "WEBMON_NOTICE_LANGUAGE", "en")
 
 
 def send_pending(now: datetime) -> int:
@@ -131,7 +151,12 @@ def send_pending(now: datetime) -> int:
 
 
 def deliver(channel: Channel, notice: Notice) -> str | None:
-    """Send `notice` to `channel`; None when it went out, else why not (no secrets in it)."""
+    """Send `notice` to `channel` in its language; None when it went out, else why not (no secrets in it)."""
+    with translation.override(channel_language(channel)):
+        return _deliver(channel, notice)
+
+
+def _deliver(channel: Channel, notice: Notice) -> str | None:
     try:
         if channel.kind == Channel.EMAIL:
             return send_email(channel.target, notice)
@@ -146,19 +171,20 @@ def send_email(target: str, notice: Notice) -> str | None:
     recipients = [address.strip() for address in target.split(",") if address.strip()]
     if not recipients:
         return "no email address in the channel"
-    body = "\n".join([notice.headline, "", *notice.lines(), "", f"Run: {notice.run_url}", ""])
+    body = "\n".join([notice.headline, "", *notice.lines(), "", _("Run: %(url)s") % {"url": notice.run_url}, ""])
     send_mail(f"[crawlops] {notice.headline}", body, None, recipients)
     return None
 
 
 def payload(fmt: str, notice: Notice) -> dict[str, Any]:
     """The JSON body of a webhook in format `fmt` (json, slack or dingtalk)."""
+    open_run = _("Open the run")
     if fmt == Channel.SLACK:
         text = "\n".join(
             [
                 f"*{_slack(notice.headline)}*",
                 *(_slack(line) for line in notice.lines()),
-                f"<{notice.run_url}|Open the run>",
+                f"<{notice.run_url}|{_slack(open_run)}>",
             ]
         )
         return {
@@ -167,7 +193,7 @@ def payload(fmt: str, notice: Notice) -> dict[str, Any]:
         }
     if fmt == Channel.DINGTALK:
         # DingTalk robots with a keyword filter need the keyword in the text: "crawlops" is.
-        text = "\n\n".join([f"### [crawlops] {notice.headline}", *notice.lines(), f"[Open the run]({notice.run_url})"])
+        text = "\n\n".join([f"### [crawlops] {notice.headline}", *notice.lines(), f"[{open_run}]({notice.run_url})"])
         return {"msgtype": "markdown", "markdown": {"title": f"[crawlops] {notice.headline}", "text": text}}
     body = {
         "schedule": notice.schedule,

@@ -18,6 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from webmon.scheduling.models import DaemonHeartbeat, ScheduledRun
 
 # Trigger.stale_after: a daemon silent this long has stopped (its host's next daemon adopts its runs).
@@ -44,10 +47,11 @@ def daemon_state(beat_at: datetime | None, now: datetime, lost_after: timedelta)
 def usage(running: int, slots: int | None) -> str:
     """Like "runs 2 of 3 slots"; slots 0 is no limit, None unknown (a daemon known only from its runs)."""
     if slots is None:
-        return f"runs {running}"
+        return _("runs %(n)d") % {"n": running}
     if slots == 0:
-        return f"runs {running}, no slot limit"
-    return f"runs {running} of {slots} slot{'' if slots == 1 else 's'}"
+        return _("runs %(n)d, no slot limit") % {"n": running}
+    return ngettext("runs %(n)d of %(slots)d slot", "runs %(n)d of %(slots)d slots", slots) % {
+        "n": running, "slots": slots}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from datetime import date, datetime
 from typing import Any
 
 import luigi
+from django.utils.translation import gettext as _
 from luigi.parameter import _no_value
 
 TEXT_PARAMETERS = (luigi.Parameter, luigi.parameter.StrParameter, luigi.OptionalParameter,
@@ -74,40 +75,43 @@ def flag(name: str) -> str:
 def describe(param: luigi.Parameter) -> str:
     """What a parameter expects, in words (for the sentences and the admin's list of parameters)."""
     if isinstance(param, luigi.ChoiceListParameter):
-        return "a JSON list of " + ", ".join(sorted(str(c) for c in param._choices))
+        return _("a JSON list of %(choices)s") % {"choices": ", ".join(sorted(str(c) for c in param._choices))}
     if isinstance(param, luigi.ChoiceParameter):
-        return "one of " + ", ".join(sorted(str(c) for c in param._choices))
+        return _("one of %(choices)s") % {"choices": ", ".join(sorted(str(c) for c in param._choices))}
     if isinstance(param, luigi.EnumParameter):
-        return "one of " + ", ".join(m.name for m in param._enum)
+        return _("one of %(choices)s") % {"choices": ", ".join(m.name for m in param._enum)}
     if isinstance(param, luigi.BoolParameter):
-        return "true or false"
+        return _("true or false")
     if isinstance(param, luigi.NumericalParameter):
-        return f"a {'whole number' if param._var_type is int else 'number'} in {param._permitted_range.split(' in ', 1)[-1]}"
+        where = param._permitted_range.split(" in ", 1)[-1]
+        if param._var_type is int:
+            return _("a whole number in %(range)s") % {"range": where}
+        return _("a number in %(range)s") % {"range": where}
     if isinstance(param, luigi.IntParameter):
-        return "a whole number"
+        return _("a whole number")
     if isinstance(param, luigi.FloatParameter):
-        return "a number"
+        return _("a number")
     if isinstance(param, luigi.DateSecondParameter):
-        return "a UTC time such as 2026-11-21T073000"
+        return _("a UTC time such as 2026-11-21T073000")
     if isinstance(param, luigi.DateMinuteParameter):
-        return "a UTC minute such as 2026-11-21T0730"
+        return _("a UTC minute such as 2026-11-21T0730")
     if isinstance(param, luigi.DateHourParameter):
-        return "a UTC hour such as 2026-11-21T07"
+        return _("a UTC hour such as 2026-11-21T07")
     if isinstance(param, luigi.YearParameter):
-        return "a year such as 2026"
+        return _("a year such as 2026")
     if isinstance(param, luigi.MonthParameter):
-        return "a month such as 2026-11"
+        return _("a month such as 2026-11")
     if isinstance(param, luigi.DateParameter):
-        return "a date such as 2026-11-21"
+        return _("a date such as 2026-11-21")
     if isinstance(param, luigi.TimeDeltaParameter):
-        return "a time span such as 1 day 2 hours or P1DT2H"
+        return _("a time span such as 1 day 2 hours or P1DT2H")
     if isinstance(param, luigi.DictParameter):
-        return "a JSON object"
+        return _("a JSON object")
     if isinstance(param, luigi.ListParameter):
-        return "a JSON list"
+        return _("a JSON list")
     if type(param) in TEXT_PARAMETERS:
-        return "text"
-    return f"a value {type(param).__name__} accepts"
+        return _("text")
+    return _("a value %(cls)s accepts") % {"cls": type(param).__name__}
 
 
 def shown(value: Any) -> str:
@@ -138,7 +142,8 @@ def coerce(name: str, param: luigi.Parameter, value: Any) -> Any:
         # user's may (pipelines.tasks.MinuteParameter: "--at is a minute; ... has seconds").
         reason = str(exc).strip() if not type(param).__module__.startswith("luigi.") else ""
         tail = f" ({reason})" if reason and len(reason) < 200 else ""
-        raise TaskParamsError(f"{name}: expected {describe(param)}, got {shown(value)}{tail}.") from None
+        raise TaskParamsError(_("%(name)s: expected %(what)s, got %(value)s%(why)s.")
+                              % {"name": name, "what": describe(param), "value": shown(value), "why": tail}) from None
 
 
 def check(cls: type[luigi.Task], values: object) -> dict[str, Any]:
@@ -149,25 +154,30 @@ def check(cls: type[luigi.Task], values: object) -> dict[str, Any]:
     settable = [n for n in params if n not in ticks]
     if not isinstance(values, Mapping):
         example = f'{{"{settable[0]}": ...}}' if settable else "{}"
-        raise TaskParamsError(f"Expected a JSON object of {family}'s parameters, e.g. {example}.")
+        raise TaskParamsError(_("Expected a JSON object of %(task)s's parameters, e.g. %(example)s.")
+                              % {"task": family, "example": example})
     for name in values:
         if name in ticks:
-            what = "minute" if name == "at" else "day"
-            raise TaskParamsError(f"{name} is the tick: the daemon passes each run's {what} as {flag(name)}; "
-                                  "leave it out of the task parameters.")
+            text = (_("%(name)s is the tick: the daemon passes each run's minute as %(flag)s; leave it out of the "
+                      "task parameters.") if name == "at" else
+                    _("%(name)s is the tick: the daemon passes each run's day as %(flag)s; leave it out of the "
+                      "task parameters."))
+            raise TaskParamsError(text % {"name": name, "flag": flag(name)})
         if name not in params:
-            known = ", ".join(settable) or "none"
-            raise TaskParamsError(f"{family} has no parameter {str(name)!r}; its parameters: {known}.")
+            known = ", ".join(settable) or _("none")
+            raise TaskParamsError(_("%(task)s has no parameter %(name)r; its parameters: %(known)s.")
+                                  % {"task": family, "name": str(name), "known": known})
     normal = {name: coerce(name, params[name], value) for name, value in values.items()}
     for name in settable:
         param = params[name]
         if name in normal:
             if _unsettable_false(family, name, param, normal[name]):
-                raise TaskParamsError(f"{name}: a flag luigi can only switch on from the command line, and it "
-                                      "is on by default: it cannot be false here.")
+                raise TaskParamsError(_("%(name)s: a flag luigi can only switch on from the command line, and it "
+                                        "is on by default: it cannot be false here.") % {"name": name})
             continue
         if not _has_value(family, name, param):
-            raise TaskParamsError(f"{family} needs {name} ({describe(param)}): add it to the task parameters.")
+            raise TaskParamsError(_("%(task)s needs %(name)s (%(what)s): add it to the task parameters.")
+                                  % {"task": family, "name": name, "what": describe(param)})
     return normal
 
 

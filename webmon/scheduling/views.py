@@ -21,11 +21,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from webmon.monitor.clock import Clock
+from webmon.monitor.templatetags.monitor import time_text
 from webmon.scheduling import states
-from webmon.scheduling.forms import BackfillForm, TriggerForm
+from webmon.scheduling.forms import BackfillForm, TriggerForm, this_minute
 from webmon.scheduling.models import Schedule, ScheduledRun
 
 RECENT_RUNS = 5  # status dots per schedule on the list
@@ -66,7 +69,7 @@ class ScheduleRow:
 def cadence_text(schedule: Schedule) -> str:
     if schedule.cron.strip():
         return f"{schedule.cron.strip()} ({schedule.timezone})"
-    return f"every {schedule.interval_seconds} s" if schedule.interval_seconds else "—"
+    return _("every %(n)s s") % {"n": schedule.interval_seconds} if schedule.interval_seconds else "—"
 
 
 def next_run(schedule: Schedule, now: datetime) -> datetime | None:
@@ -88,7 +91,7 @@ def task_facts(schedule: Schedule) -> tuple[str, str | None]:
     problem = schedule.task_problem()
     if problem is not None:
         return "", problem
-    return " and ".join(flag(name) for name in tick_params(schedule.kind().cls)), None
+    return _(" and ").join(flag(name) for name in tick_params(schedule.kind().cls)), None
 
 
 @require_safe
@@ -169,19 +172,19 @@ def run_output(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
     """The run's CLI output file, streamed; only files inside var/ or RUN_OUTPUT_DIR are served."""
     run = get_object_or_404(ScheduledRun, pk=run_id, schedule_id=pk)
     if not run.output_path:
-        raise Http404("This run has no output file (yet).")
+        raise Http404(_("This run has no output file (yet)."))
     var = Path(settings.VAR_DIR).resolve()
     path = Path(run.output_path)
     path = (path if path.is_absolute() else Path(settings.BASE_DIR) / path).resolve()
     if not (path.is_relative_to(var) or path.is_relative_to(Path(settings.RUN_OUTPUT_DIR).resolve())):
         return HttpResponseForbidden(
-            f"The output file of run {run.pk} is outside {var}; it is not served.",
+            _("The output file of run %(run)s is outside %(folder)s; it is not served.") % {"run": run.pk, "folder": var},
             content_type="text/plain; charset=utf-8",
         )
     try:
         handle = path.open("rb")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise Http404("The output file is gone.") from None
+        raise Http404(_("The output file is gone.")) from None
     return FileResponse(handle, content_type="text/plain; charset=utf-8")
 
 
@@ -190,9 +193,9 @@ def run_output(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
 def pause(request: HttpRequest, pk: int) -> HttpResponse:
     schedule = get_object_or_404(Schedule, pk=pk)
     if states.pause(schedule, timezone.now(), request.user.get_username()):
-        messages.success(request, f"Paused {schedule.name}: no ticks fire until it is resumed.")
+        messages.success(request, _("Paused %(name)s: no ticks fire until it is resumed.") % {"name": schedule.name})
     else:
-        messages.info(request, f"{schedule.name} was paused already.")
+        messages.info(request, _("%(name)s was paused already.") % {"name": schedule.name})
     return _back(request, schedule)
 
 
@@ -203,11 +206,11 @@ def resume(request: HttpRequest, pk: int) -> HttpResponse:
     if states.resume(schedule, timezone.now(), request.user.get_username()):
         messages.success(
             request,
-            f"Resumed {schedule.name}: ticks fire again from now on; "
-            "those that fell due while it was paused are not fired.",
+            _("Resumed %(name)s: ticks fire again from now on; "
+              "those that fell due while it was paused are not fired.") % {"name": schedule.name},
         )
     else:
-        messages.info(request, f"{schedule.name} was not paused.")
+        messages.info(request, _("%(name)s was not paused.") % {"name": schedule.name})
     return _back(request, schedule)
 
 
@@ -217,23 +220,26 @@ def trigger(request: HttpRequest, pk: int) -> HttpResponse:
     schedule = get_object_or_404(Schedule, pk=pk)
     form = TriggerForm(schedule, request.POST)
     if not form.is_valid():
-        messages.error(request, f"Not triggered: {' '.join(form.errors.get('overrides', ['bad input.']))}")
+        problem = " ".join(form.errors.get("overrides", [_("bad input.")]))
+        messages.error(request, _("Not triggered: %(problem)s") % {"problem": problem})
         return _back(request, schedule)
     now = timezone.now()
     run = form.save(now)
     if run is None:
         messages.warning(
             request,
-            f"{schedule.name} has a manual run at {now:%H:%M} UTC already; "
-            "trigger again in the next minute, or rerun that one.",
+            _("%(name)s has a manual run at %(at)s already; trigger again in the next minute, or rerun that one.")
+            % {"name": schedule.name, "at": time_text(this_minute(now), "min")},
         )
     else:
         given = form.cleaned_data["overrides"]
-        messages.success(
-            request,
-            f"Queued a manual run of {schedule.name} at {run.logical_time:%Y-%m-%d %H:%M} UTC"
-            f"{' with overrides ' + json.dumps(given, sort_keys=True) if given else ''}.",
-        )
+        values = {"name": schedule.name, "at": time_text(run.logical_time, "min")}
+        if given:
+            text = _("Queued a manual run of %(name)s at %(at)s with overrides %(overrides)s.") % {
+                **values, "overrides": json.dumps(given, sort_keys=True)}
+        else:
+            text = _("Queued a manual run of %(name)s at %(at)s.") % values
+        messages.success(request, text)
     return _back(request, schedule)
 
 
@@ -243,15 +249,19 @@ def backfill(request: HttpRequest, pk: int) -> HttpResponse:
     schedule = get_object_or_404(Schedule, pk=pk)
     form = BackfillForm(schedule, request.POST)
     if not form.is_valid():
-        messages.error(request, f"No backfill: {form.errors_text()}")
+        messages.error(request, _("No backfill: %(problem)s") % {"problem": form.errors_text()})
         return _back(request, schedule)
     created = form.save(timezone.now())
     skipped = len(form.plan.existing) if form.plan else 0
-    messages.success(
-        request,
-        f"Queued {created} backfill run{'s' if created != 1 else ''} of {schedule.name}"
-        f"{f'; skipped {skipped} tick(s) that have a run already' if skipped else ''}.",
-    )
+    values = {"n": created, "name": schedule.name, "skipped": skipped}
+    if skipped:
+        text = ngettext("Queued %(n)d backfill run of %(name)s; skipped %(skipped)d tick(s) that have a run already.",
+                        "Queued %(n)d backfill runs of %(name)s; skipped %(skipped)d tick(s) that have a run already.",
+                        created) % values
+    else:
+        text = ngettext("Queued %(n)d backfill run of %(name)s.", "Queued %(n)d backfill runs of %(name)s.",
+                        created) % values
+    messages.success(request, text)
     return _back(request, schedule)
 
 
@@ -260,12 +270,12 @@ def backfill(request: HttpRequest, pk: int) -> HttpResponse:
 def rerun(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
     run = get_object_or_404(ScheduledRun.objects.select_related("schedule"), pk=run_id, schedule_id=pk)
     if states.rerun(run, request.user.get_username()):
-        messages.success(request, f"Queued the run of {run.logical_time:%Y-%m-%d %H:%M} UTC again.")
+        messages.success(request, _("Queued the run of %(at)s again.") % {"at": time_text(run.logical_time, "min")})
     else:
         messages.error(
             request,
-            f"The run of {run.logical_time:%Y-%m-%d %H:%M} UTC is {run.get_state_display()}: "
-            "only failed and timed-out runs can be rerun.",
+            _("The run of %(at)s is %(state)s: only failed and timed-out runs can be rerun.")
+            % {"at": time_text(run.logical_time, "min"), "state": run.get_state_display()},
         )
     return _back(request, run.schedule)
 

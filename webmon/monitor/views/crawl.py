@@ -7,6 +7,8 @@ from datetime import timedelta
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from webmon.history.models import CrawlRun
 from webmon.history.ticks import group_ticks
@@ -14,7 +16,7 @@ from webmon.monitor.charts import bar_chart, calendar, coverage_grid
 from webmon.monitor.clock import Clock
 from webmon.monitor.sources import Sources
 from webmon.monitor.summaries import StoreRow, calendar_days, store_rows, tick_durations
-from webmon.monitor.templatetags.monitor import human
+from webmon.monitor.templatetags.monitor import human, status_label, time_text
 
 NEWEST_RUNS = 400  # run records read for the trend (about 100 ticks of four tasks)
 TREND_TICKS = 100
@@ -24,10 +26,14 @@ STORES = 50
 QUALITY_TICKS = 30  # of the STORES runs read: the newest with a quality report, in the data-quality charts
 
 
+def _top_items(n: int) -> str:
+    return ngettext("%(n)s item", "%(n)s items", n) % {"n": f"{n:,}"}
+
+
 def crawl_detail(request: HttpRequest) -> HttpResponse:
     crawl = request.GET.get("name", "")
     if not crawl:
-        raise Http404("Which crawl? Give its name as ?name=.")
+        raise Http404(_("Which crawl? Give its name as ?name=."))
     clock, sources = Clock.current(), Sources()
     since = clock.now - timedelta(days=CALENDAR_DAYS)
     runs = CrawlRun.objects
@@ -42,7 +48,8 @@ def crawl_detail(request: HttpRequest) -> HttpResponse:
             (
                 secs,
                 f"bar-{tick.status}",
-                f"{tick.started_at:%Y-%m-%d %H:%M} UTC: {tick.status}, {human(secs)}",
+                _("%(at)s: %(status)s, %(duration)s") % {
+                    "at": time_text(tick.started_at, "min"), "status": status_label(tick.status), "duration": human(secs)},
                 reverse("monitor:run", args=[tick.newest.id]),
             )
             for tick, secs in durations
@@ -54,12 +61,13 @@ def crawl_detail(request: HttpRequest) -> HttpResponse:
             (
                 row.items or 0,
                 "bar-items",
-                f"{row.run.started_at:%Y-%m-%d %H:%M} UTC: {row.items} items, {row.new} new, {row.changed} changed",
+                _("%(at)s: %(items)s items, %(new)s new, %(changed)s changed") % {
+                    "at": time_text(row.run.started_at, "min"), "items": row.items, "new": row.new, "changed": row.changed},
                 reverse("monitor:run", args=[row.run.id]),
             )
             for row in reversed(stores)
         ],
-        top_label=f"{max((row.items or 0 for row in stores), default=0):,} items",
+        top_label=_top_items(max((row.items or 0 for row in stores), default=0)),
     )
     quality = quality_charts(stores)
     return render(

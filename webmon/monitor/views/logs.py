@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from webmon.history.models import CrawlRun, CrawlRunLog
 from webmon.history.runs import levels_at_least
@@ -14,6 +16,7 @@ from webmon.monitor.clock import Clock
 from webmon.monitor.forms import LogFilterForm
 from webmon.monitor.runparts import LINE_HEAD, LOG_PAGE, LogView
 from webmon.monitor.sources import Sources, short_reason
+from webmon.monitor.templatetags.monitor import status_label
 
 
 def log_after(request: HttpRequest, pk: int) -> JsonResponse:
@@ -21,7 +24,7 @@ def log_after(request: HttpRequest, pk: int) -> JsonResponse:
     clock, sources = Clock.current(), Sources()
     run = sources.runs(lambda: CrawlRun.objects.filter(pk=pk).only("id", "status", "heartbeat_at").first(), None)
     if run is None and sources.history_ok:
-        raise Http404("No run with this id in the history DB.")
+        raise Http404(_("No run with this id in the history DB."))
     level, q, after = LogFilterForm(request.GET).values()
     log = LogView(level, q, after or 0, levels_at_least(level) if level else None)
     lines = sources.runs(
@@ -38,6 +41,7 @@ def log_after(request: HttpRequest, pk: int) -> JsonResponse:
         {
             "run": pk,
             "status": run.display_status(clock.now, clock.stale_after),
+            "status_label": status_label(run.display_status(clock.now, clock.stale_after)),
             "running": run.is_running,
             "after": lines[-1].seq if lines else log.after,
             "more": more,
@@ -45,6 +49,7 @@ def log_after(request: HttpRequest, pk: int) -> JsonResponse:
                 {
                     "seq": line.seq,
                     "ts": line.ts.isoformat(),
+                    "time": timezone.localtime(line.ts).strftime("%H:%M:%S.%f")[:12],  # as the page shows it
                     "level": line.level,
                     "logger": line.logger,
                     "message": line.head,
@@ -64,7 +69,7 @@ def log_line(request: HttpRequest, pk: int, seq: int) -> HttpResponse:
     if not sources.history_ok:
         return HttpResponse(sources.banners[0].text, status=503, content_type="text/plain; charset=utf-8")
     if message is None:
-        raise Http404("No such log line.")
+        raise Http404(_("No such log line."))
     return HttpResponse(message, content_type="text/plain; charset=utf-8")
 
 
@@ -75,7 +80,7 @@ def log_download(request: HttpRequest, pk: int) -> HttpResponse:
     if not sources.history_ok:
         return HttpResponse(sources.banners[0].text, status=503, content_type="text/plain; charset=utf-8")
     if not exists:
-        raise Http404("No run with this id in the history DB.")
+        raise Http404(_("No run with this id in the history DB."))
     response = StreamingHttpResponse(_lines(pk), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="run-{pk}.log"'
     return response
@@ -85,4 +90,4 @@ def _lines(pk: int) -> Iterator[str]:
     try:
         yield from CrawlRunLog.objects.text(pk)
     except DatabaseError as exc:  # the headers are sent: say so in the file itself
-        yield f"[log cut short: the task-history database could not be read: {short_reason(exc)}]\n"
+        yield _("[log cut short: the task-history database could not be read: %(reason)s]") % {"reason": short_reason(exc)} + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from webmon.history.models import CrawlRun, CrawlRunLog, TaskEvent
 from webmon.history.queries import collector_paused
@@ -26,7 +27,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     clock, sources = Clock.current(), Sources()
     run = sources.runs(lambda: CrawlRun.objects.filter(pk=pk).first(), None)
     if run is None and sources.history_ok:  # also a history with no run tables (stock Luigi wrote it)
-        raise Http404("No run with this id in the history DB.")
+        raise Http404(_("No run with this id in the history DB."))
     form = LogFilterForm(request.GET)
     context = {"clock": clock, "run": run, "log_form": form, "pk": pk}
     if run is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from webmon.history.models import CrawlRun, TaskEvent, TaskParameter, TaskRecord
 from webmon.history.queries import TICK_FIELDS, Cursor
@@ -60,7 +61,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     clock, sources = Clock.current(), Sources()
     task = sources.history(lambda: TaskRecord.objects.filter(pk=pk).first(), None)
     if task is None and sources.history_ok:
-        raise Http404("No task with this id in Luigi's history.")
+        raise Http404(_("No task with this id in Luigi's history."))
     context = {"clock": clock, "task": task, "pk": pk}
     if task is not None:
         before = Cursor.decode(request.GET.get("events_before", ""))

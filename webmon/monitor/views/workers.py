@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from webmon.history import hosts as run_hosts
 from webmon.monitor import luigid
@@ -74,7 +75,7 @@ class HostRow:
         """What the host's daemons that are up run: "runs 2 of 3 slots"."""
         up = [d for d in self.daemons if d.state == daemon_pool.UP]
         if not up:
-            return "no daemon up"
+            return _("no daemon up")
         running = sum(len(d.runs) for d in up)
         slots = 0 if any(d.slots == 0 for d in up) else sum(d.slots or 0 for d in up)  # one without a limit: none
         return daemon_pool.usage(running, slots)

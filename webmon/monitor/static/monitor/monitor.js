@@ -39,15 +39,20 @@
     var base = url.split("?")[0];
     var query = new URLSearchParams(url.split("?")[1] || "");
     var timer = null;
+    // Sentences in the page's language, from the server (data-text-*); English if absent.
+    function text(name, fallback, value) {
+      var found = table.getAttribute("data-text-" + name) || fallback;
+      return found.replace("{status}", value === undefined ? "" : value);
+    }
 
-    function say(text) { if (status) { status.textContent = text; } }
+    function say(line) { if (status) { status.textContent = line; } }
 
     function append(line) {
       var row = document.createElement("tr");
       row.className = "log-line level-" + String(line.level).toLowerCase();
       row.setAttribute("data-seq", line.seq);
       cell(row, "log-seq", line.seq);
-      cell(row, "log-ts", String(line.ts).slice(11, 23));
+      cell(row, "log-ts", line.time || String(line.ts).slice(11, 23));  // time: in the page's time zone
       cell(row, "log-level", line.level);
       cell(row, "log-logger", line.logger);
       var msg = cell(row, "log-message", "");
@@ -59,7 +64,7 @@
         var link = document.createElement("a");
         link.className = "show-full";
         link.href = line.full_url;
-        link.textContent = " show full line";
+        link.textContent = " " + text("show-full", "show full line");
         msg.appendChild(link);
       }
       body.appendChild(row);
@@ -78,15 +83,18 @@
             if (!follow || follow.checked) { window.scrollTo(0, document.body.scrollHeight); }
           }
           if (data.running || data.more) {
-            say("Following: run is " + data.status + ".");
+            say(text("following", "Following: run is {status}.", data.status_label || data.status));
             timer = window.setTimeout(poll, data.more ? 200 : 2000);
           } else {
-            say("The run finished (" + data.status + "). Reload for the final state.");
+            say(text("finished", "The run finished ({status}). Reload for the final state.", data.status_label || data.status));
             var runStatus = document.getElementById("run-status");
-            if (runStatus) { runStatus.textContent = data.status; runStatus.setAttribute("data-status", data.status); }
+            if (runStatus) {
+              runStatus.textContent = data.status_label || data.status;
+              runStatus.setAttribute("data-status", data.status);
+            }
           }
         })
-        .catch(function () { say("Cannot reach webmon; retrying."); timer = window.setTimeout(poll, 5000); });
+        .catch(function () { say(text("unreachable", "Cannot reach webmon; retrying.")); timer = window.setTimeout(poll, 5000); });
     }
     timer = window.setTimeout(poll, 2000);
   }

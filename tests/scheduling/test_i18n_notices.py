@@ -1,0 +1,94 @@
+"""Notices in the channel's language (Channel.language), else WEBMON_NOTICE_LANGUAGE (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+
+from tests.scheduling.schedule_world import T0, fresh_fixture, make_run, make_schedule  # noqa: F401
+from webmon.scheduling import notify, states
+from webmon.scheduling.models import Channel, ScheduledRun
+
+pytestmark = pytest.mark.usefixtures("fresh")
+
+
+class Posts(list):
+    url = ""
+
+
+@pytest.fixture
+def posts() -> Iterator[Posts]:
+    """A webhook receiver on 127.0.0.1; the list of what it was sent."""
+    received = Posts()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    received.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        yield received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def outbox() -> Iterator[list]:
+    mail.outbox = []
+    with override_settings(WEBMON_BASE_URL="https://mon.example.com"):
+        yield mail.outbox
+
+
+def go_down(*channels: Channel) -> None:
+    schedule = make_schedule(state="up")
+    schedule.channels.set(channels)
+    run = make_run(schedule, T0, ScheduledRun.TIMED_OUT, reason="timed out after 600 s")
+    states.record_outcome(schedule, run, T0 + timedelta(minutes=2))
+    assert notify.send_pending(T0 + timedelta(minutes=3)) == 1
+
+
+def test_each_channel_gets_the_notice_in_its_language(outbox: list, posts: Posts) -> None:
+    go_down(
+        Channel.objects.create(name="ops-tw", kind="email", target="ops@example.tw", language="zh-hant"),
+        Channel.objects.create(name="ops-cn", kind="email", target="ops@example.cn", language="zh-hans"),
+        Channel.objects.create(name="ops", kind="email", target="ops@example.com"),
+        Channel.objects.create(name="chat-cn", kind="webhook", target=posts.url, payload_format="dingtalk",
+                               language="zh-hans"),
+        Channel.objects.create(name="hook", kind="webhook", target=posts.url, language="zh-hant"),
+    )
+    by_to = {m.to[0]: m for m in outbox}
+    assert by_to["ops@example.tw"].subject == "[crawlops] demo-hourly 異常：逾時"
+    assert "爬蟲：demo" in by_to["ops@example.tw"].body and "時間：2026-11-21 12:02:00 UTC" in by_to["ops@example.tw"].body
+    assert "輪次：2026-11-21 12:00 UTC" in by_to["ops@example.tw"].body
+    assert by_to["ops@example.cn"].subject == "[crawlops] demo-hourly 异常：超时"
+    assert "运行：https://mon.example.com/schedules/" in by_to["ops@example.cn"].body
+    assert by_to["ops@example.com"].subject == "[crawlops] demo-hourly is DOWN: timed out"  # the default: en
+    dingtalk, plain = (posts[0], posts[1]) if "msgtype" in posts[0] else (posts[1], posts[0])
+    assert dingtalk["markdown"]["title"] == "[crawlops] demo-hourly 异常：超时"
+    assert "[打开这次运行](https://mon.example.com/schedules/" in dingtalk["markdown"]["text"]
+    # The json payload is for programs: codes, not words, whatever the channel's language.
+    assert (plain["state"], plain["reason"], plain["detail"]) == ("down", "timed_out", "timed out after 600 s")
+
+
+@override_settings(WEBMON_NOTICE_LANGUAGE="zh-hant")
+def test_a_channel_without_a_language_uses_the_default_from_settings(outbox: list) -> None:
+    go_down(Channel.objects.create(name="ops", kind="email", target="ops@example.com"),
+            Channel.objects.create(name="ops-en", kind="email", target="en@example.com", language="en"))
+    by_to = {m.to[0]: m for m in outbox}
+    assert by_to["ops@example.com"].subject == "[crawlops] demo-hourly 異常：逾時"
+    assert by_to["en@example.com"].subject == "[crawlops] demo-hourly is DOWN: timed out"

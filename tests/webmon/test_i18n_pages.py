@@ -1,0 +1,223 @@
+"""Every page in English, Traditional and Simplified Chinese; the user's language and time zone (issue 14).
+
+The language comes from the browser's Accept-Language (zh-TW, zh-Hant -> zh-hant; zh-CN, zh-Hans ->
+zh-hans), unless the signed-in user chose one on the Settings page: that choice wins. Times are shown
+in the user's time zone (UTC by default), always with the zone, and with the UTC time as a title when
+the zone is another.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client, override_settings
+from django.utils import timezone, translation
+from history_seed import HistorySeed
+
+from tests.scheduling.schedule_world import fresh_fixture, make_run, make_schedule  # noqa: F401
+from webmon.monitor.models import UserPreference
+from webmon.scheduling.models import ScheduledRun
+
+T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+HEADERS = {"en": "en-US,en;q=0.9", "zh-hant": "zh-TW,zh;q=0.9", "zh-hans": "zh-CN,zh;q=0.9"}
+
+
+@pytest.fixture(autouse=True)
+def luigid_down_and_english_after() -> Iterator[None]:
+    """No luigid (its banner is one more translated sentence); the test thread back in English after."""
+    with override_settings(LUIGID_URL="http://127.0.0.1:9"):
+        yield
+    translation.activate("en")
+    timezone.deactivate()
+
+
+@pytest.fixture
+def world(history: HistorySeed, fresh: None) -> dict[str, str]:
+    """A crawl with a failed tick, a schedule with runs: the paths of every page."""
+    now = timezone.now().replace(second=0, microsecond=0)
+    ids = {}
+    for hours in (3, 2, 1):
+        ids = history.tick("shop", now - timedelta(hours=hours), statuses={"ParsePages": "failed"} if hours == 2 else None)
+    history.luigi_task("FetchPages_shop_1a2b", "FetchPages", {"crawl": "shop"},
+                       [("PENDING", now - timedelta(hours=1)), ("DONE", now - timedelta(minutes=59))])
+    schedule = make_schedule("shop-hourly", crawl="shop")
+    make_run(schedule, T0, ScheduledRun.FAILED, reason="exit code 30: boom", attempts=1)
+    make_run(schedule, T0 + timedelta(hours=1), ScheduledRun.SUCCESS, attempts=1)
+    return {
+        "overview": "/",
+        "crawl": "/crawl/?name=shop",
+        "run": f"/runs/{ids['FetchPages']}/",
+        "runs": "/runs/",
+        "tasks": "/tasks/",
+        "families": "/families/",
+        "workers": "/workers/",
+        "schedules": "/schedules/",
+        "schedule": f"/schedules/{schedule.pk}/",
+        "grid": f"/schedules/{schedule.pk}/grid/",
+        "settings": "/settings/",
+        "admin-schedules": "/admin/scheduling/schedule/",
+    }
+
+
+# A word of each page in each language: (English, Traditional, Simplified).
+WORDS = {
+    "overview": ("<h1>Overview</h1>", "<h1>總覽</h1>", "<h1>概览</h1>"),
+    "crawl": ("Tick duration", "每輪耗時", "每轮耗时"),
+    "run": ("<h2>Stats</h2>", "<h2>統計</h2>", "<h2>统计</h2>"),
+    "runs": ("<h1>Runs</h1>", "<h1>執行紀錄</h1>", "<h1>运行记录</h1>"),
+    "tasks": ("<h1>Tasks</h1>", "<h1>任務</h1>", "<h1>任务</h1>"),
+    "families": ("<h1>Task families</h1>", "<h1>任務類別</h1>", "<h1>任务类别</h1>"),
+    "workers": ("<h1>Workers</h1>", "<h1>工作程序</h1>", "<h1>工作进程</h1>"),
+    "schedules": ("<h1>Schedules</h1>", "<h1>排程</h1>", "<h1>调度计划</h1>"),
+    "schedule": ("Next five fire times", "接下來五次觸發時間", "接下来五次触发时间"),
+    "grid": ("› grid</h1>", "› 格狀圖</h1>", "› 网格图</h1>"),
+    "settings": ('<h1 id="settings-title">Settings</h1>', '<h1 id="settings-title">設定</h1>',
+                 '<h1 id="settings-title">设置</h1>'),
+    "admin-schedules": ("Select schedule to change", "選擇 排程 來修改", "选择 调度计划 来修改"),
+}
+# Words of the frame (navigation, footer) that must not stay English on a Chinese page.
+NAV = ("Overview", "Task families", "Log out", "Times in")
+
+
+def language_index(language: str) -> int:
+    return {"en": 0, "zh-hant": 1, "zh-hans": 2}[language]
+
+
+@pytest.fixture
+def superuser(webmon_db: None) -> Client:
+    user = User.objects.filter(username="i18n-root").first() or User.objects.create_superuser(
+        "i18n-root", password="not-a-real-password-9")
+    UserPreference.objects.filter(user=user).delete()
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hant", "zh-hans"])
+def test_every_page_renders_in_the_browsers_language(superuser: Client, world: dict[str, str], language: str) -> None:
+    for page, path in world.items():
+        response = superuser.get(path, HTTP_ACCEPT_LANGUAGE=HEADERS[language])
+        assert response.status_code == 200, (page, response.status_code)
+        body = response.content.decode()
+        word = WORDS[page][language_index(language)]
+        assert word in body, f"{page} in {language}: {word!r} not on the page"
+        assert response["Content-Language"] == language, page
+        if not page.startswith("admin"):
+            assert f'<html lang="{language}">' in body, page
+            for english in NAV:
+                assert (english in body) == (language == "en"), f"{page} in {language}: {english!r}"
+        others = [WORDS[page][i] for i in range(3) if i != language_index(language)]
+        assert not any(other in body for other in others if other != word), f"{page} in {language}: mixed"
+
+
+@pytest.mark.parametrize("header, language", [("zh-Hant", "zh-hant"), ("zh-HK", "zh-hant"), ("zh-Hans", "zh-hans"),
+                                              ("zh-SG", "zh-hans"), ("fr-FR, zh-CN;q=0.5", "zh-hans"),
+                                              ("de-DE", "en")])
+def test_accept_language_variants(anonymous: Client, header: str, language: str) -> None:
+    response = anonymous.get("/login/", HTTP_ACCEPT_LANGUAGE=header)
+    assert response.status_code == 200
+    assert f'<html lang="{language}">' in response.content.decode()
+    assert "Accept-Language" in response["Vary"]
+
+
+def test_the_login_page_and_its_error_are_translated(anonymous: Client) -> None:
+    response = anonymous.post("/login/", {"username": "nobody", "password": "wrong"}, HTTP_ACCEPT_LANGUAGE="zh-TW")
+    body = response.content.decode()
+    assert "<h1>登入</h1>" in body and "使用者名稱與密碼不符，請再試一次。" in body
+
+
+def test_the_users_choice_wins_over_accept_language_and_survives_logging_in_again(superuser: Client,
+                                                                                 world: dict[str, str]) -> None:
+    user = User.objects.get(username="i18n-root")
+    UserPreference.objects.create(user=user, language="zh-hans", time_zone="UTC")
+    browser = Client()
+    browser.force_login(user)  # a new session: the choice is read at login
+    body = browser.get("/runs/", HTTP_ACCEPT_LANGUAGE="zh-TW,zh;q=0.9").content.decode()
+    assert "<h1>运行记录</h1>" in body and "執行紀錄" not in body
+    body = browser.get("/runs/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert "<h1>运行记录</h1>" in body
+
+
+def csrf_of(body: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+
+
+def test_the_settings_page_saves_language_and_time_zone_with_csrf(webmon_db: None, world: dict[str, str]) -> None:
+    user = User.objects.filter(username="i18n-user").first() or User.objects.create_user(
+        "i18n-user", password="not-a-real-password-8")
+    UserPreference.objects.filter(user=user).delete()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    page = browser.get("/settings/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    assert '<option value="Asia/Taipei">' in page.content.decode()
+    refused = browser.post("/settings/", {"language": "zh-hant", "time_zone": "Asia/Taipei"})
+    assert refused.status_code == 403  # no CSRF token
+    bad = browser.post("/settings/", {"language": "zh-hant", "time_zone": "Mars/Olympus",
+                                      "csrfmiddlewaretoken": csrf_of(page.content.decode())})
+    assert bad.status_code == 400 and 'id="settings-errors"' in bad.content.decode()
+    saved = browser.post("/settings/", {"language": "zh-hant", "time_zone": "Asia/Taipei",
+                                        "csrfmiddlewaretoken": csrf_of(page.content.decode())})
+    assert saved.status_code == 302 and saved["Location"] == "/settings/"
+    assert saved.cookies["django_language"].value == "zh-hant"
+    assert UserPreference.objects.filter(user=user).values_list("language", "time_zone").get() == (
+        "zh-hant", "Asia/Taipei")
+    after = browser.get("/settings/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "已儲存：頁面使用繁體中文，時間以 Asia/Taipei 顯示。" in after
+    assert "時間以 Asia/Taipei 顯示" in after  # the footer
+    # Back to the browser's language: the cookie goes, Accept-Language decides again.
+    back = browser.post("/settings/", {"language": "", "time_zone": "UTC", "csrfmiddlewaretoken": csrf_of(after)})
+    assert back.cookies["django_language"].value == ""  # deleted
+    assert "<h1>Runs</h1>" in browser.get("/runs/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_times_are_in_the_users_zone_with_utc_as_title(superuser: Client, fresh: None) -> None:
+    schedule = make_schedule("tz-demo", cron="0 * * * *")
+    make_run(schedule, T0, ScheduledRun.FAILED, started_at=T0 + timedelta(seconds=5), reason="boom")
+    path = f"/schedules/{schedule.pk}/"
+    in_utc = superuser.get(path).content.decode()
+    assert "Times in UTC" in in_utc
+    assert "Tick (UTC)" in in_utc
+    assert '<time datetime="2026-11-21T12:00:00+00:00">2026-11-21 12:00</time>' in in_utc  # no title: it is UTC
+
+    user = User.objects.get(username="i18n-root")
+    UserPreference.objects.create(user=user, language="en", time_zone="Asia/Taipei")
+    browser = Client()
+    browser.force_login(user)
+    body = browser.get(path).content.decode()
+    assert "Times in Asia/Taipei" in body and "Tick (Asia/Taipei)" in body
+    # The tick 12:00 UTC is 20:00 in Taipei; hovering shows it in UTC.
+    assert '<time datetime="2026-11-21T12:00:00+00:00" title="2026-11-21 12:00 UTC">2026-11-21 20:00</time>' in body
+    # A time with its zone in the text says the offset (not "CST", which names three zones).
+    assert re.search(r'title="2026-11-21 12:00:05 UTC">2026-11-21 20:00:05</time>', body), "the started column"
+    events = browser.get("/schedules/").content.decode()
+    assert "Next run (Asia/Taipei)" in events
+
+
+def test_a_time_with_its_zone_names_the_offset(superuser: Client, history: HistorySeed) -> None:
+    ids = history.tick("shop", T0)
+    user = User.objects.get(username="i18n-root")
+    UserPreference.objects.create(user=user, language="zh-hans", time_zone="Europe/Berlin")
+    browser = Client()
+    browser.force_login(user)
+    body = browser.get(f"/runs/{ids['FetchPages']}/").content.decode()
+    # 12:00 UTC on 2026-11-21 is 13:00 in Berlin (winter time, UTC+01:00).
+    assert '<time datetime="2026-11-21T12:00:00+00:00" title="2026-11-21 12:00:00 UTC">2026-11-21 13:00:00 UTC+01:00</time>' in body
+    assert "时间以 Europe/Berlin 显示" in body
+
+
+def test_the_runs_filter_reads_its_times_in_the_users_zone(superuser: Client, history: HistorySeed) -> None:
+    early, late = history.tick("shop", T0), history.tick("shop", T0 + timedelta(hours=2))
+    user = User.objects.get(username="i18n-root")
+    UserPreference.objects.create(user=user, language="en", time_zone="Asia/Taipei")
+    browser = Client()
+    browser.force_login(user)
+    # 21:00 in Taipei is 13:00 UTC: only the later tick (14:00 UTC) started after it.
+    response = browser.get("/runs/", {"since": "2026-11-21T21:00", "family": "FetchPages"})
+    assert [run.id for run in response.context["page"].runs] == [late["FetchPages"]]
+    assert "From (Asia/Taipei)" in response.content.decode()
+    assert early["FetchPages"] not in [run.id for run in response.context["page"].runs]
