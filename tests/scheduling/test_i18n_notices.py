@@ -10,11 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
-from django.test import override_settings
+from django.test import Client, override_settings
 
-from tests.scheduling.schedule_world import T0, fresh_fixture, make_run, make_schedule  # noqa: F401
+from tests.scheduling.schedule_world import T0, fresh_fixture, make_run, make_schedule, manager_fixture  # noqa: F401
 from webmon.scheduling import notify, states
-from webmon.scheduling.models import Channel, ScheduledRun
+from webmon.scheduling.models import Channel, ScheduledRun, ScheduleEvent
+from webmon.scheduling.quality import DATA_QUALITY
 
 pytestmark = pytest.mark.usefixtures("fresh")
 
@@ -92,3 +93,46 @@ def test_a_channel_without_a_language_uses_the_default_from_settings(outbox: lis
     by_to = {m.to[0]: m for m in outbox}
     assert by_to["ops@example.com"].subject == "[crawlops] demo-hourly 異常：逾時"
     assert by_to["en@example.com"].subject == "[crawlops] demo-hourly is DOWN: timed out"
+
+
+VIOLATIONS = ["max_item_drop: 20 items, 50% fewer than the median of the last 1 ticks (40); at most 30% allowed",
+              "coverage.description: 0% of the items have description, less than 95%"]
+
+
+def quality_event(verdict: str, *channels: Channel) -> ScheduleEvent:
+    """A data_quality event as webmon/scheduling/quality.py records it: the verdict, then the stored sentences."""
+    schedule = make_schedule(state="up")
+    schedule.channels.set(channels)
+    run = make_run(schedule, T0, ScheduledRun.SUCCESS if verdict == "warn" else ScheduledRun.FAILED)
+    return ScheduleEvent.objects.create(schedule=schedule, at=T0 + timedelta(minutes=2), old_state="up",
+                                        new_state="up", reason=DATA_QUALITY, detail="\n".join([verdict, *VIOLATIONS]),
+                                        run=run)
+
+
+@pytest.mark.parametrize("verdict, hant, hans, english", [
+    ("warn", "本輪完成，但有警告", "本轮完成，但有警告", "tick done with warnings"),
+    ("fail", "本輪失敗", "本轮失败", "tick failed"),
+])
+def test_a_data_quality_notice_is_in_the_channels_language_with_the_stored_sentences(
+        outbox: list, manager: Client, verdict: str, hant: str, hans: str, english: str) -> None:
+    event = quality_event(
+        verdict,
+        Channel.objects.create(name="ops-tw", kind="email", target="ops@example.tw", language="zh-hant"),
+        Channel.objects.create(name="ops-cn", kind="email", target="ops@example.cn", language="zh-hans"),
+        Channel.objects.create(name="ops", kind="email", target="ops@example.com"),
+    )
+    assert notify.send_pending(T0 + timedelta(minutes=3)) == 1
+    by_to = {m.to[0]: m for m in outbox}
+    assert by_to["ops@example.tw"].subject == f"[crawlops] demo-hourly 資料品質：2 個監控項未通過（{hant}）"
+    assert by_to["ops@example.cn"].subject == f"[crawlops] demo-hourly 数据质量：2 个监控项未通过（{hans}）"
+    assert by_to["ops@example.com"].subject == f"[crawlops] demo-hourly: data quality, 2 monitors broken ({english})"
+    # The violations are the worker's sentences, stored in the run's stats and the event: in English, as stored.
+    for sentence in VIOLATIONS:
+        assert f"未通過：{sentence}" in by_to["ops@example.tw"].body
+        assert f"未通过：{sentence}" in by_to["ops@example.cn"].body
+        assert f"Violation: {sentence}" in by_to["ops@example.com"].body
+    # The schedule's page names the event's reason in the page's language.
+    page = manager.get(f"/schedules/{event.schedule.pk}/", HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()
+    assert f'data-reason="{DATA_QUALITY}"' in page and "<td>資料品質</td>" in page
+    page = manager.get(f"/schedules/{event.schedule.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "<td>数据质量</td>" in page

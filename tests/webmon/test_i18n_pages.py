@@ -8,6 +8,8 @@ the zone is another.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,7 @@ from django.test import Client, override_settings
 from django.utils import timezone, translation
 from history_seed import HistorySeed
 
+from pipelines import quality
 from tests.scheduling.schedule_world import fresh_fixture, make_run, make_schedule  # noqa: F401
 from webmon.monitor.models import UserPreference
 from webmon.scheduling.models import ScheduledRun
@@ -221,3 +224,94 @@ def test_the_runs_filter_reads_its_times_in_the_users_zone(superuser: Client, hi
     assert [run.id for run in response.context["page"].runs] == [late["FetchPages"]]
     assert "From (Asia/Taipei)" in response.content.decode()
     assert early["FetchPages"] not in [run.id for run in response.context["page"].runs]
+
+
+# -- data quality (the crawl page's charts, the run page's block, the overview's `warned`) ------------------
+# Each language: words of the quality block that must be there, and English ones that must not be.
+QUALITY_WORDS = {
+    "zh-hant": {
+        "crawl": ["<h2>資料品質", "（StoreItems，有報告的最新 2 輪）", "<h3>每輪資料項數</h3>", "<h3>每輪欄位覆蓋率</h3>",
+                  'aria-label="每輪中具有各欄位的資料項比例"', "監控項皆通過", "完成，但有警告", "低於 50%",
+                  "：20 個資料項，完成，但有警告：</p>", "description 0.0%</title>",
+                  "與最近幾輪的中位數相比 -50%；2 個監控項未通過（完成，但有警告）</title>"],
+        "run": ['data-verdict="warn">完成，但有警告</small>', "<dt>最近輪次</dt>", "最近 1 輪的中位數為 40，變化 -50%",
+                "<dt>Schema 驗證</dt>", "20 個資料項中 5 個無效（25%）", "<th>欄位</th><th>覆蓋率</th><th>監控項</th>",
+                "至少 95%：<strong>未通過</strong>", "至少 100%：通過", "<th>測得值</th><th>門檻</th>",
+                "<strong>未通過</strong></td>"],
+        "overview": ['class="status status-warned">有警告</span>'],
+        "first-run": ["此輪之前沒有任何輪次", 'data-verdict="ok">所有監控項皆通過</small>'],
+    },
+    "zh-hans": {
+        "crawl": ["<h2>数据质量", "（StoreItems，有报告的最新 2 轮）", "<h3>每轮数据项数</h3>", "<h3>每轮字段覆盖率</h3>",
+                  'aria-label="每轮中具有各字段的数据项比例"', "监控项均通过", "完成，但有警告", "低于 50%",
+                  "：20 个数据项，完成，但有警告：</p>", "description 0.0%</title>",
+                  "与最近几轮的中位数相比 -50%；2 个监控项未通过（完成，但有警告）</title>"],
+        "run": ['data-verdict="warn">完成，但有警告</small>', "<dt>最近轮次</dt>", "最近 1 轮的中位数为 40，变化 -50%",
+                "<dt>Schema 校验</dt>", "20 个数据项中 5 个无效（25%）", "<th>字段</th><th>覆盖率</th><th>监控项</th>",
+                "至少 95%：<strong>未通过</strong>", "至少 100%：通过", "<th>测量值</th><th>阈值</th>",
+                "<strong>未通过</strong></td>"],
+        "overview": ['class="status status-warned">有警告</span>'],
+        "first-run": ["此轮之前没有任何轮次", 'data-verdict="ok">所有监控项均通过</small>'],
+    },
+    "en": {
+        "crawl": ["<h2>Data quality", "(StoreItems, the newest 2 ticks with a report)", "<h3>Items per tick</h3>",
+                  "<h3>Field coverage per tick</h3>", 'aria-label="share of items with each field, per tick"',
+                  "monitors held", "done with warnings", "below 50%", ": 20 items, done with warnings:</p>",
+                  ": description 0.0%</title>",
+                  "-50% against the median of the last ticks; 2 monitors broken (done with warnings)</title>"],
+        "run": ['data-verdict="warn">done with warnings</small>', "<dt>Recent ticks</dt>",
+                "median 40 of the last 1, change -50%", "<dt>Schema</dt>", "5 of 20 items invalid (25%)",
+                "<th>Field</th><th>Coverage</th><th>Monitor</th>", "at least 95%: <strong>broken</strong>",
+                "at least 100%: held", "<th>Measured</th><th>Limit</th>", "<strong>broken</strong></td>"],
+        "overview": ['class="status status-warned">warned</span>'],
+        "first-run": ["none before this tick", 'data-verdict="ok">every monitor held</small>'],
+    },
+}
+QUALITY_ENGLISH = ("Data quality", "Recent ticks", "median 40", "none before this tick", "Items per tick",
+                   "Field coverage per tick", "monitors held", "done with warnings", "every monitor held",
+                   "below 50%", "not measured", "at least", "held<", ">broken<", "items invalid", "<th>Field</th>",
+                   "<th>Measured</th>", "<th>Limit</th>", "Newest tick", "against the median", ">warned<")
+
+
+def quality_stats(items: int, described: int, invalid: int, recent: list[int]) -> dict:
+    """A StoreItems run's stats as the worker writes them: pipelines.quality measures and judges the items."""
+    measure = quality.Measure(["title", "description"], {"type": "object", "required": ["price"]})
+    for n in range(items):
+        fields = {"title": f"product {n}", "description": "words" if n < described else ""}
+        measure.observe({"key": f"p{n}", "fields": fields if n < invalid else {**fields, "price": n}})
+    monitors = quality.Monitors(min_items=10, max_item_drop=0.3, coverage=(("title", 1.0), ("description", 0.95)),
+                                max_invalid_ratio=0.5, on_violation="warn")
+    judged = quality.judged(measure.report(items, recent), monitors)
+    return {"items": items, "new": 0, "changed": 0, "quality": judged,
+            **({"warnings": judged["violations"]} if judged["violations"] else {})}
+
+
+@pytest.fixture
+def quality_world(history: HistorySeed) -> dict[str, object]:
+    """Two ticks of crawl shop-q: 40 items, then 20 without descriptions (a redesign): done with warnings."""
+    now = timezone.now().replace(second=0, microsecond=0)
+    runs, violations = {}, []
+    for hours, stats in ((2, quality_stats(40, 40, 0, [])), (1, quality_stats(20, 0, 5, [40]))):
+        ids = history.tick("shop-q", now - timedelta(hours=hours))
+        history.execute("UPDATE crawl_runs SET stats = :stats WHERE id = :id",
+                        {"stats": json.dumps(stats), "id": ids["StoreItems"]})
+        runs[hours], violations = ids["StoreItems"], stats["quality"]["violations"]
+    assert len(violations) == 2  # max_item_drop and coverage.description; the schema monitor holds at 25%
+    return {"crawl": "/crawl/?name=shop-q", "run": f"/runs/{runs[1]}/", "first-run": f"/runs/{runs[2]}/",
+            "overview": "/", "violations": violations}
+
+
+@pytest.mark.parametrize("language", ["zh-hant", "zh-hans", "en"])
+def test_the_quality_blocks_are_in_the_pages_language(superuser: Client, quality_world: dict, language: str) -> None:
+    for page, words in QUALITY_WORDS[language].items():
+        body = superuser.get(quality_world[page], HTTP_ACCEPT_LANGUAGE=HEADERS[language]).content.decode()
+        quality_part = body[body.find('id="quality-section"'):] if page != "overview" else body
+        for word in words:
+            assert word in quality_part, f"{page} in {language}: {word!r} not on the page"
+        if language != "en":
+            english = [word for word in QUALITY_ENGLISH if word in quality_part.split("</section>")[0]]
+            assert english == [], f"{page} in {language}: still English"
+        if page in ("crawl", "run"):
+            # The violations' sentences are the worker's, stored in the run's stats: shown as stored, in English.
+            for sentence in quality_world["violations"]:
+                assert html.escape(sentence) in quality_part, f"{page} in {language}: {sentence!r}"

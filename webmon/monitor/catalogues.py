@@ -96,11 +96,22 @@ def _cwd(path: Path) -> Iterator[None]:
         os.chdir(before)
 
 
+_POT_DATE = re.compile(r'^"POT-Creation-Date: [^"]*"\n', re.M)
+
+
 def make_messages(locale_root: Path) -> None:
-    """makemessages over webmon/ into `locale_root` (merging what is there), no obsolete entries kept."""
+    """makemessages over webmon/ into `locale_root` (merging what is there), no obsolete entries kept.
+
+    Lines are not wrapped and the header has no POT-Creation-Date, as the catalogues are committed: an
+    update changes the entries that changed, and a second run nothing.
+    """
     locale_root.mkdir(parents=True, exist_ok=True)
     with override_settings(LOCALE_PATHS=[locale_root]), _cwd(WEBMON):
-        call_command("makemessages", locale=locales(), no_obsolete=True, verbosity=0)
+        call_command("makemessages", locale=locales(), no_obsolete=True, no_wrap=True, verbosity=0)
+    for locale in locales():
+        po = po_path(locale_root, locale)
+        if po.exists():
+            po.write_text(_POT_DATE.sub("", po.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def compile_messages(locale_root: Path) -> None:

@@ -195,9 +195,12 @@ def coverage_grid(
     for column, (label, href, coverage) in enumerate(ticks):
         for row, name in enumerate(fields):
             ratio = coverage.get(name)
-            shown = "not measured" if ratio is None else f"{ratio:.1%}"
+            if ratio is None:
+                title = _("%(tick)s: %(field)s not measured") % {"tick": label, "field": name}
+            else:
+                title = _("%(tick)s: %(field)s %(share)s") % {"tick": label, "field": name, "share": f"{ratio:.1%}"}
             cells.append(GridCell(label_width + column * (size + gap), row * (size + gap), coverage_css(ratio),
-                                  f"{label}: {name} {shown}", href))
+                                  title, href))
     rows = [(row * (size + gap) + size - 3, name) for row, name in enumerate(fields)]
     width = label_width + max(len(ticks), 1) * (size + gap)
     return CoverageGrid(width, max(len(fields), 1) * (size + gap), size, label_width, rows, cells)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from webmon.history.queries import percentile
 from webmon.history.runs import STALE, json_object
@@ -271,8 +272,9 @@ class Quality:
 
     @property
     def verdict_text(self) -> str:
-        return {"ok": "every monitor held", "warn": "done with warnings", "fail": "failed"}.get(self.verdict,
-                                                                                             self.verdict)
+        """The verdict in the active language (an unknown code as it is)."""
+        texts = {"ok": _("every monitor held"), "warn": _("done with warnings"), "fail": pgettext("run status", "failed")}
+        return texts.get(self.verdict, self.verdict)
 
 
 def _number(value: Any) -> float | None:

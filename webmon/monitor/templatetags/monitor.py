@@ -145,6 +145,7 @@ STATUS_LABELS = {
     "failed": pgettext_lazy("run status", "failed"),
     "killed": pgettext_lazy("run status", "killed"),
     "stale": pgettext_lazy("run status", "stale"),
+    "warned": pgettext_lazy("run status", "warned"),  # a crawl's newest tick done with data-quality warnings
     "new": pgettext_lazy("schedule state", "new"),
     "up": pgettext_lazy("schedule state", "up"),
     "late": pgettext_lazy("schedule state", "late"),
@@ -165,6 +166,7 @@ REASON_LABELS = {
     "late": pgettext_lazy("event reason", "late"),
     "paused": pgettext_lazy("event reason", "paused"),
     "resumed": pgettext_lazy("event reason", "resumed"),
+    "data_quality": pgettext_lazy("event reason", "data quality"),
 }
 
 

@@ -15,7 +15,7 @@ from webmon.history.ticks import group_ticks
 from webmon.monitor.charts import bar_chart, calendar, coverage_grid
 from webmon.monitor.clock import Clock
 from webmon.monitor.sources import Sources
-from webmon.monitor.summaries import StoreRow, calendar_days, store_rows, tick_durations
+from webmon.monitor.summaries import Quality, StoreRow, calendar_days, store_rows, tick_durations
 from webmon.monitor.templatetags.monitor import human, status_label, time_text
 
 NEWEST_RUNS = 400  # run records read for the trend (about 100 ticks of four tasks)
@@ -28,6 +28,24 @@ QUALITY_TICKS = 30  # of the STORES runs read: the newest with a quality report,
 
 def _top_items(n: int) -> str:
     return ngettext("%(n)s item", "%(n)s items", n) % {"n": f"{n:,}"}
+
+
+def _quality_title(when: str, q: Quality) -> str:
+    """A data-quality bar's title, built here from the report's numbers (so in the page's language)."""
+    values = {"at": when, "items": f"{q.items:,}"}
+    change = q.baseline.get("change") if q.baseline else None
+    if isinstance(change, (int, float)):
+        title = ngettext("%(at)s: %(items)s item, %(change)s against the median of the last ticks",
+                         "%(at)s: %(items)s items, %(change)s against the median of the last ticks",
+                         q.items) % {**values, "change": f"{change:+.0%}"}
+    else:
+        title = ngettext("%(at)s: %(items)s item", "%(at)s: %(items)s items", q.items) % values
+    if not q.violations:
+        return title
+    n = len(q.violations)
+    broken = ngettext("%(n)d monitor broken (%(verdict)s)", "%(n)d monitors broken (%(verdict)s)", n) % {
+        "n": n, "verdict": q.verdict_text}
+    return _("%(title)s; %(broken)s") % {"title": title, "broken": broken}
 
 
 def crawl_detail(request: HttpRequest) -> HttpResponse:
@@ -108,18 +126,14 @@ def quality_charts(stores: list[StoreRow]) -> dict[str, object]:
     for row in rows:
         q = row.quality
         assert q is not None
-        when = f"{row.run.started_at:%Y-%m-%d %H:%M} UTC"
+        when = time_text(row.run.started_at, "min")
         href = reverse("monitor:run", args=[row.run.id])
-        change = q.baseline.get("change") if q.baseline else None
-        versus = f", {change:+.0%} against the median of the last ticks" if isinstance(change, (int, float)) else ""
-        broken = f"; {len(q.violations)} monitor(s) broken ({q.verdict})" if q.violations else ""
-        bars.append((q.items, verdict_css.get(q.verdict, "bar-items"), f"{when}: {q.items:,} items{versus}{broken}",
-                     href))
+        bars.append((q.items, verdict_css.get(q.verdict, "bar-items"), _quality_title(when, q), href))
         ticks.append((when, href, {line.field: line.ratio for line in q.coverage}))
     latest = rows[-1].quality
     return {
         "quality_ticks": len(rows),
-        "quality_items": bar_chart(bars, top_label=f"{max(q for q, *_ in bars):,} items", height=100),
+        "quality_items": bar_chart(bars, top_label=_top_items(max(q for q, *_ in bars)), height=100),
         "coverage": coverage_grid(fields, ticks),
         "quality_latest": latest,
         "quality_latest_run": rows[-1].run,
