@@ -349,10 +349,11 @@ class StoreItems(CrawlTask):
 
 
 class RunCrawl(CrawlTick, ReclaimFirst, luigi.WrapperTask):
-    """One crawl tick: the whole chain. Complete when its items are stored and its data quality,
-    judged by the spec's [monitors], does not fail the tick (a tick that broke a monitor with
-    on_violation = "fail" stays incomplete, so every rerun fails with the same violations; loosen
-    the monitor or set it to "warn" and the rerun is done)."""
+    """One crawl tick: the whole chain. Complete when its items are stored.
+
+    And when its data quality, judged by the spec's [monitors], does not fail the tick: a tick that
+    broke a monitor with on_violation = "fail" stays incomplete, so every rerun fails with the same
+    violations; loosen the monitor or set it to "warn" and the rerun is done."""
 
     def requires(self) -> StoreItems:
         return self.clone(StoreItems)
