@@ -20,6 +20,7 @@ entry allows).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,8 +101,6 @@ def search_condition(q: str) -> Q:
     """Key, URL or the fields contain `q`, any case. The fields are searched as the JSON text StoreItems
     stored (canonical, non-ASCII as is), so `q` is looked for in its JSON-escaped form there: a quote
     or a backslash in a value is found too."""
-    import json
-
     escaped = json.dumps(q, ensure_ascii=False)[1:-1]
     return Q(item_key__icontains=q) | Q(url__icontains=q) | Q(data__icontains=escaped)
 
@@ -216,7 +215,7 @@ def count_of(f: ItemFilter, ticks: Ticks) -> int | None:
 # -- exports ---------------------------------------------------------------------------
 
 
-def export_rows(f: ItemFilter, p: Plan, chunk: int = EXPORT_CHUNK) -> Iterator[list[tuple[Any, ...]]]:
+def export_rows(f: ItemFilter, p: Plan, chunk: int | None = None) -> Iterator[list[tuple[Any, ...]]]:
     """Every item of the filter, newest change first, as lists of EXPORT_FIELDS tuples (one per query).
 
     Bounded whatever the filter: an ordered filter without search reads `chunk` rows per query by
@@ -225,6 +224,7 @@ def export_rows(f: ItemFilter, p: Plan, chunk: int = EXPORT_CHUNK) -> Iterator[l
     each window that match, so the whole export is one pass over the range. The sort of a page is
     not used: an export is always newest change first.
     """
+    chunk = chunk or EXPORT_CHUNK
     if p.empty:
         return
     matching = of_filter(f, p)

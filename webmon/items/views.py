@@ -199,8 +199,8 @@ def _db_rows(chunks: Iterator[list[tuple[Any, ...]]], kind: str) -> Iterator[lis
         yield rows
 
 
-def _file_rows(path: Any, chunk: int = queries.EXPORT_CHUNK) -> Iterator[list[export.Row]]:
-    rows: list[export.Row] = []
+def _file_rows(path: Any) -> Iterator[list[export.Row]]:
+    chunk, rows = queries.EXPORT_CHUNK, []
     for record in tickfiles.read_records(path):
         fields = record.get("fields")
         rows.append((record["key"], str(record.get("url", "")), fields if isinstance(fields, dict) else {},
