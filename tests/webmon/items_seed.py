@@ -18,10 +18,27 @@ import sqlalchemy as sa
 
 from pipelines import store
 
+T1 = datetime(2026, 1, 1, 7, 0, tzinfo=UTC)
+T2 = datetime(2026, 1, 1, 7, 30, tzinfo=UTC)
+T3 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
+
+
+def tick(at: datetime) -> str:
+    """A tick as the items browser's URLs name it."""
+    return at.strftime("%Y-%m-%dT%H:%M")
+
 
 def rec(key: str, url: str | None = None, **fields: Any) -> dict[str, Any]:
     """An items.jsonl record."""
     return {"key": key, "url": url if url is not None else f"http://shop.example/{key}", "fields": fields}
+
+
+def three_ticks(seed: ItemsSeed, crawl: str = "shop") -> None:
+    """a: always the same; b: changed in T2; c: gone in T3; d: missing from T2, back in T3; e: new in T2,
+    changed in T3; f: new in T3."""
+    seed.tick(crawl, T1, [rec("a", p=1), rec("b", p=2), rec("c", p=3), rec("d", p=4)])
+    seed.tick(crawl, T2, [rec("a", p=1), rec("b", p=20), rec("c", p=3), rec("e", p=5)])
+    seed.tick(crawl, T3, [rec("a", p=1), rec("b", p=20), rec("e", p=50), rec("f", p=6), rec("d", p=4)])
 
 
 class ItemsSeed:

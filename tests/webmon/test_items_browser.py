@@ -4,35 +4,19 @@ tick. Items are written by StoreItems' own code (pipelines.store.store_items) in
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.test import Client, override_settings
-from items_seed import ItemsSeed, rec
+from items_seed import T1, T2, T3, ItemsSeed, rec, three_ticks, tick
 
 from webmon.exceptions import ItemsAreReadOnly
 from webmon.items.models import CrawlItem
 
-T1 = datetime(2026, 1, 1, 7, 0, tzinfo=UTC)
-T2 = datetime(2026, 1, 1, 7, 30, tzinfo=UTC)
-T3 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
-
-
-def three_ticks(seed: ItemsSeed, crawl: str = "shop") -> None:
-    """a: always the same; b: changed in T2; c: gone in T3; d: missing from T2, back in T3; e: new in T2,
-    changed in T3; f: new in T3."""
-    seed.tick(crawl, T1, [rec("a", p=1), rec("b", p=2), rec("c", p=3), rec("d", p=4)])
-    seed.tick(crawl, T2, [rec("a", p=1), rec("b", p=20), rec("c", p=3), rec("e", p=5)])
-    seed.tick(crawl, T3, [rec("a", p=1), rec("b", p=20), rec("e", p=50), rec("f", p=6), rec("d", p=4)])
-
 
 def keys(response) -> list[str]:  # noqa: ANN001
     return [item.key_head for item in response.context["page"].items]
-
-
-def tick(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M")
 
 
 @pytest.mark.parametrize("path", [

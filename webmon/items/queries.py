@@ -98,11 +98,14 @@ def _after_key(qs: QuerySet, c: ItemCursor) -> QuerySet:
 
 
 def search_condition(q: str) -> Q:
-    """Key, URL or the fields contain `q`, any case. The fields are searched as the JSON text StoreItems
-    stored (canonical, non-ASCII as is), so `q` is looked for in its JSON-escaped form there: a quote
-    or a backslash in a value is found too."""
+    """Key, URL or the fields contain `q`, any case. The fields are searched in the JSON text StoreItems
+    stored (canonical, non-ASCII as is): as typed (so `"price":1` finds a price of 1) and, when it
+    differs, JSON-escaped (so a quote or a backslash inside a value is found too)."""
+    condition = Q(item_key__icontains=q) | Q(url__icontains=q) | Q(data__icontains=q)
     escaped = json.dumps(q, ensure_ascii=False)[1:-1]
-    return Q(item_key__icontains=q) | Q(url__icontains=q) | Q(data__icontains=escaped)
+    if escaped != q:
+        condition |= Q(data__icontains=escaped)
+    return condition
 
 
 def listing(qs: QuerySet) -> QuerySet:
