@@ -146,20 +146,27 @@ def test_keyset_pages_visit_every_item_once_in_order(client: Client, items_db: I
 @pytest.mark.parametrize(("query", "on_items"), [
     ("", 2),  # 1. the newest 21 markers (latest tick, tick list) 2. the page (LIMIT 51)
     ("&show=unchanged", 2),
-    ("&show=gone", 2),
+    ("&show=gone", 3),  # sorted: the page's ids from the index entries, then those rows
     ("&q=k1", 3),  # + the search window's far end
-    ("&sort=key&q=k", 2),
-    (f"&show=changed&tick={tick(T1)}", 3),  # + the marker of a tick older than the newest 21 (and the one before)
+    ("&sort=key", 3),  # the page's ids by key, then those rows
+    ("&sort=key&q=k", 3),
+    (f"&show=changed&tick={tick(T1 + timedelta(minutes=1))}", 3),  # + the marker of a tick older than the newest
+    # 21 (and the one before)
+    (f"&show=seen&tick={tick(T1 + timedelta(minutes=1))}", 4),  # walked: + that marker, + the window's end
 ])
 def test_its_queries_do_not_grow_with_the_number_of_items(
     client: Client, items_db: ItemsSeed, item_queries, items: int, query: str, on_items: int,  # noqa: ANN001
 ) -> None:
     items_db.tick("shop", T1, [rec(f"k{i}", v=0) for i in range(items)])
-    for n in range(1, 25):  # 25 ticks: T1 is not among the newest 21
-        items_db.tick("shop", T1 + timedelta(minutes=n), [rec(f"k{i}", v=n % 2) for i in range(items)])
+    # 25 ticks: T1 and T1 + 1 are not among the newest 21; the odd items change in T1 + 1, a third of the items
+    # are gone in the last
+    for n in range(1, 25):
+        items_db.tick("shop", T1 + timedelta(minutes=n), [rec(f"k{i}", v=i % 2) for i in range(items)
+                                                          if n < 24 or i % 3])
     with item_queries(default=2, items=on_items):  # default: 1. the session 2. the user
         response = client.get(f"/crawl/items/?name=shop{query}")
     assert response.status_code == 200
+    assert response.context["page"].items
 
 
 def test_hostile_item_data_is_escaped_everywhere(client: Client, items_db: ItemsSeed) -> None:
@@ -280,3 +287,19 @@ def test_the_items_db_is_read_only(items_db: ItemsSeed) -> None:
 
     with pytest.raises(DatabaseError), connections["items"].cursor() as cursor:
         cursor.execute("DELETE FROM crawl_items")  # the session itself refuses (PRAGMA query_only)
+
+
+@pytest.mark.parametrize("items", [3, 60])
+def test_the_item_and_tick_pages_make_a_fixed_number_of_queries(
+    client: Client, items_db: ItemsSeed, item_queries, items: int,  # noqa: ANN001
+) -> None:
+    items_db.tick("shop", T1, [rec(f"k{i}", v=0) for i in range(items)])
+    items_db.tick("shop", T2, [rec(f"k{i}", v=i % 2) for i in range(items) if i % 3])
+    pk = CrawlItem.objects.filter(crawl="shop").first().pk
+    with item_queries(default=2, items=2):  # the item, the crawl's newest marker
+        assert client.get(f"/crawl/items/{pk}/").status_code == 200
+    # the newest marker; the tick's and the one before; the first 21 new, changed, gone; the gone count
+    with item_queries(default=2, items=6):
+        assert client.get(f"/crawl/tick/?name=shop&at={tick(T2)}").status_code == 200
+    with item_queries(default=2, items=4):  # the first tick: nothing can be gone in it
+        assert client.get(f"/crawl/tick/?name=shop&at={tick(T1)}").status_code == 200

@@ -24,7 +24,6 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 META_COLUMNS = ("item_key", "url", "first_seen", "last_seen", "last_changed")
@@ -39,19 +38,16 @@ def safe_text(text: str) -> str:
 
 
 def cell(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if value is None:
         return ""
-    if isinstance(value, str):
-        return safe_text(value)
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return json.dumps(value)
     return safe_text(json.dumps(value, ensure_ascii=False, sort_keys=True))
-
-
-def stamp(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def header(fields: Sequence[str]) -> list[str]:
@@ -75,8 +71,9 @@ class _Lines:
         return text.encode("utf-8")
 
 
-# An export row: (key, url, fields (dict or None), first_seen, last_seen, last_changed, data text or None).
-Row = tuple[str, str, Any, datetime | None, datetime | None, datetime | None, str | None]
+# An export row: (key, url, fields (dict or None), first_seen, last_seen, last_changed (ISO text or None),
+# the fields' JSON text (or None: dump `fields`)).
+Row = tuple[str, str, Any, str | None, str | None, str | None, str | None]
 
 
 def csv_chunks(fields: Sequence[str], chunks: Iterable[list[Row]]) -> Iterator[bytes]:
@@ -86,15 +83,20 @@ def csv_chunks(fields: Sequence[str], chunks: Iterable[list[Row]]) -> Iterator[b
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header(names))
     yield out.take()
+    writerows = writer.writerows
     for rows in chunks:
+        lines = []
         for key, url, data, first, last, changed, _ in rows:
-            data = data if isinstance(data, dict) else {}
-            other = {k: v for k, v in data.items() if k not in known}
-            writer.writerow([
-                safe_text(key), safe_text(url), stamp(first), stamp(last), stamp(changed),
-                *(cell(data.get(name)) for name in names),
-                safe_text(json.dumps(other, ensure_ascii=False, sort_keys=True)) if other else "",
-            ])
+            data = data if type(data) is dict else {}
+            line = [safe_text(key), safe_text(url), first, last, changed]
+            line += [cell(data.get(name)) for name in names]
+            if len(data) > len(known) or not known.issuperset(data):
+                other = {k: v for k, v in data.items() if k not in known}
+                line.append(safe_text(json.dumps(other, ensure_ascii=False, sort_keys=True)))
+            else:
+                line.append("")
+            lines.append(line)
+        writerows(lines)
         yield out.take()
 
 
@@ -102,8 +104,8 @@ def jsonl_chunks(chunks: Iterable[list[Row]]) -> Iterator[bytes]:
     for rows in chunks:
         lines = []
         for key, url, data, first, last, changed, text in rows:
-            head = json.dumps({"key": key, "url": url, "first_seen": stamp(first), "last_seen": stamp(last),
-                               "last_changed": stamp(changed)}, ensure_ascii=False)
+            head = json.dumps({"key": key, "url": url, "first_seen": first, "last_seen": last,
+                               "last_changed": changed}, ensure_ascii=False)
             if text is None:
                 text = json.dumps(data, ensure_ascii=False, sort_keys=True)
             lines.append(f'{head[:-1]}, "fields": {text}}}\n')

@@ -98,46 +98,62 @@ class Ticks:
         return self.tick is not None and self.tick == self.latest
 
 
+# How the database serves a filter (Plan.kind).
+ORDERED = "ordered"  # an index range gives the rows in (last_changed, id) order: a page reads its rows, no more
+SORTED = "sorted"  # an index range selects the rows, the database sorts their index entries (not the rows)
+WALKED = "walked"  # no index narrows them down: a page looks through a window of the crawl's items
+
+
 @dataclass(frozen=True)
 class Plan:
     """The condition of a filter on crawl_items, and how the database can serve it.
 
-    `ordered`: an index gives the rows in (last_changed, id) order (ix_crawl_items_changed, _seen,
-    _first, pipelines/store.py), so a page reads its rows and no more; otherwise the database
-    reads the rows the index range selects and sorts them (or an export walks the crawl).
-    `exact`: the rows are exactly what the filter's name says (see the module's table).
+    The indexes are ix_crawl_items_changed, _seen and _first (pipelines/store.py); what each kind
+    costs is in webmon/items/queries.py. `exact`: the rows are exactly what the filter's name says
+    (see the module's table).
     """
 
     where: Q
-    ordered: bool
+    kind: str
     exact: bool
     empty: bool = False  # nothing can match: no tick stored, an unknown tick, no tick before T
+    # `<column>_noindex` is the column hidden from SQLite's planner (queries.NOINDEX_ALIASES). walk_where:
+    # the same condition on hidden columns, for an export's walk
+    # of the crawl's (crawl, last_changed, id) index: a window's rows must come from that index range, and
+    # SQLite would otherwise read the whole `last_seen` range once per window. None: `where` serves.
+    walk_where: Q | None = None
+
+    @property
+    def ordered(self) -> bool:
+        return self.kind == ORDERED
 
 
-NOTHING = Plan(Q(), ordered=True, exact=True, empty=True)
+NOTHING = Plan(Q(), ORDERED, exact=True, empty=True)
 
 
 def plan(f: ItemFilter, ticks: Ticks) -> Plan:
     if f.show == "all":
-        return Plan(Q(), ordered=True, exact=True)
+        return Plan(Q(), ORDERED, exact=True)
     t = ticks.tick
     if t is None or not ticks.known:
         return NOTHING
     latest = ticks.is_latest
     if f.show == "new":
-        return Plan(Q(first_seen=t), ordered=True, exact=True)
+        return Plan(Q(first_seen=t), ORDERED, exact=True)
     if f.show == "changed":
-        return Plan(Q(last_changed=t, first_seen__lt=t), ordered=True, exact=latest)
+        # first_seen hidden from SQLite's planner: it would read the whole first_seen < T range.
+        return Plan(Q(last_changed=t, first_seen_noindex__lt=t), ORDERED, exact=latest)
     if f.show == "unchanged":
-        return Plan(Q(last_seen=t, last_changed__lt=t), ordered=True, exact=latest)
+        return Plan(Q(last_seen=t, last_changed__lt=t), ORDERED, exact=latest)
     if f.show == "seen":
         if latest:
-            return Plan(Q(last_seen=t), ordered=True, exact=True)
-        return Plan(Q(first_seen__lte=t, last_seen__gte=t), ordered=False, exact=False)
+            return Plan(Q(last_seen=t), ORDERED, exact=True)
+        return Plan(Q(first_seen__lte=t, last_seen__gte=t), WALKED, exact=False,
+                    walk_where=Q(first_seen_noindex__lte=t, last_seen_noindex__gte=t))
     if f.show == "gone":
-        return Plan(Q(last_seen__lt=t), ordered=False, exact=latest)
+        return Plan(Q(last_seen__lt=t), SORTED, exact=latest, walk_where=Q(last_seen_noindex__lt=t))
     if f.show == "gone_in":
         if ticks.previous is None:
             return NOTHING
-        return Plan(Q(last_seen=ticks.previous), ordered=True, exact=latest)
+        return Plan(Q(last_seen=ticks.previous), ORDERED, exact=latest)
     raise ValueError(f"unknown show {f.show!r}")

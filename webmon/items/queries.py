@@ -31,7 +31,9 @@ from django.db import connections, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Substr
 
-from webmon.items.filters import ItemFilter, Plan, Ticks, plan
+from webmon.history.fields import LuigiTimestampField
+from webmon.history.sqlfuncs import NoIndex, union_all, union_all_values
+from webmon.items.filters import SORTED, WALKED, ItemFilter, Plan, Ticks, plan
 from webmon.items.models import CrawlItem, CrawlMarker
 from webmon.routers import ITEMS_ALIAS
 
@@ -80,16 +82,59 @@ def _newest_first(qs: QuerySet) -> QuerySet:
     return qs.order_by("-last_changed", "-id")
 
 
-def _after(qs: QuerySet, c: ItemCursor) -> QuerySet:
-    """Rows after `c` in the newest-change-first order; the plain bound lets every backend range-scan the index."""
-    return qs.filter(Q(last_changed__lt=c.last_changed) | Q(last_changed=c.last_changed, id__lt=c.id),
-                     last_changed__lte=c.last_changed)
+def ranges(qs: QuerySet, after: ItemCursor | None = None, upto: ItemCursor | None = None) -> list[QuerySet]:
+    """`qs` after `after` and up to `upto` (inclusive) in the newest-change-first order, as querysets in that
+    order, each of them one seek of a (crawl, last_changed, id) index range.
+
+    Items of one tick share their last_changed by the hundred thousand, and no
+    backend seeks `last_changed < c OR (last_changed = c AND id < i)` past the
+    part of c's group already read: SQLite and MariaDB scan it from its top
+    (a million-item export spent minutes skipping), and row values help on
+    PostgreSQL only. Split, each part is an equality and an id range, or a
+    plain last_changed range.
+    """
+    if after is None and upto is None:
+        return [qs]
+    if after is None:
+        return [qs.filter(last_changed__gt=upto.last_changed), qs.filter(last_changed=upto.last_changed, id__gte=upto.id)]
+    if upto is None:
+        return [qs.filter(last_changed=after.last_changed, id__lt=after.id), qs.filter(last_changed__lt=after.last_changed)]
+    if upto.last_changed == after.last_changed:
+        return [qs.filter(last_changed=after.last_changed, id__lt=after.id, id__gte=upto.id)]
+    return [qs.filter(last_changed=after.last_changed, id__lt=after.id),
+            qs.filter(last_changed__lt=after.last_changed, last_changed__gt=upto.last_changed),
+            qs.filter(last_changed=upto.last_changed, id__gte=upto.id)]
 
 
-def _up_to(qs: QuerySet, c: ItemCursor) -> QuerySet:
-    """Rows up to and including `c` (a window's far end) in the newest-change-first order."""
-    return qs.filter(Q(last_changed__gt=c.last_changed) | Q(last_changed=c.last_changed, id__gte=c.id),
-                     last_changed__gte=c.last_changed)
+def _newest_of(parts: list[QuerySet], n: int) -> list[Any]:
+    """The newest `n` items of `ranges()` parts, as listing rows, in one query (UNION ALL of the parts' slices)."""
+    if len(parts) == 1:
+        return list(listing(_newest_first(parts[0]))[:n])
+    rows = union_all([listing(_newest_first(part))[:n] for part in parts])
+    rows.sort(key=lambda r: (r.last_changed, r.id), reverse=True)
+    return rows[:n]
+
+
+def _sorted_page(parts: list[QuerySet], n: int) -> list[Any]:
+    """The newest `n` items of parts an index range selects but does not order: their (last_changed, id)
+    entries sorted by the database (index-only: ix_crawl_items_seen covers them), then those rows."""
+    field = CrawlItem._meta.get_field("last_changed")
+    found = union_all_values([_newest_first(part).values_list("last_changed", "id")[:n] for part in parts])
+    entries = sorted(((field.from_db_value(lc, None, connections[ITEMS_ALIAS]), i) for lc, i in found),
+                     reverse=True)[:n]
+    ids = [i for _, i in entries]
+    return sorted(listing(CrawlItem.objects.filter(id__in=ids)), key=lambda r: (r.last_changed, r.id), reverse=True)
+
+
+def _edge(parts: list[QuerySet], n: int) -> ItemCursor | None:
+    """The n-th entry of `ranges()` parts in the newest-change-first order, read from their index (no row), in one
+    query; None when they hold fewer than n."""
+    found = union_all_values([_newest_first(part).values_list("last_changed", "id")[:n] for part in parts])
+    if len(found) < n:
+        return None
+    field = CrawlItem._meta.get_field("last_changed")
+    entries = sorted(((field.from_db_value(lc, None, connections[ITEMS_ALIAS]), i) for lc, i in found), reverse=True)
+    return ItemCursor(*entries[n - 1])
 
 
 def _after_key(qs: QuerySet, c: ItemCursor) -> QuerySet:
@@ -116,8 +161,23 @@ def listing(qs: QuerySet) -> QuerySet:
     )
 
 
+NOINDEX_ALIASES = ("first_seen", "last_seen")
+
+
+def _of_crawl(crawl: str) -> QuerySet:
+    """A crawl's items, with `<column>_noindex` aliases: the column, which SQLite's planner cannot pick an index
+    for (`+column`; it has no statistics to tell a narrow range from a wide one)."""
+    hidden = {f"{c}_noindex": NoIndex(c, output_field=LuigiTimestampField()) for c in NOINDEX_ALIASES}
+    return CrawlItem.objects.filter(crawl=crawl).alias(**hidden)
+
+
 def of_filter(f: ItemFilter, p: Plan) -> QuerySet:
-    return CrawlItem.objects.filter(crawl=f.crawl).filter(p.where)
+    return _of_crawl(f.crawl).filter(p.where)
+
+
+def of_walk(f: ItemFilter, p: Plan) -> QuerySet:
+    """The filter's items for a walk of the crawl's (crawl, last_changed, id) index (Plan.walk_where)."""
+    return _of_crawl(f.crawl).filter(p.walk_where if p.walk_where is not None else p.where)
 
 
 # -- ticks ---------------------------------------------------------------------------
@@ -159,29 +219,37 @@ def resolve_ticks(f: ItemFilter, newest: list[CrawlMarker]) -> tuple[Ticks, list
 
 
 def item_page(f: ItemFilter, p: Plan, *, after: ItemCursor | None, size: int, window: int) -> ItemPage:
-    """One page of the filter's items. Queries: 1, or 2 with a search ordered by change (the window's end first)."""
+    """One page of the filter's items.
+
+    Queries: 1 for an ordered filter (the UNION ALL of its ranges() parts after the cursor, each sliced
+    to the page); + 1 with a search or a walked filter (the window's far end first, from the index);
+    + 1 for a sorted filter or by key (the page's ids, sorted from index entries or keys alone, then
+    those rows by primary key: a sort of whole rows would read every item's data).
+    """
     if p.empty:
         return ItemPage([], None)
-    base = of_filter(f, p)
     if f.sort == "key":
-        qs = base.filter(search_condition(f.q)) if f.q else base
+        qs = of_filter(f, p).filter(search_condition(f.q)) if f.q else of_filter(f, p)
         if after is not None:
             qs = _after_key(qs, after)
-        rows = list(listing(qs.order_by("item_key", "id"))[: size + 1])
+        ids = [i for (i,) in qs.order_by("item_key", "id").values_list("id")[: size + 1]]
+        rows = sorted(listing(CrawlItem.objects.filter(id__in=ids)), key=lambda r: ids.index(r.id))
         more = len(rows) > size
         rows = rows[:size]
         return ItemPage(rows, ItemCursor(None, rows[-1].id) if more else None)
-    if after is not None and after.last_changed is not None:
-        base = _after(base, after)
-    matching, edge = base, None
-    if f.q:
-        # The window's far end, read from the filter's index (no row is read); this page looks no further.
-        found = list(_newest_first(base).values_list("last_changed", "id")[window - 1 : window])
-        if found:
-            edge = ItemCursor(*found[0])
-            matching = _up_to(matching, edge)
-        matching = matching.filter(search_condition(f.q))
-    rows = list(listing(_newest_first(matching))[: size + 1])
+    after = after if after is not None and after.last_changed is not None else None
+    edge = None
+    if f.q or p.kind == WALKED:
+        # The window's far end, read from the index (no row is read); this page looks no further.
+        walked = _of_crawl(f.crawl) if p.kind == WALKED else of_filter(f, p)
+        edge = _edge(ranges(walked, after), window)
+        matching = of_walk(f, p) if p.kind == WALKED else of_filter(f, p)
+        if f.q:
+            matching = matching.filter(search_condition(f.q))
+    else:
+        matching = of_filter(f, p)
+    parts = ranges(matching, after, edge)
+    rows = _sorted_page(parts, size + 1) if p.kind == SORTED else _newest_of(parts, size + 1)
     more = len(rows) > size
     rows = rows[:size]
     if more:
@@ -218,8 +286,40 @@ def count_of(f: ItemFilter, ticks: Ticks) -> int | None:
 # -- exports ---------------------------------------------------------------------------
 
 
+class _Stamps:
+    """Raw timestamp values of an export's rows -> ISO text (UTC, Z) and aware datetimes, each worked out once:
+    an export's rows share a handful of tick times. Raw: SQLite's text, PostgreSQL's and MySQL's naive datetimes."""
+
+    def __init__(self) -> None:
+        self.text: dict[Any, str] = {}
+        self.when: dict[Any, datetime] = {}
+
+    def aware(self, raw: Any) -> datetime:
+        found = self.when.get(raw)
+        if found is None:
+            value = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+            found = self.when[raw] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return found
+
+    def iso(self, raw: Any) -> str:
+        found = self.text.get(raw)
+        if found is None:
+            found = self.text[raw] = self.aware(raw).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return found
+
+
+def _fetch(qs: QuerySet) -> list[tuple[Any, ...]]:
+    """The rows of a values_list() queryset as the driver returns them, without Django's per-value converters
+    (an export reads a million rows: converting each timestamp cost more than the query)."""
+    sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def export_rows(f: ItemFilter, p: Plan, chunk: int | None = None) -> Iterator[list[tuple[Any, ...]]]:
-    """Every item of the filter, newest change first, as lists of EXPORT_FIELDS tuples (one per query).
+    """Every item of the filter, newest change first, as lists of (key, url, data, first_seen, last_seen,
+    last_changed) tuples, the times as ISO text (one list per query).
 
     Bounded whatever the filter: an ordered filter without search reads `chunk` rows per query by
     keyset; any other (a search, "gone", "seen" in an older tick) walks an ordered range in windows
@@ -230,29 +330,46 @@ def export_rows(f: ItemFilter, p: Plan, chunk: int | None = None) -> Iterator[li
     chunk = chunk or EXPORT_CHUNK
     if p.empty:
         return
-    matching = of_filter(f, p)
+    stamps = _Stamps()
+
+    def rows_of(parts: list[QuerySet], limit: int | None) -> tuple[list[tuple[Any, ...]], ItemCursor | None]:
+        raw: list[tuple[Any, ...]] = []
+        for part in parts:  # one after the other, each as far as still needed: no row read twice
+            ordered = _newest_first(part).values_list(*EXPORT_FIELDS)
+            raw += _fetch(ordered[: limit - len(raw)] if limit else ordered)
+            if limit and len(raw) >= limit:
+                break
+        iso = stamps.iso
+        rows = [(key, url, data, iso(first), iso(last), iso(changed))
+                for _id, key, url, data, first, last, changed in raw]
+        return rows, (ItemCursor(stamps.aware(raw[-1][6]), raw[-1][0]) if raw else None)
+
+    def edge_of(parts: list[QuerySet], n: int) -> ItemCursor | None:
+        """The n-th index entry of the parts, in order (one query per part, at most n entries each)."""
+        for part in parts:
+            found = _fetch(_newest_first(part).values_list("last_changed", "id")[:n])
+            if len(found) == n:
+                return ItemCursor(stamps.aware(found[-1][0]), found[-1][1])
+            n -= len(found)
+        return None
+
+    matching = of_filter(f, p) if p.ordered else of_walk(f, p)
     if f.q:
         matching = matching.filter(search_condition(f.q))
     if p.ordered and not f.q:
         cursor = None
         while True:
-            qs = _after(matching, cursor) if cursor else matching
-            rows = list(_newest_first(qs).values_list(*EXPORT_FIELDS)[:chunk])
+            rows, last = rows_of(ranges(matching, cursor), chunk)
             if rows:
                 yield rows
             if len(rows) < chunk:
                 return
-            cursor = ItemCursor(rows[-1][6], rows[-1][0])
+            cursor = last
     walked = of_filter(f, p) if p.ordered else CrawlItem.objects.filter(crawl=f.crawl)
     cursor = None
     while True:
-        range_qs = _after(walked, cursor) if cursor else walked
-        found = list(_newest_first(range_qs).values_list("last_changed", "id")[chunk - 1 : chunk])
-        edge = ItemCursor(*found[0]) if found else None
-        qs = _after(matching, cursor) if cursor else matching
-        if edge is not None:
-            qs = _up_to(qs, edge)
-        rows = list(_newest_first(qs).values_list(*EXPORT_FIELDS))  # at most `chunk`: one window's rows
+        edge = edge_of(ranges(walked, cursor), chunk)
+        rows, _ = rows_of(ranges(matching, cursor, edge), None)  # at most `chunk`: one window's rows
         if rows:
             yield rows
         if edge is None:

@@ -186,7 +186,7 @@ def _fields_for(crawl: str, source: ItemsSource) -> list[str]:
 def _db_rows(chunks: Iterator[list[tuple[Any, ...]]], kind: str) -> Iterator[list[export.Row]]:
     for chunk in chunks:
         rows = []
-        for _id, key, url, data, first, last, changed in chunk:
+        for key, url, data, first, last, changed in chunk:
             if kind == "csv":
                 try:
                     fields = json.loads(data)
