@@ -30,6 +30,9 @@ META_COLUMNS = ("item_key", "url", "first_seen", "last_seen", "last_changed")
 OTHER_COLUMN = "other_fields"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
+# Built once: json.dumps with any option builds a new encoder per call, which cost more than the encoding.
+_as_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+_as_json_head = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def safe_text(text: str) -> str:
@@ -43,11 +46,13 @@ def cell(value: Any) -> str:
         return "'" + value if value.startswith(FORMULA_STARTS) else value
     if value is None:
         return ""
+    if kind is int:
+        return str(value)
+    if kind is float and value - value == 0:  # finite: repr is what JSON writes
+        return repr(value)
     if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
-    return safe_text(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    return safe_text(_as_json(value))
 
 
 def header(fields: Sequence[str]) -> list[str]:
@@ -92,7 +97,7 @@ def csv_chunks(fields: Sequence[str], chunks: Iterable[list[Row]]) -> Iterator[b
             line += [cell(data.get(name)) for name in names]
             if len(data) > len(known) or not known.issuperset(data):
                 other = {k: v for k, v in data.items() if k not in known}
-                line.append(safe_text(json.dumps(other, ensure_ascii=False, sort_keys=True)))
+                line.append(safe_text(_as_json(other)))
             else:
                 line.append("")
             lines.append(line)
@@ -104,10 +109,10 @@ def jsonl_chunks(chunks: Iterable[list[Row]]) -> Iterator[bytes]:
     for rows in chunks:
         lines = []
         for key, url, data, first, last, changed, text in rows:
-            head = json.dumps({"key": key, "url": url, "first_seen": first, "last_seen": last,
-                               "last_changed": changed}, ensure_ascii=False)
+            head = _as_json_head({"key": key, "url": url, "first_seen": first, "last_seen": last,
+                                  "last_changed": changed})
             if text is None:
-                text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+                text = _as_json(data)
             lines.append(f'{head[:-1]}, "fields": {text}}}\n')
         yield "".join(lines).encode("utf-8")
 

@@ -184,12 +184,13 @@ def _fields_for(crawl: str, source: ItemsSource) -> list[str]:
 
 
 def _db_rows(chunks: Iterator[list[tuple[Any, ...]]], kind: str) -> Iterator[list[export.Row]]:
+    loads = json.JSONDecoder().decode
     for chunk in chunks:
         rows = []
         for key, url, data, first, last, changed in chunk:
             if kind == "csv":
                 try:
-                    fields = json.loads(data)
+                    fields = loads(data)
                 except ValueError:
                     fields = None
                 rows.append((key, url, fields, first, last, changed, None))
