@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     .venv/bin/python bench/items_export.py [--items 1000000] [--small 100000] [--url sqlite:////tmp/items-bench.db]
-        [--requests 10] [--store 100000]
+        [--requests 10] [--store 100000 [--store-url postgresql+psycopg2://.../scratch]] [--skip-exports] [--only-store]
 
 Method
 ------
@@ -27,7 +27,8 @@ Method
   grows with the export.
 * Pages (another fresh process, the same client): each page `--requests`
   times after one warm-up, median and p95 in ms.
-* `--store N` (SQLite scratch files): StoreItems' own store_items for a tick
+* `--store N` (SQLite scratch files, or the scratch DB `--store-url` names):
+  StoreItems' own store_items for a tick
   of N new items, then a tick of the same N unchanged, with the browser's
   three indexes and without them: what the indexes cost the writer.
 """
@@ -180,7 +181,7 @@ def run_child(*args: str) -> dict:
 
 # -- StoreItems with and without the browser's indexes ---------------------------------------
 
-def store_cost(n: int) -> None:
+def store_cost(n: int, url: str = "") -> None:
     import sqlalchemy as sa
 
     from pipelines import store
@@ -188,14 +189,16 @@ def store_cost(n: int) -> None:
     rnd = random.Random(1)
     records = [{"key": f"{i:016x}", "url": f"http://shop.example/p{i}", "fields": fields_of(i, rnd, 0)}
                for i in range(n)]
-    print(f"\nStoreItems (store_items), {n:,} items, SQLite, best of 3 (interleaved):")
+    where = "SQLite" if not url else url.split("://")[0]
+    print(f"\nStoreItems (store_items), {n:,} items, {where}, best of 3 (interleaved):")
     print(f"{'indexes':<28} {'tick 1 (all new) s':>20} {'tick 2 (unchanged) s':>22}")
     best: dict[str, list[float]] = {}
     for _ in range(3):
         for variant in ("with the browser's 3", "without"):
             db = WORK / f"store-{hashlib.sha1(variant.encode()).hexdigest()[:6]}.db"
             db.unlink(missing_ok=True)
-            engine = sa.create_engine(f"sqlite:///{db}", future=True)
+            engine = sa.create_engine(url or f"sqlite:///{db}", future=True)
+            store.metadata.drop_all(engine)  # a scratch DB: --store-url must name one
             store.create_tables(engine)
             if variant == "without":
                 with engine.begin() as conn:
@@ -206,8 +209,9 @@ def store_cost(n: int) -> None:
                 t = time.perf_counter()
                 store.store_items(engine, "s", at, records)
                 times.append(time.perf_counter() - t)
+            store.metadata.drop_all(engine)
             engine.dispose()
-            db.unlink()
+            db.unlink(missing_ok=True)
             best[variant] = [min(a, b) for a, b in zip(best.get(variant, times), times, strict=True)]
     for variant, (first, second) in best.items():
         print(f"{variant:<28} {first:>20.2f} {second:>22.2f}")
@@ -226,8 +230,15 @@ def main() -> int:
     parser.add_argument("--url", default="sqlite:////tmp/items-bench.db")
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--store", type=int, default=0, help="also time store_items for N items (SQLite)")
+    parser.add_argument("--store-url", default="", help="time store_items there instead (a scratch DB: its items "
+                                                         "tables are dropped)")
     parser.add_argument("--skip-exports", action="store_true")
+    parser.add_argument("--only-store", action="store_true", help="only the store_items comparison")
     args = parser.parse_args()
+    if args.only_store:
+        WORK.mkdir(exist_ok=True)
+        store_cost(args.store or 100_000, args.store_url)
+        return 0
     WORK.mkdir(exist_ok=True)
     (WORK / "crawls").mkdir(exist_ok=True)
     demo = (ROOT / "pipelines/crawls/demo.toml").read_text()
@@ -263,7 +274,7 @@ def main() -> int:
     for path, (p50, p95) in r.items():
         print(f"{path:<58} {p50:>8.1f} {p95:>8.1f}")
     if args.store:
-        store_cost(args.store)
+        store_cost(args.store, args.store_url)
     return 0
 
 
