@@ -40,6 +40,12 @@ items = sa.Table(
     sa.Column("last_seen", sa.DateTime, nullable=False),
     sa.Column("last_changed", sa.DateTime, nullable=False),
     sa.UniqueConstraint("crawl", "key_hash", name="uq_crawl_items_key"),
+    # webmon's items browser (webmon/items/queries.py): a crawl's items newest change first, keyset on
+    # (last_changed, id); those seen in a tick (last_seen = T) or first seen in one (first_seen = T) in
+    # the same order. Keys, URLs and data are not indexed: they may be longer than an index entry allows.
+    sa.Index("ix_crawl_items_changed", "crawl", "last_changed", "id"),
+    sa.Index("ix_crawl_items_seen", "crawl", "last_seen", "last_changed", "id"),
+    sa.Index("ix_crawl_items_first", "crawl", "first_seen", "last_changed", "id"),
 )
 
 markers = sa.Table(
@@ -66,11 +72,14 @@ _engines: dict[str, Engine] = {}
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the items tables if missing.
+    """Create the items tables if missing, and their indexes (also on tables an older version created).
 
     Two workers starting at once on a new items DB may both see the tables
     missing; the loser's CREATE fails ("table crawl_markers already exists"),
-    which is fine when the tables are there afterwards.
+    which is fine when the tables are there afterwards. The same goes for an
+    index. On an items DB from before the browser's indexes the first worker
+    builds them (a plain CREATE INDEX: on PostgreSQL writes to crawl_items wait
+    for it, seconds per million items).
     """
     try:
         metadata.create_all(engine)
@@ -78,6 +87,15 @@ def create_tables(engine: Engine) -> None:
         inspector = sa.inspect(engine)
         if not all(inspector.has_table(t.name) for t in metadata.sorted_tables):
             raise
+    existing = {ix["name"] for ix in sa.inspect(engine).get_indexes(items.name)}
+    for index in sorted(items.indexes, key=lambda ix: str(ix.name)):
+        if index.name in existing:
+            continue
+        try:
+            index.create(engine)
+        except sa.exc.DatabaseError:
+            if index.name not in {ix["name"] for ix in sa.inspect(engine).get_indexes(items.name)}:
+                raise
 
 
 def engine_for(url: str) -> Engine:

@@ -18,3 +18,11 @@ class LuigidUnavailable(Exception):
     (webmon.monitor.sources), which show a banner, and by /healthz. The
     message is short and safe to show: it never holds the URL's credentials.
     """
+
+
+class ItemsAreReadOnly(Exception):
+    """A write was attempted on the items DB, which webmon only reads.
+
+    Raised by the item models (webmon/items/models.py); the workers' StoreItems
+    owns those tables. Nobody catches it: it is always a bug.
+    """

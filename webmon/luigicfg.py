@@ -14,6 +14,8 @@ import luigi.configuration
 from django.core.exceptions import ImproperlyConfigured
 
 HISTORY_SETTING = "luigi.cfg [task_history] db_connection"
+ITEMS_SETTING = "luigi.cfg [store] db_connection"
+ITEMS_DEFAULT_URL = "sqlite:///var/items.db"  # pipelines.config.store's default
 
 
 def history_db_url() -> str:
@@ -25,6 +27,12 @@ def history_db_url() -> str:
             " webmon reads: run from the repository root (where luigi.cfg is) or set LUIGI_CONFIG_PATH."
         )
     return str(url)
+
+
+def items_db_url() -> str:
+    """The SQLAlchemy URL of the items DB the workers' StoreItems writes (crawl_items, crawl_markers)."""
+    url = luigi.configuration.get_config().get("store", "db_connection", ITEMS_DEFAULT_URL)
+    return str(url or ITEMS_DEFAULT_URL)
 
 
 def stale_after_seconds() -> int:

@@ -16,7 +16,9 @@ Environment variables (unset or empty means the default):
     STATIC_ROOT           Where collectstatic puts files. Default var/static.
     LUIGI_CONFIG_PATH     Read by Luigi, not here: the luigi.cfg whose
                           [task_history] db_connection is the `history` alias
-                          (Luigi's task history, read-only; webmon/luigicfg.py).
+                          (Luigi's task history, read-only; webmon/luigicfg.py)
+                          and whose [store] db_connection is the `items` alias
+                          (the items DB, read-only; default sqlite:///var/items.db).
     LUIGID_URL            luigid's address, http(s)://host:port. Default from
                           luigi.cfg: [core] scheduler_url, else
                           http://scheduler_host:scheduler_port (127.0.0.1:8082),
@@ -55,6 +57,13 @@ Environment variables (unset or empty means the default):
     WEBMON_SCAN_WINDOW    How many runs one page of the runs list looks through
                           for filters no index serves (status, host, parameter
                           search). Default 20000.
+    WEBMON_ITEMS_SCAN_WINDOW
+                          How many items one page of the items browser's search
+                          (or of a filter no index orders) looks through. Default 20000.
+    WEBMON_TICK_FILE_ITEMS
+                          The most items a tick's parse/items.jsonl and its previous
+                          tick's may hold for the tick page to compare them (exact
+                          changes of an older tick). Default 200000; 0: never.
     WEBMON_STALE_AFTER_S  A running run whose last heartbeat is older than this
                           is shown as stale, with a warning that its worker
                           may have died. Default from luigi.cfg [runs]: 2 x
@@ -83,7 +92,14 @@ from pathlib import Path
 from pipelines import stack
 from webmon.dburl import db_from_url, install_pymysql_if_needed, make_sqlite_folder, read_only
 from webmon.env import env_bool, env_choice, env_http_url, env_int, env_list, env_str
-from webmon.luigicfg import HISTORY_SETTING, history_db_url, luigid_url, stale_after_seconds
+from webmon.luigicfg import (
+    HISTORY_SETTING,
+    ITEMS_SETTING,
+    history_db_url,
+    items_db_url,
+    luigid_url,
+    stale_after_seconds,
+)
 from webmon.metrics.access import allow_list
 from webmon.monitor.production import init_sentry, parse_admins
 from webmon.secret_key import secret_key
@@ -107,6 +123,7 @@ INSTALLED_APPS = [
     "webmon.history",
     "webmon.scheduling",
     "webmon.metrics",
+    "webmon.items",
 ]
 
 MIDDLEWARE = [
@@ -149,10 +166,12 @@ DATABASES = {
     "default": db_from_url(env_str("DATABASE_URL", "sqlite:///var/webmon.db"), BASE_DIR, label="DATABASE_URL"),
     # Luigi's task history: luigi.cfg is the one source of truth for its URL.
     "history": read_only(db_from_url(history_db_url(), BASE_DIR, label=HISTORY_SETTING), label=HISTORY_SETTING),
+    # The items DB StoreItems writes (crawl_items, crawl_markers): read-only too, never migrated.
+    "items": read_only(db_from_url(items_db_url(), BASE_DIR, label=ITEMS_SETTING), label=ITEMS_SETTING),
 }
 make_sqlite_folder(DATABASES["default"])
 install_pymysql_if_needed(DATABASES)
-DATABASE_ROUTERS = ["webmon.routers.HistoryRouter"]
+DATABASE_ROUTERS = ["webmon.routers.ItemsRouter", "webmon.routers.HistoryRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -243,6 +262,10 @@ EMAIL_SUBJECT_PREFIX = "[crawlops webmon] "
 LUIGID_TIMEOUT = 1.0  # seconds; luigid answers on one thread, a page must not wait on it
 WEBMON_PAGE_SIZE = env_int("WEBMON_PAGE_SIZE", 50, minimum=1)
 WEBMON_SCAN_WINDOW = env_int("WEBMON_SCAN_WINDOW", 20000, minimum=100)
+# The items browser (webmon/items/): items one page of a search looks through, and the most items a tick's
+# items.jsonl (and its previous tick's) may hold for the tick page to compare them.
+WEBMON_ITEMS_SCAN_WINDOW = env_int("WEBMON_ITEMS_SCAN_WINDOW", 20000, minimum=100)
+WEBMON_TICK_FILE_ITEMS = env_int("WEBMON_TICK_FILE_ITEMS", 200000, minimum=0)
 WEBMON_STALE_AFTER_S = env_int("WEBMON_STALE_AFTER_S", stale_after_seconds(), minimum=1)
 
 # -- /metrics: a bearer token, or a client address on the allow-list ----------------

@@ -1,5 +1,5 @@
-"""URLs of webmon: the monitor's pages at the root, schedules under /schedules/, Django's admin under /admin/,
-Prometheus's /metrics."""
+"""URLs of webmon: the monitor's pages at the root, schedules under /schedules/, a crawl's items under
+/crawl/items/ and /crawl/tick/, Django's admin under /admin/, Prometheus's /metrics."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("webmon.metrics.urls")),
     path("", include("webmon.scheduling.urls")),
+    path("", include("webmon.items.urls")),
     path("", include("webmon.monitor.urls")),
 ]

@@ -191,3 +191,58 @@ def assert_num_queries(*, default: int, history: int) -> Iterator[None]:
 @pytest.fixture
 def num_queries() -> Callable[..., AbstractContextManager[None]]:
     return assert_num_queries
+
+
+# -- the items DB ---------------------------------------------------------------------
+
+from items_seed import ItemsSeed  # noqa: E402
+
+
+@contextmanager
+def _items_alias_at(name: str) -> Iterator[None]:
+    conn = connections["items"]
+    conn.close()
+    original = conn.settings_dict["NAME"]
+    conn.settings_dict["NAME"] = name
+    try:
+        yield
+    finally:
+        conn.close()
+        conn.settings_dict["NAME"] = original
+
+
+@pytest.fixture
+def items_db(tmp_path: Path) -> Iterator[ItemsSeed]:
+    """An empty items DB (tables and indexes, as StoreItems creates them), read by the `items` alias."""
+    db = tmp_path / "items.db"
+    seed = ItemsSeed(f"sqlite:///{db}")
+    with _items_alias_at(str(db)):
+        yield seed
+    seed.engine.dispose()
+
+
+@pytest.fixture
+def items_at() -> Callable[[str], AbstractContextManager[None]]:
+    """Point the `items` alias at another SQLite file for a while (missing files, broken DBs)."""
+    return _items_alias_at
+
+
+@contextmanager
+def assert_item_queries(*, default: int, items: int) -> Iterator[None]:
+    """Exact query counts on webmon's DB and the items DB (and none on the history DB)."""
+    with (
+        CaptureQueriesContext(connections["default"]) as on_default,
+        _CaptureWithoutConnecting(connections["items"]) as on_items,
+        _CaptureWithoutConnecting(connections["history"]) as on_history,
+    ):
+        yield
+    for alias, expected, seen in (("default", default, on_default), ("items", items, on_items),
+                                  ("history", 0, on_history)):
+        queries = [q["sql"] for q in seen.captured_queries]
+        listing = "\n".join(f"{i}. {sql[:300]}" for i, sql in enumerate(queries, 1))
+        assert len(queries) == expected, f"{len(queries)} queries on {alias}, expected {expected}:\n{listing}"
+
+
+@pytest.fixture
+def item_queries() -> Callable[..., AbstractContextManager[None]]:
+    return assert_item_queries
