@@ -310,8 +310,169 @@ def test_the_quality_blocks_are_in_the_pages_language(superuser: Client, quality
             assert word in quality_part, f"{page} in {language}: {word!r} not on the page"
         if language != "en":
             english = [word for word in QUALITY_ENGLISH if word in quality_part.split("</section>")[0]]
-            assert english == [], f"{page} in {language}: still English"
+            assert english == [], f"{page} in {language}: still English: {english}"
         if page in ("crawl", "run"):
             # The violations' sentences are the worker's, stored in the run's stats: shown as stored, in English.
             for sentence in quality_world["violations"]:
                 assert html.escape(sentence) in quality_part, f"{page} in {language}: {sentence!r}"
+
+
+# -- the items browser: the items page, an item, a tick, the crawl page's link to them ---------------------
+ITEMS_WORDS = {
+    "zh-hant": {
+        "items": ['<h1 id="items-title">爬蟲 <span class="crawl-name">shop</span> 的資料項</h1>',
+                  ">2026-01-01 08:00:00 UTC</time>：5 個資料項，新增 1，變更 1，未變更 3。</p>", "<label>搜尋鍵、網址與欄位",
+                  '<option value="gone_in">在該輪消失（上一輪還在）', ">2026-01-01 07:30 UTC（4 個資料項）</option>",
+                  '<option value="key">依鍵排序</option>', "<th>鍵</th><th>網址</th><th>首次出現（UTC）</th>",
+                  "<th>最後出現（UTC）</th><th>最後變更（UTC）</th><th>欄位</th>", 'aria-label="資料項分頁"',
+                  'id="items-next" href="', "下一頁 ›</a>", "匯出這些資料項（所有頁面，最新變更在前）：",
+                  '>JSON Lines</a>', ">該輪的變化</a>", ">爬蟲頁面</a>"],
+        "items-page-2": ["« 第一頁</a>"],
+        "items-older": ['<p id="items-inexact" class="note">', "資料項資料庫只保存每個資料項的最新狀態",
+                        "該輪的頁面會比對它自己的檔案，列出確切的清單。"],
+        "items-bad": ["<li>顯示：不是可選的值；顯示所有資料項。</li>", "<li>排序：不是可選的值；改為最新變更在前。</li>",
+                      "<li>輪次：不是像 2026-11-21T07:30（UTC）這樣的時間；改用最新一輪。</li>"],
+        "item": ['<h1 id="item-title">資料項 <span class="item-key">a</span></h1>', ">shop 的所有資料項</a>",
+                 "<dt>爬蟲</dt>", "<dt>鍵</dt>", "<dt>網址</dt>", "<dt>首次出現</dt>", "<dt>最後出現</dt>",
+                 "<dt>最後變更</dt>", "<dt>最新一輪</dt>", "在最新一輪未變更（<a id=\"item-tick-link\"", "<dt>內容雜湊</dt>",
+                 "資料項資料庫保存此資料項最後一次儲存的欄位（最後變更於 2026-01-01 07:00:00 UTC）。",
+                 "<h2>欄位</h2>", "<h2>JSON 格式</h2>"],
+        "tick": ['<h1 id="tick-title">爬蟲 <span class="crawl-name">shop</span> 的輪次 <time', ">在資料項瀏覽器中查看這一輪的資料項</a>",
+                 "‹ 上一輪</a>", ">最新一輪 »</a>", "<dt>儲存時間</dt>", "<dt>未變更</dt>", "<dt>消失</dt>",
+                 'id="tick-gone">至少 0<', "<dt>上一輪</dt>", "（4 個資料項）</dd>", "StoreItems 寫入這一輪的資料項時",
+                 "這不是最新一輪：", "更下方由這一輪自己的檔案列出確切的清單。", "匯出這一輪的資料項：",
+                 "（取自這一輪的 parse/items.jsonl，即當時解析的內容）", "（在這一輪首次出現，最新 1 個）",
+                 "（在這一輪變更，之後未再變更）", "（出現在上一輪，不在這一輪，之後也沒有）", "<h2>取自這一輪的檔案",
+                 "這一輪的檔案有 4 個資料項：1 個不在上一輪（新增，或中斷後再次出現），1 個變更，1 個消失。",
+                 "<h3>不在上一輪</h3>", "<th>首次出現（UTC）</th>", 'id="tick-gone-items-empty" class="empty">無。</p>'],
+        "crawl": ['id="crawl-items-link" href="/crawl/items/?name=shop">此爬蟲的資料項</a>'],
+    },
+    "zh-hans": {
+        "items": ['<h1 id="items-title">爬虫 <span class="crawl-name">shop</span> 的数据项</h1>',
+                  ">2026-01-01 08:00:00 UTC</time>：5 个数据项，新增 1，变更 1，未变更 3。</p>", "<label>搜索键、网址和字段",
+                  '<option value="gone_in">在该轮消失（上一轮还在）', ">2026-01-01 07:30 UTC（4 个数据项）</option>",
+                  '<option value="key">按键名排序</option>', "<th>键</th><th>网址</th><th>首次出现（UTC）</th>",
+                  "<th>最后出现（UTC）</th><th>最后变更（UTC）</th><th>字段</th>", 'aria-label="数据项分页"',
+                  'id="items-next" href="', "下一页 ›</a>", "导出这些数据项（所有页面，最新变更在前）：",
+                  '>JSON Lines</a>', ">该轮的变化</a>", ">爬虫页面</a>"],
+        "items-page-2": ["« 第一页</a>"],
+        "items-older": ['<p id="items-inexact" class="note">', "数据项数据库只保存每个数据项的最新状态",
+                        "该轮的页面会比对它自己的文件，列出确切的列表。"],
+        "items-bad": ["<li>显示：不是可选的值；显示所有数据项。</li>", "<li>排序：不是可选的值；改为最新变更在前。</li>",
+                      "<li>轮次：不是像 2026-11-21T07:30（UTC）这样的时间；改用最新一轮。</li>"],
+        "item": ['<h1 id="item-title">数据项 <span class="item-key">a</span></h1>', ">shop 的所有数据项</a>",
+                 "<dt>爬虫</dt>", "<dt>键</dt>", "<dt>网址</dt>", "<dt>首次出现</dt>", "<dt>最后出现</dt>",
+                 "<dt>最后变更</dt>", "<dt>最新一轮</dt>", "在最新一轮未变更（<a id=\"item-tick-link\"", "<dt>内容哈希</dt>",
+                 "数据项数据库保存此数据项最后一次存储的字段（最后变更于 2026-01-01 07:00:00 UTC）。",
+                 "<h2>字段</h2>", "<h2>JSON 格式</h2>"],
+        "tick": ['<h1 id="tick-title">爬虫 <span class="crawl-name">shop</span> 的轮次 <time', ">在数据项浏览器中查看这一轮的数据项</a>",
+                 "‹ 上一轮</a>", ">最新一轮 »</a>", "<dt>存储时间</dt>", "<dt>未变更</dt>", "<dt>消失</dt>",
+                 'id="tick-gone">至少 0<', "<dt>上一轮</dt>", "（4 个数据项）</dd>", "StoreItems 写入这一轮的数据项时",
+                 "这不是最新一轮：", "更下方由这一轮自己的文件列出确切的列表。", "导出这一轮的数据项：",
+                 "（取自这一轮的 parse/items.jsonl，即当时解析的内容）", "（在这一轮首次出现，最新 1 个）",
+                 "（在这一轮变更，之后未再变更）", "（出现在上一轮，不在这一轮，之后也没有）", "<h2>取自这一轮的文件",
+                 "这一轮的文件有 4 个数据项：1 个不在上一轮（新增，或中断后再次出现），1 个变更，1 个消失。",
+                 "<h3>不在上一轮</h3>", "<th>首次出现（UTC）</th>", 'id="tick-gone-items-empty" class="empty">无。</p>'],
+        "crawl": ['id="crawl-items-link" href="/crawl/items/?name=shop">此爬虫的数据项</a>'],
+    },
+}
+# English of those pages (headings, labels, notes, filter names, links) that must not stay on a Chinese one.
+ITEMS_ENGLISH = ("Items of", "Item of", "Tick of", "crawl page", "what changed", "Latest tick", "items,", " new,",
+                 "Search key", "Show <", "Order <", "Filter<", "Reset<", "the latest", "all items", "in the tick",
+                 "newest change first", "by key", "<th>Key", "<th>URL", "First seen", "Last seen", "Last changed",
+                 "Fields", "First<", "Next", "Export", "JSON lines", "The items DB", "so for a tick",
+                 "not one of the choices", "Content hash", "As JSON", "Stored<", "Tick before", "the tick before",
+                 "Gone", "at least", "Unchanged", "Not in the tick before", "From the tick's files", "this tick",
+                 "None.", "its items", "all of them", "(from the", "in this tick's file", "exact lists", "counts StoreItems")
+
+
+@pytest.fixture
+def items_world(items_db, tmp_path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # noqa: ANN001
+    """The items tests' three ticks of crawl shop, with the first two ticks' files on this host (the tick page
+    of T2 compares them): the paths of the pages."""
+    from items_seed import T1, T2, rec, three_ticks, tick
+
+    from webmon.items.models import CrawlItem
+
+    three_ticks(items_db)
+    data = tmp_path / "data"
+    monkeypatch.setenv("CRAWL_DATA_DIR", str(data))
+    items_db.write_file(data, "shop", T1, [rec("a", p=1), rec("b", p=2), rec("c", p=3), rec("d", p=4)])
+    items_db.write_file(data, "shop", T2, [rec("a", p=1), rec("b", p=20), rec("c", p=3), rec("e", p=5)])
+    a = CrawlItem.objects.get(crawl="shop", item_key="a")
+    return {"items": "/crawl/items/?name=shop", "items-older": f"/crawl/items/?name=shop&show=changed&tick={tick(T2)}",
+            "items-bad": "/crawl/items/?name=shop&show=bogus&tick=yesterday&sort=up",
+            "item": f"/crawl/items/{a.pk}/", "tick": f"/crawl/tick/?name=shop&at={tick(T2)}", "crawl": "/crawl/?name=shop"}
+
+
+@pytest.mark.parametrize("language", ["zh-hant", "zh-hans"])
+def test_the_items_browser_is_in_the_pages_language(superuser: Client, history: HistorySeed,
+                                                   items_world: dict[str, str], language: str) -> None:
+    with override_settings(WEBMON_PAGE_SIZE=4):  # 6 items: a next page
+        bodies = {page: superuser.get(path, HTTP_ACCEPT_LANGUAGE=HEADERS[language]) for page, path in items_world.items()}
+        second = superuser.get("/crawl/items/?" + bodies["items"].context["next_query"],
+                               HTTP_ACCEPT_LANGUAGE=HEADERS[language])
+    bodies["items-page-2"] = second
+    for page, response in bodies.items():
+        assert response.status_code == 200, page
+        body = response.content.decode()
+        for word in ITEMS_WORDS[language][page]:
+            assert word in body, f"{page} in {language}: {word!r} not on the page"
+        if page != "crawl":
+            english = [word for word in ITEMS_ENGLISH if word in body]
+            assert english == [], f"{page} in {language}: still English: {english}"
+    # Query parameters stay English codes, ticks in UTC.
+    items = bodies["items"].content.decode()
+    assert '<option value="changed" selected>' in items and 'href="/crawl/tick/?name=shop&amp;at=2026-01-01T08%3A00"' in items
+
+
+@pytest.mark.parametrize("language", ["zh-hant", "zh-hans"])
+def test_the_items_exports_say_why_in_the_language_but_their_files_stay_data(
+    superuser: Client, items_world: dict[str, str], language: str, tmp_path, items_at,  # noqa: ANN001
+) -> None:
+    from items_seed import T1, tick
+
+    header = HEADERS[language]
+    bad = superuser.get("/crawl/items/export.csv?name=shop&show=bogus&tick=yesterday", HTTP_ACCEPT_LANGUAGE=header)
+    assert bad.status_code == 400
+    assert bad.content.decode() == {"zh-hant": "無法理解的篩選值：show, tick", "zh-hans": "无法理解的筛选值：show, tick"}[language]
+    (tmp_path / "data" / "shop" / "20260101T0700Z" / "parse" / "items.jsonl").unlink()
+    gone = superuser.get(f"/crawl/tick/export.csv?name=shop&at={tick(T1)}", HTTP_ACCEPT_LANGUAGE=header)
+    assert gone.status_code == 404
+    assert gone.content.decode().startswith({"zh-hant": "這一輪不是最新一輪，", "zh-hans": "这一轮不是最新一轮，"}[language])
+    # The files are data for programs: the CSV header and the JSON keys are the same in every language.
+    csv_text = b"".join(superuser.get("/crawl/items/export.csv?name=shop", HTTP_ACCEPT_LANGUAGE=header)).decode()
+    assert csv_text.startswith("item_key,url,first_seen,last_seen,last_changed,")
+    line = b"".join(superuser.get("/crawl/items/export.jsonl?name=shop", HTTP_ACCEPT_LANGUAGE=header)).splitlines()[0]
+    assert list(json.loads(line)) == ["key", "url", "first_seen", "last_seen", "last_changed", "fields"]
+    assert json.loads(line)["last_changed"] == "2026-01-01T08:00:00Z"
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"this is not a database" * 100)
+    with items_at(str(broken)):
+        down = superuser.get("/crawl/items/export.csv?name=shop", HTTP_ACCEPT_LANGUAGE=header)
+        page = superuser.get("/crawl/items/?name=shop", HTTP_ACCEPT_LANGUAGE=header).content.decode()
+    sentence = {"zh-hant": "無法讀取資料項資料庫：", "zh-hans": "无法读取数据项数据库："}[language]
+    assert down.status_code == 503 and down.content.decode().startswith(sentence)
+    assert 'id="banner-items"' in page and sentence in page
+
+
+def test_the_items_browser_shows_times_in_the_users_zone(superuser: Client, items_world: dict[str, str]) -> None:
+    user = User.objects.get(username="i18n-root")
+    UserPreference.objects.create(user=user, language="zh-hant", time_zone="Asia/Taipei")
+    browser = Client()
+    browser.force_login(user)
+    items = browser.get(items_world["items"]).content.decode()
+    # T3, 08:00 UTC, is 16:00 in Taipei; the columns name the zone, each time has the UTC one as its title.
+    assert "<th>首次出現（Asia/Taipei）</th><th>最後出現（Asia/Taipei）</th><th>最後變更（Asia/Taipei）</th>" in items
+    assert ('<td class="last-changed"><time datetime="2026-01-01T08:00:00+00:00" title="2026-01-01 08:00 UTC">'
+            "2026-01-01 16:00</time></td>") in items
+    assert '<time datetime="2026-01-01T08:00:00+00:00" title="2026-01-01 08:00:00 UTC">2026-01-01 16:00:00 UTC+08:00</time>：5 個資料項' in items
+    # The tick list: each tick in the zone, its value the UTC code the URL takes.
+    assert '<option value="2026-01-01T07:30">2026-01-01 15:30 UTC+08:00（4 個資料項）</option>' in items
+    item = browser.get(items_world["item"]).content.decode()
+    assert ('id="item-first-seen"><time datetime="2026-01-01T07:00:00+00:00" title="2026-01-01 07:00:00 UTC">'
+            "2026-01-01 15:00:00 UTC+08:00</time>") in item
+    tick_page = browser.get(items_world["tick"]).content.decode()
+    assert ('的輪次 <time datetime="2026-01-01T07:30:00+00:00" title="2026-01-01 07:30:00 UTC">'
+            "2026-01-01 15:30:00 UTC+08:00</time></h1>") in tick_page
+    assert 'href="/crawl/tick/?name=shop&amp;at=2026-01-01T07%3A00"' in tick_page  # the tick before, in UTC

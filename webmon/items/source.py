@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from django.db import DatabaseError, connections
+from django.utils.translation import gettext as _
 
 from webmon.monitor.sources import Banner, is_missing_table, short_reason
 from webmon.routers import ITEMS_ALIAS
@@ -56,5 +57,6 @@ class ItemsSource:
                 self.no_items = True
                 return default
             self.failed = True
-            self.banners.append(Banner("items", f"The items database cannot be read: {short_reason(exc)}"))
+            self.banners.append(Banner("items", _("The items database cannot be read: %(reason)s")
+                                       % {"reason": short_reason(exc)}))
             return default

@@ -13,6 +13,9 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from webmon.items import export, queries, tickfiles
 from webmon.items.filters import SHOWS, ItemFilter, Ticks, parse_tick, plan, tick_param
@@ -28,7 +31,7 @@ TICK_LISTED = tickfiles.LISTED  # items of each list on the tick page
 def _crawl_name(request: HttpRequest) -> str:
     crawl = request.GET.get("name", "")
     if not crawl:
-        raise Http404("Which crawl? Give its name as ?name=.")
+        raise Http404(_("Which crawl? Give its name as ?name=."))
     return crawl
 
 
@@ -95,7 +98,7 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     found = source.read(lambda: queries.item(pk), None)
     if found is None:
         if source.ok:
-            raise Http404("No item with this id in the items DB.")
+            raise Http404(_("No item with this id in the items DB."))
         return render(request, "items/item.html", {"clock": clock, "banners": source.banners,
                                                    "no_items": source.no_items, "item": None}, status=200)
     newest = source.read(lambda: queries.newest_markers(found.crawl, 1), [])
@@ -107,7 +110,8 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "item": found,
         "crawl": found.crawl,
         "latest": latest,
-        "latest_query": _query({"name": found.crawl, "at": tick_param(latest)}) if latest else None,
+        "latest_url": reverse("items:tick") + "?" + _query({"name": found.crawl, "at": tick_param(latest)}) if latest
+        else None,
         "status": _status_in_latest(found, latest),
         "fields": [(name, *_shown(value)) for name, value in data.items()] if data is not None else None,
         "pretty": json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) if data is not None else found.data,
@@ -119,13 +123,13 @@ def tick_detail(request: HttpRequest) -> HttpResponse:
     crawl = _crawl_name(request)
     at = parse_tick(request.GET.get("at", ""))
     if at is None:
-        raise Http404("Which tick? Give its time as ?at=YYYY-MM-DDTHH:MM (UTC).")
+        raise Http404(_("Which tick? Give its time as ?at=YYYY-MM-DDTHH:MM (UTC)."))
     clock, source = Clock.current(), ItemsSource()
     newest = source.read(lambda: queries.newest_markers(crawl, 1), [])
     around = source.read(lambda: queries.markers_up_to(crawl, at), [])
     if not around or around[0].at != at:
         if source.ok:
-            raise Http404("No tick of this crawl was stored at that time.")
+            raise Http404(_("No tick of this crawl was stored at that time."))
         return render(request, "items/tick.html", {"clock": clock, "banners": source.banners,
                                                    "no_items": source.no_items, "crawl": crawl, "marker": None})
     marker = around[0]
@@ -240,22 +244,23 @@ def _file_name(*parts: str) -> str:
 
 
 def _unavailable(source: ItemsSource) -> HttpResponse:
-    text = source.banners[0].text if source.banners else "No items are stored yet."
+    text = source.banners[0].text if source.banners else _("No items are stored yet.")
     return HttpResponse(text, status=503 if source.failed else 404, content_type="text/plain; charset=utf-8")
 
 
 def items_export(request: HttpRequest, kind: str) -> HttpResponse:
     """The items of a filter (as on the items page, without its order), newest change first."""
     if kind not in export.CONTENT_TYPES:
-        raise Http404("Exports are .csv or .jsonl.")
+        raise Http404(_("Exports are .csv or .jsonl."))
     crawl = _crawl_name(request)
     source = ItemsSource()
     f = ItemFilter.from_query(crawl, request.GET)
     if f.errors:
-        text = "Some filter values were not understood: {names}".format(names=", ".join(sorted(f.errors)))
+        text = ngettext("A filter value was not understood: %(names)s", "Some filter values were not understood: %(names)s",
+                        len(f.errors)) % {"names": ", ".join(sorted(f.errors))}
         return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")
     newest = source.read(lambda: queries.newest_markers(crawl, queries.TICK_CHOICES + 1), [])
-    ticks, _ = source.read(lambda: queries.resolve_ticks(f, newest), (Ticks(None, None, None), []))
+    ticks, _offered = source.read(lambda: queries.resolve_ticks(f, newest), (Ticks(None, None, None), []))
     if not source.ok:
         return _unavailable(source)
     p = plan(f, ticks)
@@ -270,18 +275,18 @@ def tick_export(request: HttpRequest, kind: str) -> HttpResponse:
     """The items of one tick: the latest from the items DB (their records are that tick's state), an older one
     from its parse/items.jsonl (the items as parsed then), while it is on disk."""
     if kind not in export.CONTENT_TYPES:
-        raise Http404("Exports are .csv or .jsonl.")
+        raise Http404(_("Exports are .csv or .jsonl."))
     crawl = _crawl_name(request)
     at = parse_tick(request.GET.get("at", ""))
     if at is None:
-        raise Http404("Which tick? Give its time as ?at=YYYY-MM-DDTHH:MM (UTC).")
+        raise Http404(_("Which tick? Give its time as ?at=YYYY-MM-DDTHH:MM (UTC)."))
     source = ItemsSource()
     newest = source.read(lambda: queries.newest_markers(crawl, 1), [])
     around = source.read(lambda: queries.markers_up_to(crawl, at, 1), [])
     if not source.ok:
         return _unavailable(source)
     if not around or around[0].at != at:
-        raise Http404("No tick of this crawl was stored at that time.")
+        raise Http404(_("No tick of this crawl was stored at that time."))
     fields = _fields_for(crawl, source) if kind == "csv" else []
     name = _file_name(crawl, tick_param(at).replace(":", ""))
     if newest and newest[0].at == at:
@@ -291,7 +296,7 @@ def tick_export(request: HttpRequest, kind: str) -> HttpResponse:
         return _download(kind, name, _stream(kind, fields, rows, from_db=True))
     path = tickfiles.items_file(crawl, at)
     if not path.is_file():
-        text = ("This tick is not the latest, so the items DB no longer has its items as they were, and its file"
-                f" {path} is not on this host.")
+        text = _("This tick is not the latest, so the items DB no longer has its items as they were, and its file"
+                 " %(path)s is not on this host.") % {"path": path}
         return HttpResponse(text, status=404, content_type="text/plain; charset=utf-8")
     return _download(kind, name, _stream(kind, fields, _file_rows(path), from_db=False))
