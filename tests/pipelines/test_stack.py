@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -102,11 +103,18 @@ def test_it_refuses_a_record_up_did_not_write(text: str, sentence: str) -> None:
 # -- apply: real files, real processes ----------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fake_luigid() -> Iterator[int]:
-    """A live process whose command line names luigi, as a recorded luigid's does."""
-    # Sleeps past any suite: under xdist a worker may reach the last test of this module minutes later.
-    proc = subprocess.Popen([sys.executable, "-c", "import time, luigi; time.sleep(3600)"])
+    """A live process whose command line names luigi, as a recorded luigid's does.
+
+    Waits until the child has exec'd: until then its /proc cmdline is its parent's, which names no luigi, so
+    a test that came first read the stack as one whose luigid was gone (twice in CI: port 8082, not 18082).
+    """
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "luigi"])
+    deadline = time.monotonic() + 10
+    while not stack.luigid_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stack.luigid_alive(proc.pid)
     yield proc.pid
     proc.kill()
     proc.wait()

@@ -40,16 +40,19 @@ trigger = Trigger(name=f"fast:{os.getpid()}", clock=clock, output_dir=Path(out).
 
 
 def work_left() -> bool:
-    """Runs still queued or running: the last tick may be planned a hair before `until` and started after it
-    (30 fake seconds are 12 ms here), so the daemons go on until every run is final, for at most a minute."""
+    """Runs still queued or running. 30 fake seconds are 12 ms here: on a busy machine a round can jump from
+    before the last tick to past `until`, so the daemons go on until a round that began past `until` has
+    planned, and every run is final, for at most a minute."""
     return ScheduledRun.objects.filter(state__in=[ScheduledRun.QUEUED, ScheduledRun.RUNNING]).exists()
 
 
 deadline = None
-while clock() < until or trigger.children or work_left():
+planned_to_the_end = False  # a round that began at or after `until` has planned every tick
+while not planned_to_the_end or trigger.children or work_left():
     if clock() >= until:
         deadline = deadline or time.monotonic() + 60
         if time.monotonic() > deadline:
             break
+        planned_to_the_end = True  # this round's plan step sees the clock past the last tick
     if not trigger.tick():
         time.sleep(0.01)
