@@ -15,8 +15,8 @@ from webmon.exceptions import HistoryIsReadOnly
 
 
 def _refuse(model: type[models.Model] | models.Model) -> NoReturn:
-    name = model.__name__ if isinstance(model, type) else type(model).__name__
-    raise HistoryIsReadOnly(f"{name} is in Luigi's history DB, which webmon only reads; luigid writes it.")
+    cls = model if isinstance(model, type) else type(model)
+    raise cls.read_only_error(cls.read_only_sentence.format(name=cls.__name__))
 
 
 class ReadOnlyQuerySet(models.QuerySet):
@@ -35,10 +35,12 @@ class ReadOnlyQuerySet(models.QuerySet):
         _refuse(self.model)
 
 
-class HistoryModel(models.Model):
-    """Base of models whose table is in the history DB; the router reads the flag."""
+class ReadOnlyModel(models.Model):
+    """Base of models of a DB that webmon only reads: saving, deleting and bulk writes raise
+    `read_only_error` with `read_only_sentence` ({name}: the model's)."""
 
-    lives_in_history_db = True
+    read_only_error: type[Exception] = HistoryIsReadOnly
+    read_only_sentence = "{name} is in Luigi's history DB, which webmon only reads; luigid writes it."
 
     objects = ReadOnlyQuerySet.as_manager()
 
@@ -50,3 +52,12 @@ class HistoryModel(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         _refuse(self)
+
+
+class HistoryModel(ReadOnlyModel):
+    """Base of models whose table is in the history DB; the router reads the flag."""
+
+    lives_in_history_db = True
+
+    class Meta:
+        abstract = True

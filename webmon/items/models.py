@@ -11,50 +11,24 @@ webmon/items/filters.py and docs/webmon.md ("Items browser").
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import Any
 
 from django.db import models
 
 from webmon.exceptions import ItemsAreReadOnly
 from webmon.history.fields import LuigiTimestampField
+from webmon.history.readonly import ReadOnlyModel
 
 
-def _refuse(model: type[models.Model] | models.Model) -> NoReturn:
-    name = model.__name__ if isinstance(model, type) else type(model).__name__
-    raise ItemsAreReadOnly(f"{name} is in the items DB, which webmon only reads; StoreItems writes it.")
-
-
-class ItemsQuerySet(models.QuerySet):
-    """Refuses the bulk writes that bypass Model.save() and Model.delete()."""
-
-    def update(self, **kwargs: Any) -> NoReturn:
-        _refuse(self.model)
-
-    def delete(self) -> NoReturn:
-        _refuse(self.model)
-
-    def bulk_create(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(self.model)
-
-    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(self.model)
-
-
-class ItemsModel(models.Model):
+class ItemsModel(ReadOnlyModel):
     """Base of models whose table is in the items DB; the router reads the flag."""
 
     lives_in_items_db = True
-
-    objects = ItemsQuerySet.as_manager()
+    read_only_error = ItemsAreReadOnly
+    read_only_sentence = "{name} is in the items DB, which webmon only reads; StoreItems writes it."
 
     class Meta:
         abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(self)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(self)
 
 
 class CrawlItem(ItemsModel):
