@@ -32,6 +32,8 @@ from pipelines.fetch.settings import FetchSettings
 ROOT = Path(__file__).resolve().parent.parent
 FETCH_KEYS = {f.name for f in dataclasses.fields(FetchSettings)}
 PYTHON = sys.executable
+# Fixtures of shared scenarios, for every test module that asks for them by name.
+pytest_plugins = ["tests.quality_site"]
 REQUIRED_MARKERS = ("postgres", "mariadb", "browser", "prometheus", "scrapy", "netns")
 PG_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_ADMIN = os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")

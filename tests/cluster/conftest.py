@@ -50,11 +50,19 @@ def cluster_site(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[D
 
 
 @pytest.fixture(scope="module")
-def cluster_luigid(cluster: Cluster, cluster_pg: ThrowawayPostgres,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterLuigid]:
-    """luigid on the bridge address; history and items DBs on the cluster's PostgreSQL."""
+def cluster_luigid(cluster: Cluster, cluster_pg: ThrowawayPostgres, tmp_path_factory: pytest.TempPathFactory,
+                   request: pytest.FixtureRequest) -> Iterator[ClusterLuigid]:
+    """luigid on the bridge address; history and items DBs on the cluster's PostgreSQL.
+
+    A module's `WORKER_DISCONNECT_DELAY` replaces the tests' 2 s ([scheduler] worker_disconnect_delay).
+    """
     server = make_cluster_luigid(tmp_path_factory.mktemp("cluster"), cluster.gateway,
                                  cluster_pg.create_database("history"), cluster_pg.create_database("items"))
+    delay = getattr(request.module, "WORKER_DISCONNECT_DELAY", None)
+    if delay is not None:
+        text = server.config.read_text()
+        assert "worker_disconnect_delay = 2\n" in text
+        server.config.write_text(text.replace("worker_disconnect_delay = 2\n", f"worker_disconnect_delay = {delay}\n"))
     try:
         server.start()
         yield server

@@ -36,7 +36,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.cluster.netns import Cluster
-from tests.cluster.services import ClusterLuigid, ThrowawayPostgres, make_cluster_luigid, start_demo_site_on
+from tests.cluster.services import ClusterLuigid, start_demo_site_on
 from tests.conftest import PYTHON, ROOT, DemoSite, stop
 
 pytestmark = pytest.mark.netns  # several hosts as network namespaces: needs root (CI has it)
@@ -56,21 +56,8 @@ def product_setting(section: str, key: str) -> str:
     return parser[section][key]
 
 
-@pytest.fixture(scope="module")
-def cluster_luigid(cluster: Cluster, cluster_pg: ThrowawayPostgres,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterLuigid]:
-    """The cluster's luigid, with the product's worker_disconnect_delay instead of the tests' 2 s."""
-    server = make_cluster_luigid(tmp_path_factory.mktemp("restart"), cluster.gateway,
-                                 cluster_pg.create_database("history"), cluster_pg.create_database("items"))
-    text = server.config.read_text()
-    assert "worker_disconnect_delay = 2\n" in text
-    delay = product_setting("scheduler", "worker_disconnect_delay")
-    server.config.write_text(text.replace("worker_disconnect_delay = 2\n", f"worker_disconnect_delay = {delay}\n"))
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+# The product's delay, not the tests' 2 s: with 2 s luigid would drop every worker during any outage.
+WORKER_DISCONNECT_DELAY = product_setting("scheduler", "worker_disconnect_delay")
 
 
 @pytest.fixture(scope="module")

@@ -8,39 +8,14 @@ even-numbered products vanish) and tick 2 crawls that. The spec's [monitors] jud
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from tests.conftest import DemoSite, Luigid, start_demo_site, stop
+from tests.conftest import DemoSite, Luigid
+from tests.quality_site import MONITORS, PRODUCTS
 
-PRODUCTS = 40
 TICK1, TICK2 = "2026-11-21T0700", "2026-11-21T0800"
-MONITORS = """
-[monitors]
-min_items = 10
-max_item_drop = 0.3
-on_violation = "{mode}"
-
-[monitors.coverage]
-description = 0.95
-title = 1.0
-"""
-
-
-@pytest.fixture(scope="module")
-def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("layout") / "layout.txt"
-
-
-@pytest.fixture(scope="module")
-def site(layout: Path) -> Iterator[DemoSite]:
-    layout.write_text("v1\n")
-    s = start_demo_site(PRODUCTS, layout_file=layout)
-    yield s
-    stop(s.proc)
 
 
 def rows(url: str, sql: str, **params: object) -> list[dict]:
@@ -77,9 +52,9 @@ def stores(luigid: Luigid, crawl: str, tick: str) -> list[dict]:
     return [r for r in records(luigid, crawl) if r["family"] == "StoreItems" and r["params"]["at"] == tick]
 
 
-def test_a_redesign_warns_lists_the_violations_and_keeps_the_items(luigid: Luigid, site: DemoSite,
-                                                                    layout: Path) -> None:
-    _, second = two_ticks(luigid, site, layout, "quality-warn", "warn")
+def test_a_redesign_warns_lists_the_violations_and_keeps_the_items(luigid: Luigid, layout_site: DemoSite,
+                                                                    layout_file: Path) -> None:
+    _, second = two_ticks(luigid, layout_site, layout_file, "quality-warn", "warn")
     assert second.returncode == 0, second.stderr[-3000:]  # warn: the tick is done
 
     (good,) = stores(luigid, "quality-warn", TICK1)
@@ -108,8 +83,8 @@ def test_a_redesign_warns_lists_the_violations_and_keeps_the_items(luigid: Luigi
 
 
 def test_a_redesign_fails_the_tick_after_storing_and_reruns_fail_until_the_monitor_is_loosened(
-        luigid: Luigid, site: DemoSite, layout: Path) -> None:
-    _, second = two_ticks(luigid, site, layout, "quality-fail", "fail")
+        luigid: Luigid, layout_site: DemoSite, layout_file: Path) -> None:
+    _, second = two_ticks(luigid, layout_site, layout_file, "quality-fail", "fail")
     assert second.returncode == 30, second.stderr[-3000:]  # luigi's "a task failed"
 
     (failed,) = stores(luigid, "quality-fail", TICK2)

@@ -22,41 +22,17 @@ import sqlalchemy as sa
 from django.core import mail
 from django.test import Client, override_settings
 
-from tests.conftest import ROOT, DemoSite, Luigid, start_demo_site, stop
+from tests.conftest import ROOT, DemoSite, Luigid
+from tests.quality_site import MONITORS, PRODUCTS
 from webmon.scheduling.daemon import Trigger
 from webmon.scheduling.models import Channel, Schedule, ScheduledRun, ScheduleEvent
 
-PRODUCTS = 40
 T1 = datetime(2026, 11, 21, 7, 0, tzinfo=UTC)
 T2 = T1 + timedelta(hours=1)
-MONITORS = """
-[monitors]
-min_items = 10
-max_item_drop = 0.3
-on_violation = "{mode}"
-
-[monitors.coverage]
-description = 0.95
-title = 1.0
-"""
 VIOLATIONS = [
     "max_item_drop: 20 items, 50% fewer than the median of the last 1 ticks (40); at most 30% allowed",
     "coverage.description: 0% of the items have description, less than 95%",
 ]
-
-
-@pytest.fixture(scope="module")
-def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("layout") / "layout.txt"
-    path.write_text("v1\n")
-    return path
-
-
-@pytest.fixture(scope="module")
-def site(layout: Path) -> Iterator[DemoSite]:
-    s = start_demo_site(PRODUCTS, layout_file=layout)
-    yield s
-    stop(s.proc)
 
 
 @pytest.fixture
@@ -133,9 +109,9 @@ def metric(body: str, name: str, **labels: str) -> float | None:
 
 
 def test_a_redesign_warns_once_and_shows_on_the_pages_and_in_metrics(
-        luigid: Luigid, site: DemoSite, layout: Path, tmp_path: Path, luigid_history: None, client: Client,
+        luigid: Luigid, layout_site: DemoSite, layout_file: Path, tmp_path: Path, luigid_history: None, client: Client,
         anonymous: Client, outbox: list) -> None:
-    world = Scenario(luigid, site, layout, tmp_path, "shop-warn", "warn")
+    world = Scenario(luigid, layout_site, layout_file, tmp_path, "shop-warn", "warn")
     first = world.tick(T1, "v1")
     assert first.state == ScheduledRun.SUCCESS and outbox == []  # new -> up sends nothing
     second = world.tick(T2, "v2")
@@ -192,9 +168,9 @@ def test_a_redesign_warns_once_and_shows_on_the_pages_and_in_metrics(
 
 
 def test_a_failing_monitor_fails_the_tick_after_a_retry_and_notices_data_quality_once(
-        luigid: Luigid, site: DemoSite, layout: Path, tmp_path: Path, luigid_history: None, anonymous: Client,
+        luigid: Luigid, layout_site: DemoSite, layout_file: Path, tmp_path: Path, luigid_history: None, anonymous: Client,
         outbox: list) -> None:
-    world = Scenario(luigid, site, layout, tmp_path, "shop-fail", "fail", retries=1)
+    world = Scenario(luigid, layout_site, layout_file, tmp_path, "shop-fail", "fail", retries=1)
     assert world.tick(T1, "v1").state == ScheduledRun.SUCCESS
     second = world.tick(T2, "v2")
     assert second.state == ScheduledRun.FAILED and second.attempts == 2, second.reason

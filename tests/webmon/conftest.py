@@ -131,8 +131,9 @@ def anonymous(webmon_db: None) -> Client:
 
 
 @contextmanager
-def _history_alias_at(name: str) -> Iterator[None]:
-    conn = connections["history"]
+def _alias_at(alias: str, name: str) -> Iterator[None]:
+    """Point the read-only alias `alias` (history, items) at another SQLite file for a while."""
+    conn = connections[alias]
     conn.close()
     original = conn.settings_dict["NAME"]
     conn.settings_dict["NAME"] = name
@@ -148,7 +149,7 @@ def history(tmp_path: Path) -> Iterator[HistorySeed]:
     """An empty history DB (run tables and Luigi's tables), read by the `history` alias."""
     db = tmp_path / "history.db"
     seed = HistorySeed(f"sqlite:///{db}")
-    with _history_alias_at(str(db)):
+    with _alias_at("history", str(db)):
         yield seed
     seed.engine.dispose()
 
@@ -156,7 +157,7 @@ def history(tmp_path: Path) -> Iterator[HistorySeed]:
 @pytest.fixture
 def history_at() -> Callable[[str], AbstractContextManager[None]]:
     """Point the `history` alias at another SQLite file for a while (missing files, broken DBs)."""
-    return _history_alias_at
+    return lambda name: _alias_at("history", name)
 
 
 class _CaptureWithoutConnecting(CaptureQueriesContext):
@@ -182,7 +183,11 @@ def assert_num_queries(*, default: int, history: int) -> Iterator[None]:
         _CaptureWithoutConnecting(connections["history"]) as on_history,
     ):
         yield
-    for alias, expected, seen in (("default", default, on_default), ("history", history, on_history)):
+    _assert_counts(("default", default, on_default), ("history", history, on_history))
+
+
+def _assert_counts(*counts: tuple[str, int, CaptureQueriesContext]) -> None:
+    for alias, expected, seen in counts:
         queries = [q["sql"] for q in seen.captured_queries]
         listing = "\n".join(f"{i}. {sql[:300]}" for i, sql in enumerate(queries, 1))
         assert len(queries) == expected, f"{len(queries)} queries on {alias}, expected {expected}:\n{listing}"
@@ -198,25 +203,12 @@ def num_queries() -> Callable[..., AbstractContextManager[None]]:
 from items_seed import ItemsSeed  # noqa: E402
 
 
-@contextmanager
-def _items_alias_at(name: str) -> Iterator[None]:
-    conn = connections["items"]
-    conn.close()
-    original = conn.settings_dict["NAME"]
-    conn.settings_dict["NAME"] = name
-    try:
-        yield
-    finally:
-        conn.close()
-        conn.settings_dict["NAME"] = original
-
-
 @pytest.fixture
 def items_db(tmp_path: Path) -> Iterator[ItemsSeed]:
     """An empty items DB (tables and indexes, as StoreItems creates them), read by the `items` alias."""
     db = tmp_path / "items.db"
     seed = ItemsSeed(f"sqlite:///{db}")
-    with _items_alias_at(str(db)):
+    with _alias_at("items", str(db)):
         yield seed
     seed.engine.dispose()
 
@@ -224,7 +216,7 @@ def items_db(tmp_path: Path) -> Iterator[ItemsSeed]:
 @pytest.fixture
 def items_at() -> Callable[[str], AbstractContextManager[None]]:
     """Point the `items` alias at another SQLite file for a while (missing files, broken DBs)."""
-    return _items_alias_at
+    return lambda name: _alias_at("items", name)
 
 
 @contextmanager
@@ -236,11 +228,7 @@ def assert_item_queries(*, default: int, items: int) -> Iterator[None]:
         _CaptureWithoutConnecting(connections["history"]) as on_history,
     ):
         yield
-    for alias, expected, seen in (("default", default, on_default), ("items", items, on_items),
-                                  ("history", 0, on_history)):
-        queries = [q["sql"] for q in seen.captured_queries]
-        listing = "\n".join(f"{i}. {sql[:300]}" for i, sql in enumerate(queries, 1))
-        assert len(queries) == expected, f"{len(queries)} queries on {alias}, expected {expected}:\n{listing}"
+    _assert_counts(("default", default, on_default), ("items", items, on_items), ("history", 0, on_history))
 
 
 @pytest.fixture
