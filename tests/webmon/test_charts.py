@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from webmon.monitor.charts import bar_chart, calendar, gantt, sparkline
+from webmon.monitor.charts import calendar, sparkline
 from webmon.monitor.summaries import calendar_days, day_css, family_rows, percentile, success_rate
 
 
@@ -14,12 +14,6 @@ def test_a_sparkline_puts_the_largest_value_at_the_top() -> None:
     assert (spark.last_x, spark.last_y) == ("100.0", "10.0")
     assert sparkline([]) is None
     assert sparkline([0.0]).points.count(",") == 2  # one value: a flat line
-
-
-def test_bars_scale_to_the_largest_value() -> None:
-    chart = bar_chart([(10.0, "a", "t1", None), (5.0, "b", "t2", "/x")], top_label="10 s", width=100, height=44)
-    assert [(b.y, b.h, b.css) for b in chart.bars] == [("4.0", "40.0", "a"), ("24.0", "20.0", "b")]  # 4 px of headroom
-    assert chart.bars[1].href == "/x"
 
 
 def test_the_calendar_has_a_cell_per_day_in_week_columns() -> None:
@@ -34,20 +28,6 @@ def test_month_labels_do_not_overlap() -> None:
     cal = calendar({}, today=date(2026, 3, 3), days=90)
     xs = [x for x, _ in cal.months]
     assert all(b - a >= 3 * 17 for a, b in zip(xs, xs[1:], strict=False))
-
-
-def test_gantt_bars_share_one_time_axis() -> None:
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    chart = gantt(
-        [
-            ("A", "done", t0, t0 + timedelta(seconds=10), "", None),
-            ("B", "done", t0 + timedelta(seconds=10), t0 + timedelta(seconds=20), "", None),
-            ("C", "not-run", None, None, "", None),
-        ],
-        width=220,
-        label_width=10,
-    )
-    assert [(b.x, b.w) for b in chart.bars] == [("10.0", "100.0"), ("110.0", "100.0"), ("10.0", "0.0")]
 
 
 def test_day_colours_and_rates() -> None:

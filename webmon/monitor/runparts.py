@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from webmon.history.runs import levels_at_least
-from webmon.history.ticks import chain_stages, end_of, latest_per_family
+from webmon.history.ticks import RUNNING, chain_stages, end_of, latest_per_family
 from webmon.monitor.charts import Gantt, gantt
 from webmon.monitor.clock import Clock
-from webmon.monitor.templatetags.monitor import human, status_label
+from webmon.monitor.templatetags.monitor import human, status_label, time_text, zone_label
 
 LOG_PAGE = 1000  # log lines per page and per poll
 LINE_HEAD = 2000  # characters of a log line shown before "show full line"
@@ -48,7 +49,7 @@ class Chain:
 
 
 def chain(attempts: Sequence[Any], clock: Clock) -> Chain | None:
-    """fetch -> parse -> store of the run's tick, latest attempt of each; None outside the chain."""
+    """fetch -> parse -> store of the run's tick: boxes of the latest attempt of each, Gantt bars of every attempt."""
     stages = chain_stages(latest_per_family(attempts))
     if all(stage.run is None for stage in stages):
         return None
@@ -56,29 +57,38 @@ def chain(attempts: Sequence[Any], clock: Clock) -> Chain | None:
     for i, stage in enumerate(stages):
         run = stage.run
         x = i * (NODE_WIDTH + NODE_GAP)
+        tries = sorted((a for a in attempts if a.family == stage.family), key=lambda a: (a.started_at, a.id))
+        rows.append((stage.family, [_gantt_span(a, len(tries), clock) for a in tries]))
         if run is None:
-            rows.append((stage.family, stage.status, None, None, _("%(task)s: not run") % {"task": stage.family}, None))
             nodes.append(ChainNode(stage.family, stage.status, x, x + NODE_WIDTH, None, _("not run")))
             continue
-        end = end_of(run, clock.now)
-        took = human((end - run.started_at).total_seconds())
-        rows.append(
-            (
-                stage.family,
-                stage.status,
-                run.started_at,
-                end,
-                _("%(task)s: %(status)s, %(duration)s") % {
-                    "task": stage.family, "status": status_label(run.status), "duration": took},
-                reverse("monitor:run", args=[run.id]),
-            )
-        )
+        took = human((end_of(run, clock.now) - run.started_at).total_seconds())
         nodes.append(ChainNode(stage.family, stage.status, x, x + NODE_WIDTH, run.id, took))
     ran = [stage.run for stage in stages if stage.run is not None]
     start = min(r.started_at for r in ran)
     total = max(end_of(r, clock.now) for r in ran) - start
     width = len(nodes) * NODE_WIDTH + (len(nodes) - 1) * NODE_GAP
-    return Chain(nodes, width, gantt(rows), start, human(total.total_seconds()))
+    running = any(r.status == RUNNING for r in ran)
+    return Chain(nodes, width, gantt(rows, now=clock.now if running else None), start, human(total.total_seconds()))
+
+
+def _gantt_span(run: Any, tries: int, clock: Clock) -> tuple[str, datetime, datetime, str, str]:
+    """A Gantt bar: "FetchPages: 2026-03-01 12:00:01 → 12:03:12 UTC (3 min 11 s), done" (", attempt n" when it has several)."""
+    end = end_of(run, clock.now)
+    local_start, local_end = timezone.localtime(run.started_at), timezone.localtime(end)
+    values = {
+        "task": run.family if tries == 1 else _("%(task)s, attempt %(n)s") % {"task": run.family, "n": run.attempt},
+        "start": time_text(run.started_at, zone=False),
+        "end": (local_end.strftime("%H:%M:%S") if local_end.date() == local_start.date()
+                else time_text(end, zone=False)) + f" {zone_label(local_end)}",
+        "duration": human((end - run.started_at).total_seconds()),
+        "status": status_label(run.status),
+    }
+    if run.status == RUNNING and run.finished_at is None:
+        title = _("%(task)s: %(start)s → now (%(duration)s so far), %(status)s") % values
+    else:
+        title = _("%(task)s: %(start)s → %(end)s (%(duration)s), %(status)s") % values
+    return run.status, run.started_at, end, title, reverse("monitor:run", args=[run.id])
 
 
 def event_window(run: Any, attempts: Sequence[Any], clock: Clock) -> tuple[datetime, datetime]:

@@ -26,10 +26,6 @@ STORES = 50
 QUALITY_TICKS = 30  # of the STORES runs read: the newest with a quality report, in the data-quality charts
 
 
-def _top_items(n: int) -> str:
-    return ngettext("%(n)s item", "%(n)s items", n) % {"n": f"{n:,}"}
-
-
 def _quality_title(when: str, q: Quality) -> str:
     """A data-quality bar's title, built here from the report's numbers (so in the page's language)."""
     values = {"at": when, "items": f"{q.items:,}"}
@@ -69,10 +65,11 @@ def crawl_detail(request: HttpRequest) -> HttpResponse:
                 _("%(at)s: %(status)s, %(duration)s") % {
                     "at": time_text(tick.started_at, "min"), "status": status_label(tick.status), "duration": human(secs)},
                 reverse("monitor:run", args=[tick.newest.id]),
+                tick.started_at,
             )
             for tick, secs in durations
         ],
-        top_label=human(max((s for _, s in durations), default=0)),
+        unit="duration",
     )
     items = bar_chart(
         [
@@ -82,10 +79,10 @@ def crawl_detail(request: HttpRequest) -> HttpResponse:
                 _("%(at)s: %(items)s items, %(new)s new, %(changed)s changed") % {
                     "at": time_text(row.run.started_at, "min"), "items": row.items, "new": row.new, "changed": row.changed},
                 reverse("monitor:run", args=[row.run.id]),
+                row.run.started_at,
             )
             for row in reversed(stores)
         ],
-        top_label=_top_items(max((row.items or 0 for row in stores), default=0)),
     )
     quality = quality_charts(stores)
     return render(
@@ -128,12 +125,12 @@ def quality_charts(stores: list[StoreRow]) -> dict[str, object]:
         assert q is not None
         when = time_text(row.run.started_at, "min")
         href = reverse("monitor:run", args=[row.run.id])
-        bars.append((q.items, verdict_css.get(q.verdict, "bar-items"), _quality_title(when, q), href))
+        bars.append((q.items, verdict_css.get(q.verdict, "bar-items"), _quality_title(when, q), href, row.run.started_at))
         ticks.append((when, href, {line.field: line.ratio for line in q.coverage}))
     latest = rows[-1].quality
     return {
         "quality_ticks": len(rows),
-        "quality_items": bar_chart(bars, top_label=_top_items(max(q for q, *_ in bars)), height=100),
+        "quality_items": bar_chart(bars, plot_height=90),
         "coverage": coverage_grid(fields, ticks),
         "quality_latest": latest,
         "quality_latest_run": rows[-1].run,
