@@ -9,6 +9,7 @@ the no-CSP-violation check after every test) are test_browser_ui's; screenshots 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -99,6 +100,12 @@ def colour(element, prop: str = "background-color") -> str:  # noqa: ANN001 - a 
     return element.value_of_css_property(prop)
 
 
+def rgb(css: str) -> tuple[int, int, int]:
+    """(r, g, b) of a computed colour, "rgb(1, 2, 3)" or "rgba(1, 2, 3, 1)"."""
+    r, g, b = (int(v) for v in re.findall(r"\d+", css)[:3])
+    return r, g, b
+
+
 def test_the_overview_puts_trouble_first_with_coloured_states_and_next_runs(
     signed_in: Browser, stack: OverviewStack
 ) -> None:
@@ -116,9 +123,9 @@ def test_the_overview_puts_trouble_first_with_coloured_states_and_next_runs(
     assert colour(state["shop"]) == colour(failed_run) and colour(state["shop"], "color") == colour(failed_run, "color")
     assert colour(state["books"]) == colour(done_run)
     assert len({colour(state[name]) for name in ("shop", "books", "alpha")}) == 3
-    red, green, _ = (int(v) for v in colour(state["shop"]).removeprefix("rgb(").rstrip(")").split(",")[:3])
+    red, green, _ = rgb(colour(state["shop"]))
     assert red > green  # reddish
-    red, green, _ = (int(v) for v in colour(state["books"]).removeprefix("rgb(").rstrip(")").split(",")[:3])
+    red, green, _ = rgb(colour(state["books"]))
     assert green > red  # greenish
     # news: never run, scheduled; its next run is its cron's next tick, 10 minutes from the start of the stack.
     news = by_name["news"].find_element("css selector", "td.next-run").text
