@@ -46,9 +46,10 @@ GOOD: dict[str, Any] = {
 }
 
 
-def test_the_changelist_lists_name_crawl_cadence_state_enabled_next_due(admin_client: Client) -> None:
-    make_schedule("hourly", state="down")
+def test_the_changelist_lists_name_crawl_parameters_cadence_state_enabled_next_due(admin_client: Client) -> None:
+    make_schedule("hourly", state="down", next_due=T0 + timedelta(hours=1), params={"max_pages": 5})
     make_schedule("quarterly", cron="", interval_seconds=900)
+    make_schedule("backup-items", task="BackupDatabase", crawl="", task_params={"db": "items"})
     response = admin_client.get("/admin/scheduling/schedule/")
     assert response.status_code == 200
     body = response.content.decode()
@@ -56,12 +57,35 @@ def test_the_changelist_lists_name_crawl_cadence_state_enabled_next_due(admin_cl
     for column in (
         "column-name",
         "column-crawl",
+        "column-parameters",
         "column-cadence",
         "column-state",
         "column-enabled",
         "column-next_due",
     ):
         assert column in body
+    # One column for what a run gets: the spec overrides of a crawl, the parameters of another task.
+    assert body.count('<th scope="col" class="sortable column-next_due') == 1
+    assert '<td class="field-parameters">{&quot;max_pages&quot;: 5}</td>' in body
+    assert '<td class="field-parameters">{&quot;db&quot;: &quot;items&quot;}</td>' in body
+    # The next due time as every page writes times (ISO, naming its zone), not Django's "Nov. 21, 2026, 1 p.m.".
+    assert '<td class="field-next_due_text">2026-11-21 13:00 UTC</td>' in body
+    assert "p.m." not in body and "a.m." not in body
+
+
+def test_the_change_page_shows_the_daemons_times_as_the_pages_do(admin_client: Client) -> None:
+    schedule = make_schedule(next_due=T0 + timedelta(hours=1), last_tick=T0, last_success=T0 - timedelta(minutes=3))
+    body = admin_client.get(f"/admin/scheduling/schedule/{schedule.pk}/change/").content.decode()
+    assert "2026-11-21 13:00 UTC" in body and "2026-11-21 12:00 UTC" in body and "2026-11-21 11:57:00 UTC" in body
+    assert "p.m." not in body and "a.m." not in body and "noon" not in body
+
+
+def test_the_admin_sidebar_names_every_model_in_the_plural(admin_client: Client) -> None:
+    body = admin_client.get("/admin/").content.decode()
+    for plural in ("Deliveries", "Schedules", "Scheduled runs", "Schedule events", "Notification channels",
+                   "Daemon heartbeats"):
+        assert f">{plural}</a>" in body, plural
+    assert "Deliverys" not in body
 
 
 def test_the_change_page_shows_the_next_five_fire_times_and_the_last_runs(admin_client: Client) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -178,3 +180,18 @@ def test_a_missing_output_file_is_404(client: Client, var: Path) -> None:
     gone = make_run(schedule, T0 - timedelta(hours=1), output_path="var/log/gone.log")
     assert client.get(f"/schedules/{schedule.pk}/runs/{none.pk}/output.txt").status_code == 404
     assert client.get(f"/schedules/{schedule.pk}/runs/{gone.pk}/output.txt").status_code == 404
+
+
+def test_the_list_has_one_parameters_column_for_overrides_and_task_parameters(client: Client) -> None:
+    make_schedule("demo-small", params={"max_pages": 5})
+    make_schedule("demo-plain")
+    make_schedule("backup-items", task=Schedule.BACKUP, crawl="", task_params={"db": "items"})
+    body = client.get("/schedules/").content.decode()
+    assert body.count(">Parameters</th>") == 1
+    cells = {name: html.unescape(cell) for name, cell in
+             re.findall(r'data-schedule="([^"]+)">.*?<td class="parameters">(.*?)</td>', body, re.S)}
+    assert cells == {
+        "backup-items": '<code class="task-params">{"db": "items"}</code>',
+        "demo-plain": "—",
+        "demo-small": '<code class="spec-overrides">{"max_pages": 5}</code>',
+    }

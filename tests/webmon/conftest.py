@@ -119,7 +119,13 @@ def user(webmon_db: None) -> User:
 
 @pytest.fixture
 def client(user: User) -> Client:
-    """A test client logged in as a plain (non-staff) user."""
+    """A test client logged in as a plain (non-staff) user; webmon's DB holds no schedules until the test makes some.
+
+    The DB is one per process and the overview shows every schedule: ones another module left would show too.
+    """
+    from webmon.scheduling.models import Schedule
+
+    Schedule.objects.all().delete()
     c = Client()
     c.force_login(user)
     return c

@@ -8,9 +8,6 @@ every test) are test_browser_ui's.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,8 +18,7 @@ from test_browser_ui import browser as browser  # noqa: F401 - fixtures used by 
 from test_browser_ui import clean_console as clean_console  # noqa: F401
 from test_browser_ui import signed_in as signed_in  # noqa: F401
 from test_dag_on_backends import seed_diamond
-
-from tests.conftest import ROOT, free_port, stop, wait_http
+from webmon_support import webmon_server
 
 pytestmark = [
     pytest.mark.browser,
@@ -56,29 +52,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagStack]:
     seed.engine.dispose()
     config = home / "luigi.cfg"
     config.write_text(f"[task_history]\ndb_connection = {history_url}\n")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CRAWL_", "WEBMON_", "DJANGO_"))},
-        "TZ": "UTC", "DEBUG": "true", "SECRET_KEY": "browser-tests-only-not-a-secret",
-        "DATABASE_URL": f"sqlite:///{home / 'webmon.db'}", "LUIGI_CONFIG_PATH": str(config),
-        "LUIGID_URL": "http://127.0.0.1:9", "WEBMON_ADMIN_PASSWORD": PASSWORD,
-    }
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    schedule = 0
-    for args in (["migrate", "--noinput", "-v", "0"], ["ensure_admin"], ["shell", "-c", SCHEDULE]):
-        done = subprocess.run([*manage, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr[-3000:]
-        if args[0] == "shell":
-            schedule = int(done.stdout.strip().splitlines()[-1])
-    port = free_port()
-    with open(home / "webmon.log", "wb") as out:
-        web = subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
-                               stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/login/", timeout=60, proc=web)
-        yield DagStack(url, root, schedule)
-    finally:
-        stop(web)
+    with webmon_server(home, config, PASSWORD, shell=SCHEDULE) as (url, printed):
+        yield DagStack(url, root, int(printed.splitlines()[-1]))
 
 
 def test_the_run_page_draws_the_graph_and_its_boxes_link_to_their_runs(signed_in: Browser, stack: DagStack) -> None:

@@ -62,7 +62,8 @@ def test_a_run_page_of_a_history_without_run_records_is_not_found(client: Client
 
 
 def test_a_page_reads_the_missing_run_tables_once(client: Client, history_db: LuigiHistory, num_queries) -> None:
-    with num_queries(default=2, history=2):
+    with num_queries(default=3, history=2):
+        # default: the session, the user, the schedules
         # history: 1. the crawl names (crawl_runs is missing: the page's other run reads are skipped),
         # 2. Luigi's newest tasks
         client.get("/")

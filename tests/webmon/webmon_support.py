@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,40 @@ def runnable_elsewhere(folder: Path) -> Path:
     with_root = source.replace("import sys\n", f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n", 1)
     (target / "manage.py").write_text(with_root)
     return target
+
+
+@contextmanager
+def webmon_server(home: Path, luigi_cfg: Path, password: str, *, luigid_url: str = "http://127.0.0.1:9",
+                  shell: str = "") -> Iterator[tuple[str, str]]:
+    """webmon as `scheduler.sh up` starts it (migrate, ensure_admin, runserver), its DB in `home`.
+
+    `shell` is Python run by `manage.py shell -c` before the server starts (rows for webmon's DB).
+    Yields the server's URL and what `shell` printed; stops the server afterwards.
+    """
+    from tests.conftest import free_port, stop, wait_http
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CRAWL_", "WEBMON_", "DJANGO_"))},
+        "TZ": "UTC", "DEBUG": "true", "SECRET_KEY": "browser-tests-only-not-a-secret",
+        "DATABASE_URL": f"sqlite:///{home / 'webmon.db'}", "LUIGI_CONFIG_PATH": str(luigi_cfg),
+        "LUIGID_URL": luigid_url, "WEBMON_ADMIN_PASSWORD": password,
+    }
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    printed = ""
+    for args in (["migrate", "--noinput", "-v", "0"], ["ensure_admin"], *([["shell", "-c", shell]] if shell else [])):
+        done = subprocess.run([*manage, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        printed = done.stdout.strip() if args[0] == "shell" else printed
+    port = free_port()
+    with open(home / "webmon.log", "wb") as out:
+        web = subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+                               stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/login/", timeout=60, proc=web)
+        yield url, printed
+    finally:
+        stop(web)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,10 @@ When a source fails, the page gets the default (an empty section) and one
 banner naming the source and a short reason; later reads of a failed source
 return their default at once, so a page never waits twice for a dead source.
 
+`webmon(read, default)` reads webmon's own DB where a page shows what it
+holds beside the history (the overview's schedules): a failure there is a
+banner too, and the history parts of the page still render.
+
 `runs(read, default)` reads our run records (crawl_runs and the tables
 beside it). A history that stock Luigi wrote has none of them until
 `manage.py prepare_history` or a worker of ours creates them: that is no
@@ -32,7 +36,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Banner:
-    source: str  # "history" or "luigid": the element id is banner-<source>
+    source: str  # "history", "luigid" or "webmon": the element id is banner-<source>
     text: str
 
 
@@ -104,6 +108,15 @@ class Sources:
                 return default
             return self._fail("history", default, short_reason(exc))
 
+    def webmon(self, read: Callable[[], T], default: T) -> T:
+        """A read of webmon's own DB (the scheduling tables): a failure is a banner, not a 500."""
+        if "webmon" in self.failed:
+            return default
+        try:
+            return read()
+        except DatabaseError as exc:
+            return self._fail("webmon", default, short_reason(exc))
+
     def luigid(self, read: Callable[[], T], default: T) -> T:
         if "luigid" in self.failed:
             return default
@@ -116,6 +129,8 @@ class Sources:
         self.failed.add(source)
         if source == "history":
             text = _("The task-history database cannot be read: %(reason)s") % {"reason": reason}
+        elif source == "webmon":
+            text = _("webmon's database cannot be read: %(reason)s; schedules are not shown.") % {"reason": reason}
         else:
             text = _("luigid at %(url)s does not answer (%(reason)s): running tasks and progress are not shown.") % {
                 "url": url, "reason": reason}

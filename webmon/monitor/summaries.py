@@ -36,7 +36,9 @@ class CrawlRow:
     rate: float | None
     finished: int  # finished runs behind the rate
     spark: Spark | None
-    next_run: datetime | None = None  # once scheduling exists
+    next_run: datetime | None = None  # the earliest next tick of its schedules (trouble.attach_schedules)
+    schedules: Any | None = None  # trouble.CrawlSchedules: its RunCrawl schedules, None when it has none
+    group: str = ""  # trouble.GROUPS: where the overview puts it (down first)
     # The newest tick's StoreItems and RunCrawl runs when that tick is done: their stats may carry warnings.
     done_runs: tuple[int, ...] = ()
 

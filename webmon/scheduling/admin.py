@@ -2,11 +2,14 @@
 
 A schedule's change page shows its next five fire times, its last runs with
 their status, and the parameters of every task it can name; bad values are
-refused with Schedule.clean()'s sentences.
+refused with Schedule.clean()'s sentences. Times kept by the daemon are shown
+as the monitor's pages show them (ISO, in the user's zone, naming it), not in
+Django's locale format.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -19,21 +22,36 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from webmon.monitor.templatetags.monitor import time_text
 from webmon.scheduling.forms import ScheduleAdminForm
 from webmon.scheduling.models import Channel, DaemonHeartbeat, Delivery, Schedule, ScheduledRun, ScheduleEvent
-from webmon.scheduling.views import cadence_text
+from webmon.scheduling.views import cadence_text, parameters_text
 
 LAST_RUNS = 10
+
+
+def time_column(model: type, field: str, fmt: str = "") -> Callable[[admin.ModelAdmin, object], str]:
+    """A list column / read-only field showing `field` as the pages do ("2026-11-21 12:00 UTC"), sortable.
+
+    Assign it as `<field>_text` and list that name: a name that is a model field would show the field.
+    """
+
+    @admin.display(description=model._meta.get_field(field).verbose_name, ordering=field)
+    def show(self: admin.ModelAdmin, obj: object) -> str:
+        return time_text(getattr(obj, field), fmt)
+
+    show.__name__ = f"{field}_text"
+    return show
 
 
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
     form = ScheduleAdminForm
-    list_display = ["name", "task", "crawl", "cadence", "state", "enabled", "next_due"]
+    list_display = ["name", "task", "crawl", "parameters", "cadence", "state", "enabled", "next_due_text"]
     list_filter = ["task", "state", "enabled", "crawl", "catchup", "overlap"]
     search_fields = ["name", "crawl"]
     filter_horizontal = ["channels"]
-    readonly_fields = ["state", "last_tick", "next_due", "last_success", "next_five_fire_times", "last_runs",
+    readonly_fields = ["state", "last_tick_text", "next_due_text", "last_success_text", "next_five_fire_times", "last_runs",
                        "task_parameters"]
     fieldsets = [
         (None, {"fields": ["name", "task", "crawl", "task_params", "task_parameters", "enabled", "params",
@@ -70,13 +88,22 @@ class ScheduleAdmin(admin.ModelAdmin):
         ),
         (
             gettext_lazy("State (kept by the trigger daemon)"),
-            {"fields": ["state", "last_tick", "next_due", "last_success", "last_runs"]},
+            {"fields": ["state", "last_tick_text", "next_due_text", "last_success_text", "last_runs"]},
         ),
     ]
+
+    next_due_text = time_column(Schedule, "next_due", "min")
+    last_tick_text = time_column(Schedule, "last_tick", "min")
+    last_success_text = time_column(Schedule, "last_success")
 
     @admin.display(description=gettext_lazy("cadence"))
     def cadence(self, obj: Schedule) -> str:
         return cadence_text(obj)
+
+    @admin.display(description=gettext_lazy("parameters"))
+    def parameters(self, obj: Schedule) -> str:
+        """One column for what a run gets: a crawl's spec overrides, or another task's parameters."""
+        return parameters_text(obj)
 
     @admin.display(description=gettext_lazy("parameters of the known tasks"))
     def task_parameters(self, obj: Schedule) -> SafeString | str:
@@ -178,25 +205,30 @@ class ReadMostly(admin.ModelAdmin):
 class ScheduledRunAdmin(ReadMostly):
     list_display = [
         "schedule",
-        "logical_time",
+        "logical_time_text",
         "trigger",
         "state",
         "attempts",
         "exit_code",
-        "started_at",
-        "finished_at",
+        "started_at_text",
+        "finished_at_text",
     ]
     list_filter = ["state", "trigger", "schedule"]
     list_select_related = ["schedule"]
     search_fields = ["schedule__name", "reason"]
     date_hierarchy = "logical_time"
+    logical_time_text = time_column(ScheduledRun, "logical_time", "min")
+    started_at_text = time_column(ScheduledRun, "started_at")
+    finished_at_text = time_column(ScheduledRun, "finished_at")
 
 
 @admin.register(ScheduleEvent)
 class ScheduleEventAdmin(ReadMostly):
-    list_display = ["schedule", "at", "old_state", "new_state", "reason", "detail", "notified_at"]
+    list_display = ["schedule", "at_text", "old_state", "new_state", "reason", "detail", "notified_at_text"]
     list_filter = ["new_state", "reason", "schedule"]
     list_select_related = ["schedule"]
+    at_text = time_column(ScheduleEvent, "at")
+    notified_at_text = time_column(ScheduleEvent, "notified_at")
 
 
 @admin.register(Channel)
@@ -208,9 +240,10 @@ class ChannelAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadMostly):
-    list_display = ["notice", "channel", "at", "ok", "error"]
+    list_display = ["notice", "channel", "at_text", "ok", "error"]
     list_filter = ["ok", "channel"]
     list_select_related = ["event__schedule", "channel"]
+    at_text = time_column(Delivery, "at")
 
     @admin.display(description=gettext_lazy("notice"))
     def notice(self, obj: Delivery) -> str:
@@ -219,4 +252,6 @@ class DeliveryAdmin(ReadMostly):
 
 @admin.register(DaemonHeartbeat)
 class DaemonHeartbeatAdmin(ReadMostly):
-    list_display = ["name", "started_at", "beat_at", "slots"]
+    list_display = ["name", "started_at_text", "beat_at_text", "slots"]
+    started_at_text = time_column(DaemonHeartbeat, "started_at")
+    beat_at_text = time_column(DaemonHeartbeat, "beat_at")

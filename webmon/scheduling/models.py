@@ -256,6 +256,21 @@ class Schedule(models.Model):
     def upcoming(self, now: datetime, n: int = 5) -> list[datetime]:
         return next_ticks(self.cadence(), max(now, self.last_tick or now), n)
 
+    def next_run(self, now: datetime) -> datetime | None:
+        """When it fires next: the daemon's next_due, else the cadence's next tick; None when paused or ended.
+
+        The schedules page and the overview show this.
+        """
+        if not self.enabled or self.state == self.PAUSED:
+            return None
+        if self.next_due is not None:
+            return self.next_due
+        try:
+            upcoming = self.upcoming(now, 1)
+        except ValueError:  # no valid cadence (a row written around the admin's validation)
+            return None
+        return upcoming[0] if upcoming else None
+
     def retry_delay(self, attempt: int) -> timedelta:
         """Delay before retry number `attempt` (1 = the first retry)."""
         seconds = self.retry_delay_seconds

@@ -26,7 +26,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from webmon.monitor.clock import Clock
-from webmon.monitor.templatetags.monitor import time_text
+from webmon.monitor.templatetags.monitor import STATE_BADGE, time_text
 from webmon.scheduling import states
 from webmon.scheduling.forms import BackfillForm, TriggerForm, this_minute
 from webmon.scheduling.models import Schedule, ScheduledRun
@@ -36,7 +36,6 @@ RUNS_PAGE = 50
 EVENTS = 50
 CHANGE = "scheduling.change_schedule"
 
-STATE_BADGE = {Schedule.UP: "done", Schedule.DOWN: "failed", Schedule.LATE: "stale"}  # monitor.css status-*
 RUN_DOT = {
     ScheduledRun.SUCCESS: "day-ok",
     ScheduledRun.FAILED: "day-failed",
@@ -72,16 +71,11 @@ def cadence_text(schedule: Schedule) -> str:
     return _("every %(n)s s") % {"n": schedule.interval_seconds} if schedule.interval_seconds else "—"
 
 
-def next_run(schedule: Schedule, now: datetime) -> datetime | None:
-    if not schedule.enabled or schedule.state == Schedule.PAUSED:
-        return None
-    if schedule.next_due is not None:
-        return schedule.next_due
-    try:
-        upcoming = schedule.upcoming(now, 1)
-    except ValueError:  # no valid cadence (a row written around the admin's validation)
-        return None
-    return upcoming[0] if upcoming else None
+def parameters_text(schedule: Schedule) -> str:
+    """What a run of the schedule gets besides its tick, as JSON: a crawl's spec overrides, another task's parameters."""
+    if schedule.is_crawl:
+        return schedule.params_json() if schedule.params else "—"
+    return schedule.task_params_json() if schedule.task_params else "—"
 
 
 def task_facts(schedule: Schedule) -> tuple[str, str | None]:
@@ -108,7 +102,7 @@ def schedule_list(request: HttpRequest) -> HttpResponse:
         for run in ScheduledRun.objects.filter(wanted).order_by("schedule_id", "-logical_time", "-id"):
             if len(recent[run.schedule_id]) < RECENT_RUNS:  # ties at the cutoff minute give a few extra
                 recent[run.schedule_id].append(RunRow.of(run, clock.now))
-    rows = [ScheduleRow(s, STATE_BADGE.get(s.state, ""), next_run(s, clock.now), recent[s.pk]) for s in schedules]
+    rows = [ScheduleRow(s, STATE_BADGE.get(s.state, ""), s.next_run(clock.now), recent[s.pk]) for s in schedules]
     return render(
         request,
         "scheduling/schedules.html",

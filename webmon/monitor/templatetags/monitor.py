@@ -20,11 +20,21 @@ register = template.Library()
 
 
 def human(seconds: float) -> str:
-    """12.3 s, 4 min 05 s, 2 h 03 min, 3 d 04 h (units as the active language writes them)."""
+    """<1 ms, 120 ms, 1.2 s, 12 s, 4 min 05 s, 2 h 03 min, 3 d 04 h (units as the active language writes them).
+
+    Each unit is rounded where it is shown, and a value that rounds up to the next unit is shown in that
+    one: 999.6 ms is "1.0 s", 9.96 s "10 s", 59.6 s "1 min 00 s" (never "1000 ms", "10.0 s", "60 s").
+    """
     seconds = max(seconds, 0.0)
-    if seconds < 60:
-        return _("%(s).1f s") % {"s": seconds} if seconds < 10 else _("%(s).0f s") % {"s": seconds}
-    minutes, secs = divmod(int(seconds), 60)
+    if round(seconds * 1000) < 1:
+        return _("<1 ms")
+    if round(seconds * 1000) < 1000:
+        return _("%(ms)d ms") % {"ms": round(seconds * 1000)}
+    if round(seconds, 1) < 10:
+        return _("%(s).1f s") % {"s": seconds}
+    if round(seconds) < 60:
+        return _("%(s).0f s") % {"s": seconds}
+    minutes, secs = divmod(int(round(seconds)), 60)
     if minutes < 60:
         return _("%(m)d min %(s)02d s") % {"m": minutes, "s": secs}
     hours, minutes = divmod(minutes, 60)
@@ -154,6 +164,10 @@ STATUS_LABELS = {
     "silent": pgettext_lazy("daemon state", "silent"),
     "lost": pgettext_lazy("daemon state", "lost"),
 }
+
+
+# The monitor.css status-* class of each schedule state (new and paused: the plain grey badge).
+STATE_BADGE = {"up": "done", "down": "failed", "late": "stale"}
 
 
 # Why a schedule's state changed (ScheduleEvent.reason, webmon/scheduling/states.py).
