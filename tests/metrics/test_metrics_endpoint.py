@@ -13,8 +13,8 @@ from django.test import Client, override_settings
 from history_seed import HistorySeed
 from prometheus_client.utils import floatToGoString
 
-from tests.metrics.conftest import FakeLuigid
 from pipelines.runs.models import FAILED
+from tests.metrics.conftest import FakeLuigid
 from tests.metrics.world import SECRET_URL, T0, run, samples, scrape, seed_history, seed_schedules
 from webmon.metrics import collector
 from webmon.scheduling.models import Schedule
