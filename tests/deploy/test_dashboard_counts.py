@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,18 +30,15 @@ import pytest
 
 from pipelines.runs import records
 from pipelines.runs.models import DONE, FAILED
-from tests.conftest import free_port, make_luigid, stop, wait_http
+from tests.conftest import free_port, make_luigid, stop
 from tests.deploy.test_prometheus_e2e import (
     DASHBOARDS,
     PROMETHEUS,
     TOKEN,
     Stack,
-    _wait_for_samples,
-    _wait_up,
-    background,
     manage,
     panel_targets,
-    prometheus_config,
+    start_scraping,
     substitute,
 )
 
@@ -97,15 +93,7 @@ def counted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, i
             "S.objects.create(name='shop-hourly', crawl='shop', interval_seconds=3600, start_at=start, state=S.UP);"
             "S.objects.create(name='blog-daily', crawl='blog', interval_seconds=86400, start_at=start, state=S.DOWN);"
             "S.objects.create(name='backup-daily', crawl='', interval_seconds=86400, start_at=start, state=S.DOWN)"))
-        webmon = background(stack, "webmon", [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
-                                              f"127.0.0.1:{webmon_port}"], env)
-        _wait_up(stack.webmon, webmon)
-        config = prometheus_config(home, webmon_port, luigid.port)
-        prometheus = background(stack, "prometheus", [
-            PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={home}/tsdb",
-            f"--web.listen-address={stack.prometheus.removeprefix('http://')}", "--log.level=warn"])
-        wait_http(f"{stack.prometheus}/-/ready", timeout=60, proc=prometheus)
-        _wait_for_samples(stack)
+        start_scraping(stack, env, webmon_port)
         wait_for(stack, 'crawl_pages_fetched_total{crawl="shop"}', "1000")
         time.sleep(2)  # step 1 scraped a few times: the window starts after it
         start = math.floor(time.time())

@@ -161,17 +161,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                          METRICS_TOKEN=TOKEN, DJANGO_SETTINGS_MODULE="webmon.settings")
         manage(env, "migrate", "--noinput", "-v", "0")
         create_schedules(env)
-        webmon = background(stack, "webmon", [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
-                                              f"127.0.0.1:{webmon_port}"], env)
-        _wait_up(stack.webmon, webmon)
-
-        config = prometheus_config(home, webmon_port, luigid.port)
-        prometheus = background(stack, "prometheus", [
-            PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={home}/tsdb",
-            f"--web.listen-address={stack.prometheus.removeprefix('http://')}", "--log.level=warn"])
-        wait_http(f"{stack.prometheus}/-/ready", timeout=60, proc=prometheus)
-        # Ready is not scraping: target discovery reaches the scrapers about 5 s later.
-        _wait_for_samples(stack)
+        start_scraping(stack, env, webmon_port)
 
         # Crawls while Prometheus scrapes: scheduled (trigger daemon), then by hand (luigi CLI).
         background(stack, "trigger", [sys.executable, "manage.py", "trigger", "--idle-sleep", "0.2"], env)
@@ -191,6 +181,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         faults.stop()
         stop(site.proc)
         luigid.stop()
+
+
+def start_scraping(stack: Stack, env: dict[str, str], webmon_port: int) -> None:
+    """webmon on webmon_port, then Prometheus (deploy/prometheus's config) scraping it and stack.luigid."""
+    webmon = background(stack, "webmon", [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
+                                          f"127.0.0.1:{webmon_port}"], env)
+    _wait_up(stack.webmon, webmon)
+    config = prometheus_config(stack.home, webmon_port, stack.luigid.port)
+    prometheus = background(stack, "prometheus", [
+        PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={stack.home}/tsdb",
+        f"--web.listen-address={stack.prometheus.removeprefix('http://')}", "--log.level=warn"])
+    wait_http(f"{stack.prometheus}/-/ready", timeout=60, proc=prometheus)
+    # Ready is not scraping: target discovery reaches the scrapers about 5 s later.
+    _wait_for_samples(stack)
 
 
 def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
