@@ -12,8 +12,9 @@ outcomes in the same transaction as the outcome itself:
   retries, responses by status class, fetch failures by reason, items parsed,
   dropped and stored, from the `run_stats` of FetchPages, ParsePages and
   StoreItems and of Scrapy spiders (ScrapySpider: also their errors and
-  finish reasons); and `last_success_at`, the end of the newest RunCrawl (or
-  Scrapy spider run) done.
+  finish reasons); `last_success_at`, the end of the newest RunCrawl (or
+  Scrapy spider run) done; and the crawl's task runs by family and final
+  status with the newest failure's end (crawl "" for runs without a crawl).
 
 `records.finish` and the sweep call `in_one_transaction`. Counts only grow, as
 Prometheus counters must: a run the sweep killed that later turns out alive
@@ -68,7 +69,14 @@ FINISH_REASONS = ("finished", "shutdown", "cancelled", "closespider_timeout", "c
                   "closespider_itemcount", "closespider_pagecount", "closespider_errorcount", "none", "other")
 SCRAPY_CLOSES = "scrapy_closes_"
 LAST_SUCCESS = "last_success_at"
-MAX_NAMES = (LAST_SUCCESS,)  # kept as the newest value; every other name is a sum
+PARSE_RUNS = "parse_runs"  # runs that reported items parsed (ParsePages, Scrapy spiders): items per run
+# Task runs per crawl, by family: `runs.<status>.<family>` counts, `failed_at.<family>` the newest failed or
+# killed end. Rows of runs without a crawl (backups, pruning) have the crawl "". The name column holds 40
+# characters, so the family is cut at 28 (the code's families are far shorter).
+TASK_RUNS = "runs."
+TASK_FAILED_AT = "failed_at."
+FAMILY_CHARS = 28
+MAX_NAMES = (LAST_SUCCESS,)  # kept as the newest value, as is every TASK_FAILED_AT name; every other is a sum
 _HTTP_REASON = re.compile(r"^http_([45])\d\d$")
 
 
@@ -135,6 +143,7 @@ def crawl_counts(family: str, stats: Any) -> dict[str, float]:
         put("items_dropped", stats.get("items_dropped"))
         put("scrapy_errors", stats.get("errors"))
         counts[SCRAPY_CLOSES + finish_reason(stats.get("finish_reason"))] = 1
+        counts[PARSE_RUNS] = 1
     elif family == "FetchPages":
         put("pages_fetched", stats.get("fetched"))
         put("bytes", stats.get("bytes"))
@@ -145,6 +154,8 @@ def crawl_counts(family: str, stats: Any) -> dict[str, float]:
         for reason, n in _items(stats.get("failed_by_reason")):
             put(f"failures_{failure_reason(reason)}", n)
     elif family == "ParsePages":
+        if isinstance(stats.get("items"), int):
+            counts[PARSE_RUNS] = 1
         put("items_parsed", stats.get("items"))
         put("items_dropped", stats.get("errors"))
     elif family == "StoreItems":
@@ -211,9 +222,13 @@ class Totals:
                 old[col] += row[col]
             if _newer(ended, duration, old["last_finished"], old["last_duration_us"]):
                 old["last_finished"], old["last_duration_us"] = ended, duration
-        if not outcome.crawl:
+        crawl = crawl_label(outcome.crawl or "")
+        family = outcome.family[:FAMILY_CHARS]
+        self._sum(crawl, f"{TASK_RUNS}{outcome.status}.{family}", 1)
+        if outcome.status != DONE:
+            self._newest(crawl, TASK_FAILED_AT + family, ended)
+        if not crawl:
             return
-        crawl = crawl_label(outcome.crawl)
         if outcome.family == "StoreItems":
             row = quality_row(crawl, outcome.run_id, outcome.stats)
             old = self.quality.get(crawl)
@@ -221,10 +236,16 @@ class Totals:
                 self.quality[crawl] = row
         counts = crawl_counts(outcome.family, outcome.stats)
         for name, value in counts.items():
-            self.crawls[crawl, name] = self.crawls.get((crawl, name), 0) + value
+            self._sum(crawl, name, value)
         whole = outcome.family == "RunCrawl" or any(name.startswith(SCRAPY_CLOSES) for name in counts)
         if whole and outcome.status == DONE:
-            self.crawls[crawl, LAST_SUCCESS] = max(ended, self.crawls.get((crawl, LAST_SUCCESS), ended))
+            self._newest(crawl, LAST_SUCCESS, ended)
+
+    def _sum(self, crawl: str, name: str, value: float) -> None:
+        self.crawls[crawl, name] = self.crawls.get((crawl, name), 0) + value
+
+    def _newest(self, crawl: str, name: str, value: float) -> None:
+        self.crawls[crawl, name] = max(value, self.crawls.get((crawl, name), value))
 
     def run_rows(self) -> list[dict[str, Any]]:
         # Sorted: concurrent writers lock the rows in one order (no deadlock on PostgreSQL / MySQL).
@@ -301,7 +322,8 @@ def _crawl_upsert(conn: Connection) -> Any:
     new = _new(conn, stmt)
     newest = sa.case((new.value > t.value, new.value), else_=t.value)
     # The names as SQL literals, not parameters: PyMySQL's executemany allows none after VALUES.
-    is_max = sa.or_(*(t.name == sa.literal_column(f"'{name}'") for name in MAX_NAMES))
+    is_max = sa.or_(*(t.name == sa.literal_column(f"'{name}'") for name in MAX_NAMES),
+                    t.name.like(sa.literal_column(f"'{TASK_FAILED_AT}%'")))
     return _upsert(conn, crawl_totals, stmt, [("value", sa.case((is_max, newest), else_=t.value + new.value))])
 
 

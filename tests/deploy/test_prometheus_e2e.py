@@ -61,9 +61,10 @@ class Stack:
     home: Path
     procs: list[subprocess.Popen] = field(default_factory=list)
 
-    def query(self, expr: str) -> dict:
-        """GET /api/v1/query; Prometheus answers 400/422 with a JSON error body."""
-        url = f"{self.prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    def query(self, expr: str, at: float | None = None) -> dict:
+        """GET /api/v1/query (at `at`, else now); Prometheus answers 400/422 with a JSON error body."""
+        params = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
+        url = f"{self.prometheus}/api/v1/query?" + urllib.parse.urlencode(params)
         try:
             with urllib.request.urlopen(url, timeout=30) as response:
                 return json.load(response)
@@ -160,17 +161,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                          METRICS_TOKEN=TOKEN, DJANGO_SETTINGS_MODULE="webmon.settings")
         manage(env, "migrate", "--noinput", "-v", "0")
         create_schedules(env)
-        webmon = background(stack, "webmon", [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
-                                              f"127.0.0.1:{webmon_port}"], env)
-        _wait_up(stack.webmon, webmon)
-
-        config = prometheus_config(home, webmon_port, luigid.port)
-        prometheus = background(stack, "prometheus", [
-            PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={home}/tsdb",
-            f"--web.listen-address={stack.prometheus.removeprefix('http://')}", "--log.level=warn"])
-        wait_http(f"{stack.prometheus}/-/ready", timeout=60, proc=prometheus)
-        # Ready is not scraping: target discovery reaches the scrapers about 5 s later.
-        _wait_for_samples(stack)
+        start_scraping(stack, env, webmon_port)
 
         # Crawls while Prometheus scrapes: scheduled (trigger daemon), then by hand (luigi CLI).
         background(stack, "trigger", [sys.executable, "manage.py", "trigger", "--idle-sleep", "0.2"], env)
@@ -190,6 +181,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         faults.stop()
         stop(site.proc)
         luigid.stop()
+
+
+def start_scraping(stack: Stack, env: dict[str, str], webmon_port: int) -> None:
+    """webmon on webmon_port, then Prometheus (deploy/prometheus's config) scraping it and stack.luigid."""
+    webmon = background(stack, "webmon", [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
+                                          f"127.0.0.1:{webmon_port}"], env)
+    _wait_up(stack.webmon, webmon)
+    config = prometheus_config(stack.home, webmon_port, stack.luigid.port)
+    prometheus = background(stack, "prometheus", [
+        PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={stack.home}/tsdb",
+        f"--web.listen-address={stack.prometheus.removeprefix('http://')}", "--log.level=warn"])
+    wait_http(f"{stack.prometheus}/-/ready", timeout=60, proc=prometheus)
+    # Ready is not scraping: target discovery reaches the scrapers about 5 s later.
+    _wait_for_samples(stack)
 
 
 def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -223,24 +228,29 @@ def _wait_for_samples(stack: Stack, timeout: float = 60) -> None:
 
 # -- what gets sent --------------------------------------------------------------------
 
-def substitute(expr: str) -> str:
+def substitute(expr: str, variables: dict[str, str] = VARIABLES) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
-        assert name in VARIABLES, f"no test value for ${name} in {expr!r}"
-        return VARIABLES[name]
+        assert name in variables, f"no test value for ${name} in {expr!r}"
+        return variables[name]
     return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", value, expr)
 
 
-def panel_queries() -> list[tuple[str, str]]:
-    """(dashboard / panel / refId, expression with the variables filled in) of every panel target."""
+def panel_targets() -> list[tuple[dict, dict, dict]]:
+    """(dashboard, panel, target) of every panel target of both dashboards."""
     out = []
     for path in DASHBOARDS:
         board = json.loads(path.read_text())
         for panel in board["panels"]:
             for inner in [*panel.get("panels", []), panel]:
-                for target in inner.get("targets", []):
-                    out.append((f"{board['uid']} / {inner['title']} / {target['refId']}", substitute(target["expr"])))
+                out.extend((board, inner, target) for target in inner.get("targets", []))
     return out
+
+
+def panel_queries(variables: dict[str, str] = VARIABLES) -> list[tuple[str, str]]:
+    """(dashboard / panel / refId, expression with the variables filled in) of every panel target."""
+    return [(f"{board['uid']} / {panel['title']} / {target['refId']}", substitute(target["expr"], variables))
+            for board, panel, target in panel_targets()]
 
 
 def alert_rules(stack: Stack) -> list[dict]:

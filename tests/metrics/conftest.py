@@ -38,7 +38,8 @@ def fresh(webmon_db: None) -> Iterator[None]:
 
 
 class FakeLuigid:
-    """luigid's task_list API: `counts` of tasks per status; above 1 it answers a count, as luigid does."""
+    """luigid's task_list API: `counts` of tasks per status, or per "STATUS/UPSTREAM_STATUS" for a call
+    with an upstream filter; above 1 it answers a count, as luigid does."""
 
     def __init__(self) -> None:
         self.counts = {"RUNNING": 0, "PENDING": 0}
@@ -49,7 +50,8 @@ class FakeLuigid:
             def do_GET(self) -> None:  # noqa: N802
                 data = json.loads(parse_qs(urlsplit(self.path).query)["data"][0])
                 fake.calls.append(data)
-                n = fake.counts.get(data["status"], 0)
+                key = f"{data['status']}/{data['upstream_status']}" if data["upstream_status"] else data["status"]
+                n = fake.counts.get(key, 0)
                 tasks = {"num_tasks": n} if n > 1 else {f"Task_{i}": {"name": "Task"} for i in range(n)}
                 body = json.dumps({"response": tasks}).encode()
                 self.send_response(200)

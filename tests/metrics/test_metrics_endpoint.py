@@ -13,8 +13,9 @@ from django.test import Client, override_settings
 from history_seed import HistorySeed
 from prometheus_client.utils import floatToGoString
 
+from pipelines.runs.models import FAILED
 from tests.metrics.conftest import FakeLuigid
-from tests.metrics.world import SECRET_URL, T0, samples, scrape, seed_history, seed_schedules
+from tests.metrics.world import SECRET_URL, T0, run, samples, scrape, seed_history, seed_schedules
 from webmon.metrics import collector
 from webmon.scheduling.models import Schedule
 
@@ -29,7 +30,7 @@ def ts(moment: datetime) -> str:
 def world(fresh: None, history: HistorySeed, fake_luigid: FakeLuigid) -> Iterator[HistorySeed]:
     seed_history(history)
     seed_schedules()
-    fake_luigid.counts = {"RUNNING": 7, "PENDING": 1}
+    fake_luigid.counts = {"RUNNING": 7, "PENDING": 4, "PENDING/UPSTREAM_FAILED": 3}
     with time_machine.travel(NOW, tick=False), override_settings(LUIGID_URL=fake_luigid.url):
         yield history
 
@@ -120,6 +121,45 @@ def test_crawl_counters_from_the_stages_stats(world: HistorySeed, anonymous: Cli
     ]
 
 
+def test_task_runs_per_crawl_name_the_crawl_and_runs_without_one_have_none(world: HistorySeed,
+                                                                          anonymous: Client) -> None:
+    run(world, "BackupDatabase", FAILED, T0 - timedelta(minutes=10), 5, crawl=None)
+    text = scrape(anonymous)
+    assert samples(text, "crawl_task_runs_by_crawl_total") == [
+        'crawl_task_runs_by_crawl_total{crawl="",family="BackupDatabase",status="done"} 0.0',
+        'crawl_task_runs_by_crawl_total{crawl="",family="BackupDatabase",status="failed"} 1.0',
+        'crawl_task_runs_by_crawl_total{crawl="",family="BackupDatabase",status="killed"} 0.0',
+        'crawl_task_runs_by_crawl_total{crawl="blog",family="FetchPages",status="done"} 0.0',
+        'crawl_task_runs_by_crawl_total{crawl="blog",family="FetchPages",status="failed"} 0.0',
+        'crawl_task_runs_by_crawl_total{crawl="blog",family="FetchPages",status="killed"} 1.0',
+        *[f'crawl_task_runs_by_crawl_total{{crawl="shop",family="{family}",status="{status}"}} {n}'
+          for family, done, failed in (("FetchPages", 1, 1), ("ParsePages", 1, 0), ("RunCrawl", 1, 0),
+                                       ("StoreItems", 1, 0))
+          for status, n in (("done", f"{done}.0"), ("failed", f"{failed}.0"), ("killed", "0.0"))],
+    ]
+    assert samples(text, "crawl_task_last_failure_by_crawl_timestamp_seconds") == [
+        f'crawl_task_last_failure_by_crawl_timestamp_seconds{{crawl="",family="BackupDatabase"}} '
+        f'{ts(T0 - timedelta(minutes=9, seconds=55))}',
+        f'crawl_task_last_failure_by_crawl_timestamp_seconds{{crawl="blog",family="FetchPages"}} '
+        f'{ts(T0 - timedelta(minutes=29, seconds=30))}',
+        f'crawl_task_last_failure_by_crawl_timestamp_seconds{{crawl="shop",family="FetchPages"}} '
+        f'{ts(T0 - timedelta(hours=1) + timedelta(seconds=3))}',
+    ]
+    # Crawl-less runs and crawls with task runs only get no crawl counters (blog had no stats).
+    assert samples(text, "crawl_pages_fetched_total", "crawl_parse_runs_total") == [
+        'crawl_pages_fetched_total{crawl="shop"} 120.0', 'crawl_parse_runs_total{crawl="shop"} 1.0']
+
+
+def test_every_part_read_is_up_and_a_part_that_failed_is_down(world: HistorySeed, anonymous: Client) -> None:
+    assert samples(scrape(anonymous), "crawl_exporter_part_up") == [
+        'crawl_exporter_part_up{part="history"} 1.0', 'crawl_exporter_part_up{part="webmon"} 1.0',
+        'crawl_exporter_part_up{part="luigid"} 1.0']
+    with override_settings(LUIGID_URL="http://127.0.0.1:9"):
+        assert samples(scrape(anonymous), "crawl_exporter_part_up") == [
+            'crawl_exporter_part_up{part="history"} 1.0', 'crawl_exporter_part_up{part="webmon"} 1.0',
+            'crawl_exporter_part_up{part="luigid"} 0.0']
+
+
 def test_schedule_gauges(world: HistorySeed, anonymous: Client) -> None:
     text = scrape(anonymous)
     assert samples(text, "crawl_schedule_state", "crawl_schedule_next_due_timestamp_seconds",
@@ -185,13 +225,21 @@ def test_a_cron_on_weekdays_may_wait_over_the_weekend() -> None:
 
 def test_luigid_running_and_pending_tasks(world: HistorySeed, anonymous: Client, fake_luigid: FakeLuigid) -> None:
     text = scrape(anonymous)
-    assert samples(text, "crawl_luigid_up", "crawl_luigid_tasks") == [
+    assert samples(text, "crawl_luigid_up", "crawl_luigid_tasks", "crawl_luigid_blocked_tasks") == [
         "crawl_luigid_up 1.0",
         'crawl_luigid_tasks{status="running"} 7.0',
-        'crawl_luigid_tasks{status="pending"} 1.0',
+        'crawl_luigid_tasks{status="pending"} 1.0',  # 4 pending, 3 of them behind a failed upstream
+        'crawl_luigid_blocked_tasks{reason="upstream_failed"} 3.0',
+        'crawl_luigid_blocked_tasks{reason="upstream_disabled"} 0.0',
     ]
-    assert fake_luigid.calls[-1] == {"status": "PENDING", "upstream_status": "", "search": "", "limit": True,
-                                     "max_shown_tasks": 1}  # a count, never the task list
+    assert fake_luigid.calls[-4:] == [  # counts, never the task list
+        {"status": "RUNNING", "upstream_status": "", "search": "", "limit": True, "max_shown_tasks": 1},
+        {"status": "PENDING", "upstream_status": "", "search": "", "limit": True, "max_shown_tasks": 1},
+        {"status": "PENDING", "upstream_status": "UPSTREAM_FAILED", "search": " ", "limit": True,
+         "max_shown_tasks": 1},
+        {"status": "PENDING", "upstream_status": "UPSTREAM_DISABLED", "search": " ", "limit": True,
+         "max_shown_tasks": 1},
+    ]
 
 
 def test_luigid_down_is_up_0_without_task_series_and_the_page_still_200(world: HistorySeed, anonymous: Client) -> None:

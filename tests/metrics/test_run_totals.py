@@ -60,9 +60,11 @@ def run_totals_of(engine: Engine) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r.pop("family"), r.pop("status")): r for r in rows}
 
 
-def crawl_totals_of(engine: Engine) -> dict[tuple[str, str], float]:
+def crawl_totals_of(engine: Engine, tasks: bool = False) -> dict[tuple[str, str], float]:
+    """The crawl totals; the task runs per crawl (runs.*, failed_at.*) only when asked for."""
     _, rows = totals.read_totals(engine)
-    return {(r["crawl"], r["name"]): r["value"] for r in rows}
+    task_names = (totals.TASK_RUNS, totals.TASK_FAILED_AT)
+    return {(r["crawl"], r["name"]): r["value"] for r in rows if tasks or not r["name"].startswith(task_names)}
 
 
 def buckets(*durations: float) -> dict[str, int]:
@@ -102,12 +104,43 @@ def test_a_tick_adds_its_stages_counters_to_the_crawl_totals(engine: Engine) -> 
         ("shop", "items_stored_unchanged"): 160,
         ("shop", "last_success_at"): (T0 + timedelta(hours=1, seconds=49.5)).timestamp(),
         ("shop", "pages_fetched"): 240,
+        ("shop", "parse_runs"): 2,
         ("shop", "responses_2xx"): 236,
         ("shop", "responses_3xx"): 4,
         ("shop", "responses_4xx"): 6,
         ("shop", "responses_5xx"): 2,
         ("shop", "retries"): 8,
     }
+
+
+def test_task_runs_are_counted_per_crawl_family_and_status_with_the_newest_failure(engine: Engine) -> None:
+    finished(engine, "FetchPages", DONE, start=T0, seconds=40, stats=FETCH_STATS)
+    finished(engine, "FetchPages", FAILED, start=T0 + timedelta(hours=2), seconds=3)
+    finished(engine, "FetchPages", FAILED, start=T0 + timedelta(hours=1), seconds=3)  # older: not the newest
+    finished(engine, "FetchPages", FAILED, start=T0, seconds=3, crawl="blog")
+    finished(engine, "BackupDatabase", FAILED, start=T0, seconds=9, crawl=None)  # no crawl: crawl ""
+
+    assert {k: v for k, v in crawl_totals_of(engine, tasks=True).items() if k[1].startswith(("runs.", "failed_at."))} == {
+        ("", "failed_at.BackupDatabase"): (T0 + timedelta(seconds=9)).timestamp(),
+        ("", "runs.failed.BackupDatabase"): 1,
+        ("blog", "failed_at.FetchPages"): (T0 + timedelta(seconds=3)).timestamp(),
+        ("blog", "runs.failed.FetchPages"): 1,
+        ("shop", "failed_at.FetchPages"): (T0 + timedelta(hours=2, seconds=3)).timestamp(),
+        ("shop", "runs.done.FetchPages"): 1,
+        ("shop", "runs.failed.FetchPages"): 2,
+    }
+    kept = totals.read_totals(engine)
+    totals.rebuild(engine)
+    assert totals.read_totals(engine) == kept
+
+
+def test_parse_runs_count_the_runs_that_reported_items_even_none(engine: Engine) -> None:
+    finished(engine, "ParsePages", DONE, start=T0, seconds=4, stats=PARSE_STATS)
+    finished(engine, "ParsePages", DONE, start=T0 + timedelta(hours=1), seconds=4, stats={**PARSE_STATS, "items": 0})
+    finished(engine, "ParsePages", FAILED, start=T0 + timedelta(hours=2), seconds=4)  # no stats: no run of items
+
+    assert crawl_totals_of(engine)["shop", "parse_runs"] == 2
+    assert crawl_totals_of(engine)["shop", "items_parsed"] == 96
 
 
 def test_only_a_done_run_crawl_is_a_crawl_success(engine: Engine) -> None:
@@ -122,7 +155,8 @@ def test_a_crawl_given_as_a_spec_path_counts_under_its_name(engine: Engine) -> N
     finished(engine, "ParsePages", DONE, start=T0, seconds=1, crawl="/srv/specs/shop.toml", stats=PARSE_STATS)
     finished(engine, "ParsePages", DONE, start=T0, seconds=1, crawl="shop", stats=PARSE_STATS)
 
-    assert crawl_totals_of(engine) == {("shop", "items_dropped"): 6, ("shop", "items_parsed"): 192}
+    assert crawl_totals_of(engine) == {("shop", "items_dropped"): 6, ("shop", "items_parsed"): 192,
+                                       ("shop", "parse_runs"): 2}
 
 
 def test_failure_reasons_fold_into_the_fixed_words() -> None:
@@ -190,7 +224,9 @@ def test_a_rebuild_equals_the_totals_kept_by_the_workers(engine: Engine) -> None
                        pid=1, worker=None, now=T0 + timedelta(hours=9))
     sweep(engine, T0 + timedelta(hours=9), dead_after=60)
     kept = totals.read_totals(engine)
-    assert len(kept[0]) == 7 and len(kept[1]) == 34
+    # 34 stats rows, 2 parse_runs, 13 task-run rows (4 families done x 2 crawls; shop's failed FetchPages and
+    # killed ParsePages, each with its failed_at; Other, crawl "").
+    assert len(kept[0]) == 7 and len(kept[1]) == 49
 
     assert totals.rebuild(engine) == 23
     assert totals.read_totals(engine) == kept

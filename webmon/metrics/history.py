@@ -132,15 +132,22 @@ def task_families(rows: list[dict[str, Any]]) -> list[Metric]:
 def crawl_families(rows: list[tuple[str, str, float]]) -> list[Metric]:
     from pipelines.runs.totals import (  # noqa: PLC0415
         LAST_SUCCESS,
+        PARSE_RUNS,
         SCRAPY_CLOSES,
         STATUS_CLASSES,
         STORED_KINDS,
+        TASK_FAILED_AT,
+        TASK_RUNS,
         failure_reason,
         finish_reason,
     )
 
     by_crawl: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    task_rows = []
     for crawl, name, value in rows:
+        if name.startswith((TASK_RUNS, TASK_FAILED_AT)):
+            task_rows.append((str(crawl), name, value))
+            continue
         if name.startswith("failures_"):
             name = "failures_" + failure_reason(name.removeprefix("failures_"))
         elif name.startswith(SCRAPY_CLOSES):
@@ -152,6 +159,7 @@ def crawl_families(rows: list[tuple[str, str, float]]) -> list[Metric]:
         "retries": "Requests retried by FetchPages or a Scrapy spider.",
         "items_parsed": "Items extracted by ParsePages, or scraped by a Scrapy spider.",
         "items_dropped": "Item pages ParsePages could not parse (its errors), or items a Scrapy spider dropped.",
+        PARSE_RUNS: "Runs that reported items parsed: ParsePages runs and Scrapy spider runs (items per run).",
     }
     simple = {name: CounterMetricFamily(f"crawl_{name}", text, labels=["crawl"]) for name, text in help_.items()}
     responses = CounterMetricFamily("crawl_responses", "Responses FetchPages received, by status class.",
@@ -185,4 +193,31 @@ def crawl_families(rows: list[tuple[str, str, float]]) -> list[Metric]:
             scrapy_errors.add_metric([crawl], values.get("scrapy_errors", 0))
             for reason, n in sorted(reasons.items()):
                 closes.add_metric([crawl, reason], n)
-    return [*simple.values(), responses, failures, stored, success, scrapy_errors, closes]
+    return [*simple.values(), responses, failures, stored, success, scrapy_errors, closes,
+            *crawl_task_families(task_rows)]
+
+
+def crawl_task_families(rows: list[tuple[str, str, float]]) -> list[Metric]:
+    """Task runs per crawl and family: what an alert needs to name the crawl that failed. Runs without
+    a crawl (backups, pruning) have crawl "", which Prometheus stores as no crawl label."""
+    from pipelines.runs.totals import FINAL, TASK_FAILED_AT, TASK_RUNS  # noqa: PLC0415
+
+    counts: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    failed_at: dict[tuple[str, str], float] = {}
+    for crawl, name, value in rows:
+        if name.startswith(TASK_FAILED_AT):
+            failed_at[crawl, name.removeprefix(TASK_FAILED_AT)] = value
+        else:
+            status, _, family = name.removeprefix(TASK_RUNS).partition(".")
+            counts[crawl, family][status] = value
+    runs = CounterMetricFamily("crawl_task_runs_by_crawl", "Task runs that ended, by crawl (empty for runs "
+                               "without one), family and final status.", labels=["crawl", "family", "status"])
+    failure = GaugeMetricFamily("crawl_task_last_failure_by_crawl_timestamp_seconds",
+                                "When the newest failed or killed run of the family for the crawl ended.",
+                                labels=["crawl", "family"])
+    for (crawl, family), statuses in sorted(counts.items()):
+        for status in FINAL:
+            runs.add_metric([crawl, family, status], statuses.get(status, 0))
+    for (crawl, family), at in sorted(failed_at.items()):
+        failure.add_metric([crawl, family], at)
+    return [runs, failure]
