@@ -42,12 +42,34 @@ from webmon.history.sqlfuncs import (
     union_all_values,
     union_all_values_per_key,
 )
-from webmon.history.ticks import BAD, DONE, FINISHED, LAST_STAGE, LAST_STAGES, NOT_DONE, STATUSES, tick_task_ids
+from webmon.history.ticks import (
+    BAD,
+    DECIDERS,
+    DONE,
+    ENDS,
+    FINISHED,
+    LAST_STAGE,
+    LAST_STAGES,
+    NOT_DONE,
+    ONE_TASK_CRAWLS,
+    STATUSES,
+    TICK_FAMILIES,
+    LeanRun,
+    Tick,
+    tally_ticks,
+    tick_key,
+    tick_task_ids,
+    ticks_of,
+)
 
 LAST_ID = 2**63 - 1  # with a start time, a cursor past every run of that instant
 HEAD_CHARS = 300  # of error messages and parameters on list pages
 TICK_FIELDS = ("id", "task_id", "family", "crawl", "status", "started_at", "finished_at", "heartbeat_at")
 LIST_FIELDS = (*TICK_FIELDS, "host", "attempt", "error_type", "log_lines")
+LEAN_FIELDS = ("id", "task_id", "family", "status", "started_at", "finished_at", "heartbeat_at")
+DECIDING_RUNS = 10  # x ticks wanted: the deciding runs the trend reads at a time (newest_ticks)
+DECIDING_ROUNDS = 4
+MAX_UNCLEAN_TICKS = 5000  # ticks with a failed, killed or running run that one window reads whole
 
 
 @dataclass(frozen=True)
@@ -136,6 +158,16 @@ class FamilyWindow:
     @property
     def runs(self) -> int:
         return sum(self.statuses.values())
+
+
+@dataclass
+class TickPage:
+    """A page of the runs list grouped by tick: ticks ordered by their newest run, newest first."""
+
+    ticks: list[Tick]
+    heads: dict[str, Any]  # a listed run of each tick (its params_head has the logical time)
+    older: Cursor | None
+    scanned_to: datetime | None = None
 
 
 @dataclass
@@ -497,6 +529,131 @@ class RunQuerySet(ReadOnlyQuerySet):
             )
             for i, fam in enumerate(families)
         ]
+
+    # -- ticks (ticks.py: tally_ticks) -------------------------------------------------
+
+    def _lean_runs(self) -> list[LeanRun]:
+        return [LeanRun(*row) for row in self.values_list(*LEAN_FIELDS)]
+
+    def done_ends_by_crawl(self, crawls: Sequence[str], since: datetime, until: datetime) -> dict[str, int]:
+        """Done last-stage runs (StoreItems, one-task crawls) per crawl started since `since`: the clean done ticks."""
+        if not crawls:
+            return {}
+        done = self.filter(crawl__in=crawls, family__in=ENDS, status=DONE, started_at__gte=since, started_at__lt=until)
+        return dict(done.order_by().values_list("crawl").annotate(n=Count("*")))
+
+    def done_ends_in_ranges(self, crawl: str, bounds: Sequence[tuple[datetime, datetime]]) -> list[int]:
+        """Done last-stage runs of a crawl started in each (lo, hi) range: one count per range, one query."""
+        return counts_in_ranges(self.filter(crawl=crawl, family__in=ENDS, status=DONE), "started_at", bounds)
+
+    def unclean_ticks(self, crawls: Sequence[str], since: datetime, until: datetime) -> dict[str, list[Tick]]:
+        """Per crawl, every tick with a run started in [since, until) that is not done, with all its runs. Queries: 2.
+
+        The runs that are not done come through (status, heartbeat_at) as in
+        not_done_since (a few percent of the runs); their ticks' runs through
+        (task_id, started_at), the task_ids computed (ticks.tick_task_ids).
+        At most MAX_UNCLEAN_TICKS ticks, the newest.
+        """
+        if not crawls:
+            return {}
+        rest = (
+            self.not_done_since(since)
+            ._of_crawls_noindex(crawls)
+            .filter(started_at__lt=until)
+            .order_by("-heartbeat_at")
+            .values_list("crawl_key", "task_id", "family")
+        )
+        crawl_of: dict[str, str] = {}
+        for crawl, task_id, family in rest:
+            key = tick_key(family, task_id)
+            if key is not None and len(crawl_of) < MAX_UNCLEAN_TICKS:
+                crawl_of.setdefault(key, crawl)
+        if not crawl_of:
+            return {}
+        ids = [task_id for key in crawl_of for task_id in tick_task_ids(key)]
+        by_crawl: dict[str, list[Tick]] = {}
+        with collector_paused():
+            for key, tick in ticks_of(self.filter(task_id__in=ids)._lean_runs()).items():
+                if key in crawl_of:
+                    by_crawl.setdefault(crawl_of[key], []).append(tick)
+        return by_crawl
+
+    def tick_counts_by_crawl(self, crawls: Sequence[str], since: datetime, until: datetime) -> dict[str, dict[str, int]]:
+        """Ticks per crawl and status (done, failed, running) in [since, until). Queries: 3."""
+        done = self.done_ends_by_crawl(crawls, since, until)
+        unclean = self.unclean_ticks(crawls, since, until)
+        bounds = [(since, until)]
+        return {crawl: tally_ticks([done.get(crawl, 0)], unclean.get(crawl, []), bounds)[0] for crawl in crawls}
+
+    def tick_counts_in_ranges(self, crawl: str, bounds: Sequence[tuple[datetime, datetime]]) -> list[dict[str, int]]:
+        """Ticks of a crawl per (lo, hi) range of `bounds` (contiguous, in order) and status. Queries: 3."""
+        if not bounds:
+            return []
+        done = self.done_ends_in_ranges(crawl, bounds)
+        unclean = self.unclean_ticks([crawl], bounds[0][0], bounds[-1][1]).get(crawl, [])
+        return tally_ticks(done, unclean, bounds)
+
+    def newest_ticks(self, crawl: str, n: int) -> list[Tick]:
+        """About the newest `n` + 20 ticks of a crawl, whole, ordered by their newest deciding run. Queries: 2.
+
+        A tick ends with a done last stage or a failed (killed) run: the
+        newest such runs (the (crawl, started_at) index, newest first,
+        DECIDING_RUNS x n at a time) name the ticks, however many attempts
+        each took; then every run of those ticks is read by task_id. Only
+        when those runs name fewer ticks (more than 8 failed attempts a tick)
+        is the next stretch read, at most DECIDING_ROUNDS in all. Running
+        ticks are among them; the caller keeps the finished ones.
+        """
+        enders = self.filter(crawl=crawl).filter(Q(family__in=DECIDERS) | Q(status__in=BAD))
+        wanted, limit = n + 20, DECIDING_RUNS * n
+        keys: dict[str, None] = {}
+        cursor = None
+        for _ in range(DECIDING_ROUNDS):
+            stretch = enders.older_than(cursor) if cursor is not None else enders
+            rows = list(stretch.newest_first().values_list("task_id", "family", "started_at", "id")[:limit])
+            for task_id, family, _started, _id in rows:
+                key = tick_key(family, task_id)
+                if key is not None:
+                    keys.setdefault(key)
+            if len(keys) >= wanted or len(rows) < limit:
+                break
+            cursor = Cursor(rows[-1][2], rows[-1][3])
+        chosen = list(keys)[:wanted]
+        if not chosen:
+            return []
+        ids = [task_id for key in chosen for task_id in tick_task_ids(key)]
+        ticks = ticks_of(self.filter(task_id__in=ids).only(*TICK_FIELDS))
+        return [ticks[key] for key in chosen if key in ticks]
+
+    def tick_page(self, f: RunFilter, *, before: Cursor | None, size: int, window: int) -> TickPage:
+        """A page of `size` ticks, newest first by their newest run, keyset on that run. Queries: 2 (3 with a scan).
+
+        Reads a page of 4 x size runs of the tick families (the runs list's
+        page(), its filters and scan window), groups them by tick, and reads
+        every run of the first `size` ticks by task_id; a tick whose newest
+        run is at or past `before` was listed on an earlier page.
+        """
+        tick_families = (*TICK_FAMILIES, *ONE_TASK_CRAWLS)
+        runs = self.filter(family__in=tick_families).page(f, before=before, size=4 * size, window=window)
+        heads: dict[str, Any] = {}
+        for run in runs.runs:
+            key = tick_key(run.family, run.task_id)
+            if key is not None:
+                heads.setdefault(key, run)
+        keys = list(heads)
+        if not keys:
+            return TickPage([], {}, runs.older, runs.scanned_to)
+        ids = [task_id for key in keys for task_id in tick_task_ids(key)]
+        whole = ticks_of(self.filter(task_id__in=ids).only(*LIST_FIELDS))
+        ticks = [whole[key] for key in keys if key in whole]
+        if before is not None:
+            ticks = [t for t in ticks if (t.newest.started_at, t.newest.id) < (before.started_at, before.id)]
+        ticks.sort(key=lambda t: (t.newest.started_at, t.newest.id), reverse=True)
+        older = runs.older
+        if len(ticks) > size:
+            ticks = ticks[:size]
+            older = Cursor.of(ticks[-1].newest)
+        return TickPage(ticks, heads, older, runs.scanned_to)
 
     # -- one run ------------------------------------------------------------------
 
