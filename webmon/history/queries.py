@@ -23,7 +23,7 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections
@@ -33,7 +33,6 @@ from django.db.models.functions import Cast, Length, Substr
 from webmon.history.fields import LuigiTimestampField
 from webmon.history.readonly import ReadOnlyQuerySet
 from webmon.history.sqlfuncs import (
-    Day,
     NoIndex,
     Seconds,
     counts_in_ranges,
@@ -295,10 +294,21 @@ class RunQuerySet(ReadOnlyQuerySet):
         """The newest successful last stage (StoreItems, or a one-task crawler) of each crawl since `since`, in one
         query."""
         def member(_: int, crawl: str) -> list[RunQuerySet]:
-            done = self.filter(crawl=crawl, family__in=LAST_STAGES, status=DONE, started_at__gte=since)
-            return [done.newest_first().only(*TICK_FIELDS)[:1]]
+            # One slice per family: each a seek of (crawl, family, started_at, status); an IN of the
+            # families made SQLite read and sort every done last stage of the crawl.
+            return [
+                self.filter(crawl=crawl, family=family, status=DONE, started_at__gte=since)
+                .newest_first()
+                .only(*TICK_FIELDS)[:1]
+                for family in LAST_STAGES
+            ]
 
-        return {run.crawl: run for run in union_all_per_key(member, crawls)}
+        newest: dict[str, Any] = {}
+        for run in union_all_per_key(member, crawls):
+            seen = newest.get(run.crawl)
+            if seen is None or (run.started_at, run.id) > (seen.started_at, seen.id):
+                newest[run.crawl] = run
+        return newest
 
     def not_done_since(self, since: datetime) -> RunQuerySet:
         """Runs started since `since` that are not done: failed, killed, running.
@@ -317,63 +327,9 @@ class RunQuerySet(ReadOnlyQuerySet):
         """Runs of these crawls, as `crawl_key`: on SQLite neither the filter nor a GROUP BY on it uses an index."""
         return self.annotate(crawl_key=NoIndex("crawl", output_field=CharField())).filter(crawl_key__in=crawls)
 
-    def status_counts_by_crawl(self, crawls: Sequence[str], since: datetime) -> dict[str, dict[str, int]]:
-        """Runs per crawl and status started since `since`. Queries: 2.
-
-        All runs are counted in the (crawl, started_at) index alone (no row is
-        read); the runs that are not done come from not_done_since(); done is
-        the difference.
-        """
-        if not crawls:
-            return {}
-        totals = (
-            self.filter(crawl__in=crawls, started_at__gte=since).order_by().values_list("crawl").annotate(n=Count("*"))
-        )
-        counts: dict[str, dict[str, int]] = {}
-        rest = self.not_done_since(since)._of_crawls_noindex(crawls).order_by().values_list("crawl_key", "status")
-        for crawl, status, n in rest.annotate(n=Count("*")):
-            counts.setdefault(crawl, {})[status] = n
-        for crawl, total in totals:
-            crawl_counts = counts.setdefault(crawl, {})
-            crawl_counts[DONE] = total - sum(crawl_counts.values())
-        return counts
-
     def recent_failures(self, since: datetime, n: int) -> list[Any]:
         failed = self.filter(status__in=BAD, heartbeat_at__gte=since, started_at__gte=since)
         return list(failed.listing().newest_first()[:n])
-
-    def newest_of_crawl(self, crawl: str, n: int) -> list[Any]:
-        return list(self.filter(crawl=crawl).newest_first().only(*TICK_FIELDS)[:n])
-
-    def daily_counts(self, crawl: str, since: datetime, now: datetime) -> dict[str, dict[str, int]]:
-        """Runs per UTC day ('YYYY-MM-DD') and status, from `since` to the end of `now`'s day. Queries: 2.
-
-        All runs: one count per day over the (crawl, started_at) index
-        (counts_in_ranges); the not-done ones as in status_counts_by_crawl;
-        done is the difference.
-        """
-        midnight = datetime.combine(since.astimezone(UTC).date(), time.min, tzinfo=UTC)
-        days = []
-        while midnight <= now:
-            days.append((max(midnight, since), midnight + timedelta(days=1)))
-            midnight += timedelta(days=1)
-        totals = counts_in_ranges(self.filter(crawl=crawl), "started_at", days)
-        rest = (
-            self.not_done_since(since)
-            ._of_crawls_noindex([crawl])
-            .order_by()
-            .annotate(day=Day("started_at"))
-            .values_list("day", "status")
-            .annotate(n=Count("*"))
-        )
-        counts: dict[str, dict[str, int]] = {}
-        for day, status, n in rest:
-            counts.setdefault(str(day), {})[status] = n
-        for (start, _), total in zip(days, totals, strict=True):
-            if total:
-                day_counts = counts.setdefault(start.strftime("%Y-%m-%d"), {})
-                day_counts[DONE] = total - sum(day_counts.values())
-        return counts
 
     def failures_of_crawl(self, crawl: str, since: datetime, n: int) -> list[Any]:
         return list(self.filter(crawl=crawl, status__in=BAD, started_at__gte=since).listing().newest_first()[:n])
@@ -549,20 +505,17 @@ class RunQuerySet(ReadOnlyQuerySet):
     def unclean_ticks(self, crawls: Sequence[str], since: datetime, until: datetime) -> dict[str, list[Tick]]:
         """Per crawl, every tick with a run started in [since, until) that is not done, with all its runs. Queries: 2.
 
-        The runs that are not done come through (status, heartbeat_at) as in
-        not_done_since (a few percent of the runs); their ticks' runs through
-        (task_id, started_at), the task_ids computed (ticks.tick_task_ids).
-        At most MAX_UNCLEAN_TICKS ticks, the newest.
+        The runs that are not done (a few percent) come through
+        (crawl, family, status, started_at), a seek per crawl, family and
+        status; their ticks' runs through (task_id, started_at), the task_ids
+        computed (ticks.tick_task_ids). At most MAX_UNCLEAN_TICKS ticks.
         """
         if not crawls:
             return {}
-        rest = (
-            self.not_done_since(since)
-            ._of_crawls_noindex(crawls)
-            .filter(started_at__lt=until)
-            .order_by("-heartbeat_at")
-            .values_list("crawl_key", "task_id", "family")
-        )
+        rest = self.filter(
+            crawl__in=crawls, family__in=(*TICK_FAMILIES, *ONE_TASK_CRAWLS), status__in=NOT_DONE,
+            started_at__gte=since, started_at__lt=until,
+        ).values_list("crawl", "task_id", "family")[: 4 * MAX_UNCLEAN_TICKS]
         crawl_of: dict[str, str] = {}
         for crawl, task_id, family in rest:
             key = tick_key(family, task_id)
@@ -634,7 +587,12 @@ class RunQuerySet(ReadOnlyQuerySet):
         run is at or past `before` was listed on an earlier page.
         """
         tick_families = (*TICK_FAMILIES, *ONE_TASK_CRAWLS)
-        runs = self.filter(family__in=tick_families).page(f, before=before, size=4 * size, window=window)
+        # NoIndex: the page's order is (crawl, started_at)'s or (started_at)'s; SQLite would sort a
+        # (crawl, family, ...) range instead.
+        of_ticks = self.alias(family_noindex=NoIndex("family", output_field=CharField())).filter(
+            family_noindex__in=tick_families
+        )
+        runs = of_ticks.page(f, before=before, size=4 * size, window=window)
         heads: dict[str, Any] = {}
         for run in runs.runs:
             key = tick_key(run.family, run.task_id)
