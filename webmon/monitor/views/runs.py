@@ -38,22 +38,22 @@ def runs(request: HttpRequest) -> HttpResponse:
         request,
         "monitor/runs.html",
         {
-            "clock": clock,
-            "banners": sources.banners,
-            "form": form,
-            "filter": run_filter,
-            "crawls": crawls,
-            "families": families,
+            **_shared(clock, sources, form, run_filter, crawls, families),
             "page": page,
-            "window": settings.WEBMON_SCAN_WINDOW,
             "older_query": query_with(params, before=page.older, after=None) if page.older else None,
             "newer_query": query_with(params, after=page.newer, before=None) if page.newer else None,
             "newest_query": query_with(params, after=None, before=None),
             "ticks_query": query_with(params, group="tick", after=None, before=None),
             "paged": before is not None or after is not None,
-            "no_run_records": sources.no_run_records,
         },
     )
+
+
+def _shared(clock: Clock, sources: Sources, form: RunFilterForm, run_filter: RunFilter, crawls: list[str],
+            families: list[str]) -> dict[str, object]:
+    """What both views of the runs list show: the filter, its choices, the banners."""
+    return {"clock": clock, "banners": sources.banners, "form": form, "filter": run_filter, "crawls": crawls,
+            "families": families, "window": settings.WEBMON_SCAN_WINDOW, "no_run_records": sources.no_run_records}
 
 
 def _by_tick(request: HttpRequest, clock: Clock, sources: Sources, form: RunFilterForm, run_filter: RunFilter,
@@ -70,20 +70,13 @@ def _by_tick(request: HttpRequest, clock: Clock, sources: Sources, form: RunFilt
         request,
         "monitor/runs.html",
         {
-            "clock": clock,
-            "banners": sources.banners,
-            "form": form,
-            "filter": run_filter,
-            "crawls": crawls,
-            "families": families,
+            **_shared(clock, sources, form, run_filter, crawls, families),
             "by_tick": True,
             "tick_rows": tick_rows(page.ticks, page.heads, clock.now, clock.stale_after),
             "page": page,
-            "window": settings.WEBMON_SCAN_WINDOW,
             "older_query": query_with(params, before=page.older, after=None) if page.older else None,
             "newest_query": query_with(params, after=None, before=None),
             "runs_query": query_with(params, group=None, after=None, before=None),
             "paged": before is not None,
-            "no_run_records": sources.no_run_records,
         },
     )
