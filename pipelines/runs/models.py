@@ -75,6 +75,9 @@ runs = sa.Table(
     sa.Index("ix_crawl_runs_crawl_started", "crawl", "started_at"),
     sa.Index("ix_crawl_runs_status_heartbeat", "status", "heartbeat_at"),
     sa.Index("ix_crawl_runs_started", "started_at"),
+    # webmon's tick counts (overview 7-day success, crawl page calendar): a crawl's done last stages per
+    # day and its runs that are not done, both a range per family of the index alone (rows: only those).
+    sa.Index("ix_crawl_runs_crawl_family_started", "crawl", "family", "started_at", "status"),
     # webmon's families page: p50/p95 per family over a recent window, from the index alone.
     sa.Index("ix_crawl_runs_family_window", "family", "started_at", "status", "finished_at"),
 )

@@ -134,6 +134,23 @@ class HistorySeed:
             start = start + timedelta(seconds=took + 0.25)
         return ids
 
+    def attempts(self, crawl: str, at: datetime, steps: Sequence[tuple[str, str]], *, seconds: float = 20.0,
+                 start: datetime | None = None) -> list[int]:
+        """A tick's runs as they happened, one after the other: (family, status) each, retries included.
+
+        Attempts are numbered per family, as the worker numbers them; returns the run ids in order.
+        """
+        ids, attempt, when = [], dict[str, int](), start or at
+        for family, status in steps:
+            attempt[family] = attempt.get(family, 0) + 1
+            extra: dict[str, Any] = {}
+            if status in ("failed", "killed"):
+                extra = {"error_type": "RuntimeError", "error_message": f"{family} broke"}
+            ids.append(self.run(family=family, crawl=crawl, at=at, status=status, started_at=when, seconds=seconds,
+                                attempt=attempt[family], **extra))
+            when += timedelta(seconds=seconds + 0.25)
+        return ids
+
     # -- log lines -----------------------------------------------------------------
 
     def logs(

@@ -545,7 +545,9 @@ def test_crawl_and_families_pages(signed_in: Browser, stack: Stack) -> None:
     assert len(find_all(b, "#duration-trend rect")) >= 12
     days = find_all(b, "#calendar rect.day")
     assert len(days) >= 90
-    assert find_all(b, "#calendar rect.day.day-mixed") or find_all(b, "#calendar rect.day.day-failed")
+    # 2 of 12 ticks failed, on one day or two: a shade of some failed, no red day
+    assert find_all(b, "#calendar rect.day.day-few, #calendar rect.day.day-some")
+    assert not find_all(b, "#calendar rect.day.day-failed")
     assert [r.get_attribute("data-run-id") for r in find_all(b, "#crawl-failures tr.failure-row")] == [
         str(i) for i in stack.seeded.failed]
     b.shot("crawl-shop")
@@ -636,3 +638,43 @@ def test_kept_alive_requests_are_not_held_back_by_nagle(stack: Stack) -> None:
     # Nagle's stall is a floor (the peer's delayed ACK, 40 ms on Linux) under every request, so the
     # fastest of 15 says whether it is there; a median also measures how busy the machine is.
     assert min(times) < 35, f"fastest of 15 took {min(times):.1f} ms (median {statistics.median(times):.1f}): {times}"
+
+
+def test_a_crawl_whose_only_tick_failed_reads_0_percent_and_a_red_day(signed_in: Browser, stack: Stack) -> None:
+    """What a person sees of ticks: the overview's rate, the calendar's red day and its whole last month label."""
+    b = signed_in
+    at = stack.seeded.now - timedelta(minutes=30)
+    ids = stack.seed.tick("solo", at, statuses={"StoreItems": "failed"})  # 2 run records done, 1 failed
+    try:
+        b.get("/")
+        row = find(b, '#crawls tr.crawl-row[data-crawl="solo"]')
+        assert row.find_element("css selector", "td.rate").text == "0% of 1 tick"
+        assert "ticks" in find(b, "#crawls th[title]").get_attribute("title")
+        b.shot("overview-ticks")
+
+        row.find_element("css selector", "td.crawl-name a").click()
+        wait(b, lambda d: find(b, "body").get_attribute("id") == "page-crawl")
+        day = find(b, f'#calendar rect.day[data-day="{at.date().isoformat()}"]')
+        assert "day-failed" in day.get_attribute("class")
+        red = b.driver.execute_script("return getComputedStyle(arguments[0]).fill", day)
+        legend = b.driver.execute_script(
+            "return getComputedStyle(document.querySelector('#calendar-legend .key.day-failed')).backgroundColor")
+        assert red == legend == "rgb(198, 40, 40)"  # --bad
+        assert day.find_element("css selector", "title").get_attribute("textContent") == f"{at.date()}: 1 tick, 1 failed"
+        size = b.driver.execute_script("return arguments[0].getBBox().width", day)
+        assert size >= 16
+        # Every month label lies wholly inside the SVG, the last one included.
+        boxes = b.driver.execute_script(
+            "const svg = document.getElementById('calendar');"
+            "return [svg.getBoundingClientRect().toJSON(),"
+            " [...svg.querySelectorAll('text.month')].map(t => [t.textContent, t.getBoundingClientRect().toJSON()])]")
+        frame, labels = boxes
+        assert labels
+        for text, box in labels:
+            assert frame["left"] <= box["left"] and box["right"] <= frame["right"], (text, box, frame)
+            assert box["width"] > 0
+        assert frame["width"] <= 1300  # 90 days fit the window
+        b.shot("crawl-solo-ticks")
+    finally:
+        with stack.seed.engine.begin() as conn:
+            conn.execute(run_models.runs.delete().where(run_models.runs.c.id.in_(list(ids.values()))))

@@ -81,12 +81,12 @@ def test_its_queries_do_not_grow_with_the_number_of_runs_or_crawls(
     client: Client, history: HistorySeed, num_queries, crawls: int
 ) -> None:
     seed_crawls(history, crawls=crawls, ticks=3 if crawls == 2 else 30 // 2)
-    with num_queries(default=3, history=7):
+    with num_queries(default=3, history=8):
         # default: 1. the session, 2. the user, 3. the schedules (every one, by name: trouble.py)
         # history: 1. crawl names (index skip-scan), 2. the newest runs of each crawl (one UNION ALL),
-        # 3. the last success of each crawl (one UNION ALL), 4. 7-day runs per crawl (index only),
-        # 5. 7-day runs per crawl that are not done (status index), 6. recent failures,
-        # 7. the stats of each crawl's newest done StoreItems and RunCrawl (primary keys: warnings?)
+        # 3. the last success of each crawl (one UNION ALL), 4. 7-day done last stages per crawl,
+        # 5. 7-day runs per crawl that are not done (status index), 6. every run of their ticks (task ids),
+        # 7. recent failures, 8. the stats of each crawl's newest done StoreItems and RunCrawl (warnings?)
         response = client.get("/")
     assert response.status_code == 200
     assert len(response.context["crawls"]) == crawls
@@ -97,14 +97,33 @@ def test_with_no_runs_it_says_so(client: Client, history: HistorySeed) -> None:
     assert 'id="crawls-empty"' in body
 
 
-def test_the_7_day_rate_counts_finished_runs_of_the_last_7_days_only(client: Client, history: HistorySeed) -> None:
-    now = timezone.now()
-    history.run(crawl="a", family="FetchPages", status="done", started_at=now - timedelta(days=1))
-    history.run(crawl="a", family="FetchPages", status="failed", started_at=now - timedelta(days=2))
-    history.run(crawl="a", family="FetchPages", status="failed", started_at=now - timedelta(days=9))
-    history.run(crawl="a", family="FetchPages", status="running", started_at=now - timedelta(minutes=1))
+def test_the_7_day_rate_counts_finished_ticks_of_the_last_7_days_only(client: Client, history: HistorySeed) -> None:
+    now = timezone.now().replace(second=0, microsecond=0)
+    history.tick("a", now - timedelta(days=1))
+    history.tick("a", now - timedelta(days=2), statuses={"ParsePages": "failed"})
+    history.tick("a", now - timedelta(days=9), statuses={"ParsePages": "failed"})
+    history.tick("a", now - timedelta(minutes=1), statuses={"FetchPages": "running"})
     row = client.get("/").context["crawls"][0]
     assert (row.rate, row.finished) == (0.5, 2)
+
+
+def test_a_crawl_whose_only_tick_failed_is_0_percent_of_1_tick(client: Client, history: HistorySeed) -> None:
+    history.tick("a", timezone.now().replace(second=0, microsecond=0) - timedelta(hours=1),
+                 statuses={"StoreItems": "failed"})  # 2 run records done, 1 failed
+    response = client.get("/")
+    assert (response.context["crawls"][0].rate, response.context["crawls"][0].finished) == (0.0, 1)
+    assert '<td class="rate">0% <small>of 1 tick</small></td>' in response.content.decode()
+
+
+def test_a_tick_retried_until_done_counts_as_one_done_tick(client: Client, history: HistorySeed) -> None:
+    now = timezone.now().replace(second=0, microsecond=0)
+    history.attempts("a", now - timedelta(hours=3), [("FetchPages", "failed"), ("FetchPages", "done"),
+                                                     ("ParsePages", "done"), ("StoreItems", "done"),
+                                                     ("RunCrawl", "done")])
+    history.attempts("a", now - timedelta(hours=2), [("FetchPages", "done"), ("ParsePages", "failed"),
+                                                     ("ParsePages", "running")])
+    row = client.get("/").context["crawls"][0]
+    assert (row.rate, row.finished) == (1.0, 1)  # the running retry is not finished
 
 
 def test_a_running_tick_whose_worker_went_silent_is_stale(client: Client, history: HistorySeed) -> None:

@@ -30,7 +30,7 @@ now = datetime.fromisoformat(%(now)r)
 out = {"pages": {}}
 with override_settings(LUIGID_URL="http://127.0.0.1:9", WEBMON_PAGE_SIZE=4, WEBMON_SCAN_WINDOW=100):
     for path in ["/", "/runs/", "/runs/?status=failed", "/runs/?q=shop", "/runs/?crawl=shop&family=ParsePages",
-                 "/runs/2/", "/crawl/?name=shop", "/families/", "/runs/2/log.json?after=1",
+                 "/runs/2/", "/crawl/?name=shop", "/runs/?group=tick", "/families/", "/runs/2/log.json?after=1",
                  "/tasks/", "/tasks/?status=FAILED&param=crawl&value=shop", "/tasks/?family=FetchPages&host=w"]:
         r = client.get(path)
         out["pages"][path] = [r.status_code, b'id="banner-history"' in r.content]
@@ -47,7 +47,12 @@ with override_settings(LUIGID_URL="http://127.0.0.1:9", WEBMON_PAGE_SIZE=4, WEBM
 runs = CrawlRun.objects
 out["crawls"] = runs.crawl_names(10)
 out["families"] = runs.family_names(10)
-out["days"] = runs.daily_counts("shop", now - timedelta(days=90), now)
+midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+bounds = [(midnight - timedelta(days=2), midnight - timedelta(days=1)), (midnight - timedelta(days=1), midnight),
+          (midnight, midnight + timedelta(days=1))]
+out["days"] = runs.tick_counts_in_ranges("shop", bounds)
+out["trend"] = [[len(t.runs), t.status] for t in runs.newest_ticks("shop", 100)]
+out["by_crawl"] = runs.tick_counts_by_crawl(["shop", "books"], now - timedelta(days=7), now)
 out["seconds"] = sorted(round(s, 3) for f, st, ts, s in runs.family_windows(["FetchPages"], now - timedelta(days=30), 100) if s is not None)
 out["aware"] = all(ts.tzinfo is not None for f, st, ts, s in runs.family_windows(["FetchPages"], now - timedelta(days=30), 100))
 out["newest"] = sorted(r.id for r in runs.newest_of_each_crawl(["shop", "books"], 2))
@@ -94,8 +99,14 @@ def assert_same_answers(out: dict) -> None:
     assert out["walk"] == list(range(33, 0, -1))
     assert out["crawls"] == ["books", "demo", "shop"]
     assert out["families"] == ["FetchPages", "ParsePages", "RunCrawl", "StoreItems"]
-    day = (NOW - timedelta(days=1)).date().isoformat()
-    assert sum(out["days"][day].values()) + sum(out["days"].get((NOW.date()).isoformat(), {}).values()) == 6
+    # shop: a tick failed in ParsePages, then one done (a day before NOW, on one or two UTC days)
+    totals: dict[str, int] = {}
+    for day in out["days"]:
+        for status, n in day.items():
+            totals[status] = totals.get(status, 0) + n
+    assert totals == {"done": 1, "failed": 1}
+    assert out["trend"] == [[4, "done"], [2, "failed"]]
+    assert out["by_crawl"] == {"shop": {"done": 1, "failed": 1}, "books": {"done": 1}}
     # MariaDB's DATETIME (no fractional precision declared by the schema) keeps whole seconds.
     assert 20.0 in out["seconds"] and (30.5 in out["seconds"] or 30.0 in out["seconds"])
     assert out["aware"] is True

@@ -208,3 +208,66 @@ def test_a_scanning_walk_with_runs_sharing_a_start_time_sees_each_run_once(
                 break
     expected = sorted(range(1, 32), key=lambda i: (rows[i - 1]["started_at"], i), reverse=True)
     assert seen == expected
+
+
+# -- the tick column and the runs grouped by tick ----------------------------------------------------
+
+
+def test_each_run_shows_its_ticks_logical_time(client: Client, history: HistorySeed) -> None:
+    history.tick("demo", datetime(2026, 3, 1, 7, 30, tzinfo=UTC))
+    history.run(family="Odd", crawl=None, started_at=T0)
+    body = client.get("/runs/").content.decode()
+    assert body.count('<td class="tick"><time datetime="2026-03-01T07:30:00+00:00">2026-03-01 07:30</time></td>') == 4
+    assert '<td class="tick">—</td>' in body  # no `at` parameter
+
+
+def tick_rows_on(response) -> list[tuple[str, str, int]]:
+    return [(row.at.strftime("%H:%M"), row.status, row.attempts) for row in response.context["tick_rows"]]
+
+
+def test_grouped_by_tick_a_tick_is_one_row_with_its_attempts(client: Client, history: HistorySeed) -> None:
+    history.attempts("demo", T0, [("FetchPages", "failed"), ("FetchPages", "done"), ("ParsePages", "done"),
+                                  ("StoreItems", "done"), ("RunCrawl", "done")])
+    history.attempts("demo", T0 + timedelta(hours=1), [("FetchPages", "done"), ("ParsePages", "failed")])
+    history.attempts("demo", T0 + timedelta(hours=2), [("FetchPages", "running")])
+    history.run(family="Odd", crawl="demo", started_at=T0 + timedelta(hours=3))  # not a tick: not listed
+    response = client.get("/runs/?group=tick")
+    assert tick_rows_on(response) == [("14:00", "stale", 1), ("13:00", "failed", 2), ("12:00", "done", 5)]
+    body = response.content.decode()
+    first = response.context["tick_rows"][2]
+    assert [(family, [r.status for r in runs]) for family, runs in first.stages] == [
+        ("FetchPages", ["failed", "done"]), ("ParsePages", ["done"]), ("StoreItems", ["done"]), ("RunCrawl", ["done"])]
+    for runs in (runs for _, runs in first.stages):
+        for run in runs:
+            assert f'href="/runs/{run.id}/"' in body
+    assert 'id="runs-ungrouped"' in body and 'name="group" value="tick"' in body
+
+
+@override_settings(WEBMON_PAGE_SIZE=3)
+def test_grouped_pages_continue_by_keyset_and_list_every_tick_once(client: Client, history: HistorySeed) -> None:
+    ats = [T0 + timedelta(hours=i) for i in range(8)]
+    for at in ats:
+        history.tick("demo", at)
+    # The first tick is retried last: its newest run makes it the newest tick.
+    history.attempts("demo", ats[0], [("RunCrawl", "done")], start=T0 + timedelta(hours=9))
+    seen, query = [], "group=tick"
+    for _ in range(5):
+        response = client.get(f"/runs/?{query}")
+        seen += [row.at for row in response.context["tick_rows"]]
+        query = link(response, "page-older")
+        if query is None:
+            break
+    assert seen == [ats[0], *reversed(ats[1:])]
+
+
+@pytest.mark.parametrize("ticks", [2, 20])
+def test_grouped_queries_do_not_grow_with_the_number_of_ticks(
+    client: Client, history: HistorySeed, num_queries, ticks: int
+) -> None:
+    for i in range(ticks):
+        history.tick("demo", T0 + timedelta(hours=i), statuses={"ParsePages": "failed"} if i % 3 == 0 else None)
+    with num_queries(default=2, history=4):
+        # history: 1-2. crawl and family names, 3. a page of runs of the tick families (LIMIT 4 x size + 1),
+        # 4. every run of those ticks (task ids)
+        response = client.get("/runs/?group=tick&crawl=demo")
+    assert len(response.context["tick_rows"]) == ticks

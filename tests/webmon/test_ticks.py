@@ -5,9 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from history_seed import tick_task_id
 
-from webmon.history.ticks import chain_stages, group_ticks, latest_per_family, tick_key, tick_status, tick_task_ids
+from webmon.history.ticks import (
+    chain_stages,
+    group_ticks,
+    latest_per_family,
+    logical_time,
+    tally_ticks,
+    tick_key,
+    tick_status,
+    tick_task_ids,
+    ticks_of,
+)
 
 AT = datetime(2026, 3, 1, 7, 30, tzinfo=UTC)
 
@@ -79,3 +90,75 @@ def test_the_chain_names_the_stages_that_never_ran() -> None:
         ("ParsePages", "not-run"),
         ("StoreItems", "not-run"),
     ]
+
+
+# -- the tick rules as a table: the runs of a tick in the order they ran -> its status -------------------
+
+F, P, S, W = "FetchPages", "ParsePages", "StoreItems", "RunCrawl"
+TICK_RULES = [
+    ("all stages done", [(F, "done"), (P, "done"), (S, "done"), (W, "done")], "done"),
+    ("fetch failed, retried done, then parse and store done", [(F, "failed"), (F, "done"), (P, "done"), (S, "done")],
+     "done"),
+    ("fetch failed twice, then every stage done", [(F, "failed"), (F, "killed"), (F, "done"), (P, "done"),
+                                                    (S, "done"), (W, "done")], "done"),
+    ("store failed", [(F, "done"), (P, "done"), (S, "failed")], "failed"),
+    ("parse failed and never retried", [(F, "done"), (P, "failed")], "failed"),
+    ("killed by the sweep", [(F, "killed")], "failed"),
+    ("fetch failed, its retry runs", [(F, "failed"), (F, "running")], "running"),
+    ("store failed, its retry runs", [(F, "done"), (P, "done"), (S, "failed"), (S, "running")], "running"),
+    ("stored, then the wrapper failed its data quality", [(F, "done"), (P, "done"), (S, "done"), (W, "failed")],
+     "failed"),
+    ("wrapper failed its data quality, rerun done", [(S, "done"), (W, "failed"), (W, "done")], "done"),
+    ("a spider's one task", [("ScrapySpider", "done")], "done"),
+    ("a script's one task failed", [("PythonScript", "failed")], "failed"),
+    ("fetched only", [(F, "done")], "incomplete"),
+]
+
+
+@pytest.mark.parametrize(("runs", "status"), [(r, s) for _, r, s in TICK_RULES], ids=[n for n, _, _ in TICK_RULES])
+def test_the_status_of_a_tick_from_its_attempts(runs: list[tuple[str, str]], status: str) -> None:
+    seen = [Run(i + 1, family, st, minutes=i, task_id=_task_id(family)) for i, (family, st) in enumerate(runs)]
+    ticks = ticks_of(seen)
+    assert len(ticks) == 1
+    assert next(iter(ticks.values())).status == status
+
+
+def _task_id(family: str) -> str:
+    if family in ("ScrapySpider", "PythonScript"):
+        return f"{family}_demo_2026_03_01T0730_abc"
+    return tick_task_id(family, "demo", AT)
+
+
+DAY = [(AT.replace(hour=0, minute=0), AT.replace(hour=0, minute=0) + timedelta(days=1))]
+
+
+def test_a_tick_retried_until_done_counts_once_as_done() -> None:
+    runs = [Run(1, F, "failed"), Run(2, F, minutes=1), Run(3, P, minutes=2), Run(4, S, minutes=3),
+            Run(5, W, minutes=4)]
+    # The done StoreItems run was counted among the clean done ticks (done_ends) and is taken back.
+    assert tally_ticks([1], list(ticks_of(runs).values()), DAY) == [{"done": 1}]
+
+
+def test_a_day_with_one_failed_tick_of_four() -> None:
+    failed = ticks_of([Run(1, F, minutes=60, task_id=tick_task_id(F, "demo", AT + timedelta(hours=1))),
+                       Run(2, P, "failed", minutes=61, task_id=tick_task_id(P, "demo", AT + timedelta(hours=1)))])
+    assert tally_ticks([3], list(failed.values()), DAY) == [{"done": 3, "failed": 1}]
+
+
+def test_a_tick_counts_on_the_day_of_its_deciding_run() -> None:
+    days = [DAY[0], (DAY[0][1], DAY[0][1] + timedelta(days=1))]
+    # Failed today, retried and done tomorrow: one done tick, tomorrow.
+    runs = [Run(1, S, "failed"), Run(2, S, minutes=24 * 60)]
+    assert tally_ticks([0, 1], list(ticks_of(runs).values()), days) == [{}, {"done": 1}]
+    # Failed today and not retried: a failed tick today; running ticks count as running.
+    assert tally_ticks([0, 0], list(ticks_of([Run(1, S, "failed")]).values()), days) == [{"failed": 1}, {}]
+    assert tally_ticks([0, 0], list(ticks_of([Run(1, F, "running")]).values()), days) == [{"running": 1}, {}]
+
+
+def test_the_logical_time_is_the_at_parameter() -> None:
+    assert logical_time('{"crawl": "demo", "at": "2026-11-21T0730", "overrides": "{}"}') == datetime(
+        2026, 11, 21, 7, 30, tzinfo=UTC)
+    assert logical_time('{"crawl": "demo", "at": "2026-11-21T07') is None  # cut short by the list's head
+    assert logical_time('{"date": "2026-11-21"}') is None
+    assert logical_time(None) is None
+    assert logical_time('{"at": "2026-13-40T9999"}') is None

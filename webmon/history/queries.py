@@ -23,7 +23,7 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections
@@ -33,7 +33,6 @@ from django.db.models.functions import Cast, Length, Substr
 from webmon.history.fields import LuigiTimestampField
 from webmon.history.readonly import ReadOnlyQuerySet
 from webmon.history.sqlfuncs import (
-    Day,
     NoIndex,
     Seconds,
     counts_in_ranges,
@@ -42,12 +41,34 @@ from webmon.history.sqlfuncs import (
     union_all_values,
     union_all_values_per_key,
 )
-from webmon.history.ticks import BAD, DONE, FINISHED, LAST_STAGE, LAST_STAGES, NOT_DONE, STATUSES, tick_task_ids
+from webmon.history.ticks import (
+    BAD,
+    DECIDERS,
+    DONE,
+    ENDS,
+    FINISHED,
+    LAST_STAGE,
+    LAST_STAGES,
+    NOT_DONE,
+    ONE_TASK_CRAWLS,
+    STATUSES,
+    TICK_FAMILIES,
+    LeanRun,
+    Tick,
+    tally_ticks,
+    tick_key,
+    tick_task_ids,
+    ticks_of,
+)
 
 LAST_ID = 2**63 - 1  # with a start time, a cursor past every run of that instant
 HEAD_CHARS = 300  # of error messages and parameters on list pages
 TICK_FIELDS = ("id", "task_id", "family", "crawl", "status", "started_at", "finished_at", "heartbeat_at")
 LIST_FIELDS = (*TICK_FIELDS, "host", "attempt", "error_type", "log_lines")
+LEAN_FIELDS = ("id", "task_id", "family", "status", "started_at", "finished_at", "heartbeat_at")
+DECIDING_RUNS = 10  # x ticks wanted: the deciding runs the trend reads at a time (newest_ticks)
+DECIDING_ROUNDS = 4
+MAX_UNCLEAN_TICKS = 5000  # ticks with a failed, killed or running run that one window reads whole
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,16 @@ class FamilyWindow:
     @property
     def runs(self) -> int:
         return sum(self.statuses.values())
+
+
+@dataclass
+class TickPage:
+    """A page of the runs list grouped by tick: ticks ordered by their newest run, newest first."""
+
+    ticks: list[Tick]
+    heads: dict[str, Any]  # a listed run of each tick (its params_head has the logical time)
+    older: Cursor | None
+    scanned_to: datetime | None = None
 
 
 @dataclass
@@ -263,10 +294,21 @@ class RunQuerySet(ReadOnlyQuerySet):
         """The newest successful last stage (StoreItems, or a one-task crawler) of each crawl since `since`, in one
         query."""
         def member(_: int, crawl: str) -> list[RunQuerySet]:
-            done = self.filter(crawl=crawl, family__in=LAST_STAGES, status=DONE, started_at__gte=since)
-            return [done.newest_first().only(*TICK_FIELDS)[:1]]
+            # One slice per family: each a seek of (crawl, family, started_at, status); an IN of the
+            # families made SQLite read and sort every done last stage of the crawl.
+            return [
+                self.filter(crawl=crawl, family=family, status=DONE, started_at__gte=since)
+                .newest_first()
+                .only(*TICK_FIELDS)[:1]
+                for family in LAST_STAGES
+            ]
 
-        return {run.crawl: run for run in union_all_per_key(member, crawls)}
+        newest: dict[str, Any] = {}
+        for run in union_all_per_key(member, crawls):
+            seen = newest.get(run.crawl)
+            if seen is None or (run.started_at, run.id) > (seen.started_at, seen.id):
+                newest[run.crawl] = run
+        return newest
 
     def not_done_since(self, since: datetime) -> RunQuerySet:
         """Runs started since `since` that are not done: failed, killed, running.
@@ -285,63 +327,9 @@ class RunQuerySet(ReadOnlyQuerySet):
         """Runs of these crawls, as `crawl_key`: on SQLite neither the filter nor a GROUP BY on it uses an index."""
         return self.annotate(crawl_key=NoIndex("crawl", output_field=CharField())).filter(crawl_key__in=crawls)
 
-    def status_counts_by_crawl(self, crawls: Sequence[str], since: datetime) -> dict[str, dict[str, int]]:
-        """Runs per crawl and status started since `since`. Queries: 2.
-
-        All runs are counted in the (crawl, started_at) index alone (no row is
-        read); the runs that are not done come from not_done_since(); done is
-        the difference.
-        """
-        if not crawls:
-            return {}
-        totals = (
-            self.filter(crawl__in=crawls, started_at__gte=since).order_by().values_list("crawl").annotate(n=Count("*"))
-        )
-        counts: dict[str, dict[str, int]] = {}
-        rest = self.not_done_since(since)._of_crawls_noindex(crawls).order_by().values_list("crawl_key", "status")
-        for crawl, status, n in rest.annotate(n=Count("*")):
-            counts.setdefault(crawl, {})[status] = n
-        for crawl, total in totals:
-            crawl_counts = counts.setdefault(crawl, {})
-            crawl_counts[DONE] = total - sum(crawl_counts.values())
-        return counts
-
     def recent_failures(self, since: datetime, n: int) -> list[Any]:
         failed = self.filter(status__in=BAD, heartbeat_at__gte=since, started_at__gte=since)
         return list(failed.listing().newest_first()[:n])
-
-    def newest_of_crawl(self, crawl: str, n: int) -> list[Any]:
-        return list(self.filter(crawl=crawl).newest_first().only(*TICK_FIELDS)[:n])
-
-    def daily_counts(self, crawl: str, since: datetime, now: datetime) -> dict[str, dict[str, int]]:
-        """Runs per UTC day ('YYYY-MM-DD') and status, from `since` to the end of `now`'s day. Queries: 2.
-
-        All runs: one count per day over the (crawl, started_at) index
-        (counts_in_ranges); the not-done ones as in status_counts_by_crawl;
-        done is the difference.
-        """
-        midnight = datetime.combine(since.astimezone(UTC).date(), time.min, tzinfo=UTC)
-        days = []
-        while midnight <= now:
-            days.append((max(midnight, since), midnight + timedelta(days=1)))
-            midnight += timedelta(days=1)
-        totals = counts_in_ranges(self.filter(crawl=crawl), "started_at", days)
-        rest = (
-            self.not_done_since(since)
-            ._of_crawls_noindex([crawl])
-            .order_by()
-            .annotate(day=Day("started_at"))
-            .values_list("day", "status")
-            .annotate(n=Count("*"))
-        )
-        counts: dict[str, dict[str, int]] = {}
-        for day, status, n in rest:
-            counts.setdefault(str(day), {})[status] = n
-        for (start, _), total in zip(days, totals, strict=True):
-            if total:
-                day_counts = counts.setdefault(start.strftime("%Y-%m-%d"), {})
-                day_counts[DONE] = total - sum(day_counts.values())
-        return counts
 
     def failures_of_crawl(self, crawl: str, since: datetime, n: int) -> list[Any]:
         return list(self.filter(crawl=crawl, status__in=BAD, started_at__gte=since).listing().newest_first()[:n])
@@ -497,6 +485,133 @@ class RunQuerySet(ReadOnlyQuerySet):
             )
             for i, fam in enumerate(families)
         ]
+
+    # -- ticks (ticks.py: tally_ticks) -------------------------------------------------
+
+    def _lean_runs(self) -> list[LeanRun]:
+        return [LeanRun(*row) for row in self.values_list(*LEAN_FIELDS)]
+
+    def done_ends_by_crawl(self, crawls: Sequence[str], since: datetime, until: datetime) -> dict[str, int]:
+        """Done last-stage runs (StoreItems, one-task crawls) per crawl started since `since`: the clean done ticks."""
+        if not crawls:
+            return {}
+        done = self.filter(crawl__in=crawls, family__in=ENDS, status=DONE, started_at__gte=since, started_at__lt=until)
+        return dict(done.order_by().values_list("crawl").annotate(n=Count("*")))
+
+    def done_ends_in_ranges(self, crawl: str, bounds: Sequence[tuple[datetime, datetime]]) -> list[int]:
+        """Done last-stage runs of a crawl started in each (lo, hi) range: one count per range, one query."""
+        return counts_in_ranges(self.filter(crawl=crawl, family__in=ENDS, status=DONE), "started_at", bounds)
+
+    def unclean_ticks(self, crawls: Sequence[str], since: datetime, until: datetime) -> dict[str, list[Tick]]:
+        """Per crawl, every tick with a run started in [since, until) that is not done, with all its runs. Queries: 2.
+
+        The runs that are not done (a few percent) come through
+        (crawl, family, status, started_at), a seek per crawl, family and
+        status; their ticks' runs through (task_id, started_at), the task_ids
+        computed (ticks.tick_task_ids). At most MAX_UNCLEAN_TICKS ticks.
+        """
+        if not crawls:
+            return {}
+        rest = self.filter(
+            crawl__in=crawls, family__in=(*TICK_FAMILIES, *ONE_TASK_CRAWLS), status__in=NOT_DONE,
+            started_at__gte=since, started_at__lt=until,
+        ).values_list("crawl", "task_id", "family")[: 4 * MAX_UNCLEAN_TICKS]
+        crawl_of: dict[str, str] = {}
+        for crawl, task_id, family in rest:
+            key = tick_key(family, task_id)
+            if key is not None and len(crawl_of) < MAX_UNCLEAN_TICKS:
+                crawl_of.setdefault(key, crawl)
+        if not crawl_of:
+            return {}
+        ids = [task_id for key in crawl_of for task_id in tick_task_ids(key)]
+        by_crawl: dict[str, list[Tick]] = {}
+        with collector_paused():
+            for key, tick in ticks_of(self.filter(task_id__in=ids)._lean_runs()).items():
+                if key in crawl_of:
+                    by_crawl.setdefault(crawl_of[key], []).append(tick)
+        return by_crawl
+
+    def tick_counts_by_crawl(self, crawls: Sequence[str], since: datetime, until: datetime) -> dict[str, dict[str, int]]:
+        """Ticks per crawl and status (done, failed, running) in [since, until). Queries: 3."""
+        done = self.done_ends_by_crawl(crawls, since, until)
+        unclean = self.unclean_ticks(crawls, since, until)
+        bounds = [(since, until)]
+        return {crawl: tally_ticks([done.get(crawl, 0)], unclean.get(crawl, []), bounds)[0] for crawl in crawls}
+
+    def tick_counts_in_ranges(self, crawl: str, bounds: Sequence[tuple[datetime, datetime]]) -> list[dict[str, int]]:
+        """Ticks of a crawl per (lo, hi) range of `bounds` (contiguous, in order) and status. Queries: 3."""
+        if not bounds:
+            return []
+        done = self.done_ends_in_ranges(crawl, bounds)
+        unclean = self.unclean_ticks([crawl], bounds[0][0], bounds[-1][1]).get(crawl, [])
+        return tally_ticks(done, unclean, bounds)
+
+    def newest_ticks(self, crawl: str, n: int) -> list[Tick]:
+        """About the newest `n` + 20 ticks of a crawl, whole, ordered by their newest deciding run. Queries: 2.
+
+        A tick ends with a done last stage or a failed (killed) run: the
+        newest such runs (the (crawl, started_at) index, newest first,
+        DECIDING_RUNS x n at a time) name the ticks, however many attempts
+        each took; then every run of those ticks is read by task_id. Only
+        when those runs name fewer ticks (more than 8 failed attempts a tick)
+        is the next stretch read, at most DECIDING_ROUNDS in all. Running
+        ticks are among them; the caller keeps the finished ones.
+        """
+        enders = self.filter(crawl=crawl).filter(Q(family__in=DECIDERS) | Q(status__in=BAD))
+        wanted, limit = n + 20, DECIDING_RUNS * n
+        keys: dict[str, None] = {}
+        cursor = None
+        for _ in range(DECIDING_ROUNDS):
+            stretch = enders.older_than(cursor) if cursor is not None else enders
+            rows = list(stretch.newest_first().values_list("task_id", "family", "started_at", "id")[:limit])
+            for task_id, family, _started, _id in rows:
+                key = tick_key(family, task_id)
+                if key is not None:
+                    keys.setdefault(key)
+            if len(keys) >= wanted or len(rows) < limit:
+                break
+            cursor = Cursor(rows[-1][2], rows[-1][3])
+        chosen = list(keys)[:wanted]
+        if not chosen:
+            return []
+        ids = [task_id for key in chosen for task_id in tick_task_ids(key)]
+        ticks = ticks_of(self.filter(task_id__in=ids).only(*TICK_FIELDS))
+        return [ticks[key] for key in chosen if key in ticks]
+
+    def tick_page(self, f: RunFilter, *, before: Cursor | None, size: int, window: int) -> TickPage:
+        """A page of `size` ticks, newest first by their newest run, keyset on that run. Queries: 2 (3 with a scan).
+
+        Reads a page of 4 x size runs of the tick families (the runs list's
+        page(), its filters and scan window), groups them by tick, and reads
+        every run of the first `size` ticks by task_id; a tick whose newest
+        run is at or past `before` was listed on an earlier page.
+        """
+        tick_families = (*TICK_FAMILIES, *ONE_TASK_CRAWLS)
+        # NoIndex: the page's order is (crawl, started_at)'s or (started_at)'s; SQLite would sort a
+        # (crawl, family, ...) range instead.
+        of_ticks = self.alias(family_noindex=NoIndex("family", output_field=CharField())).filter(
+            family_noindex__in=tick_families
+        )
+        runs = of_ticks.page(f, before=before, size=4 * size, window=window)
+        heads: dict[str, Any] = {}
+        for run in runs.runs:
+            key = tick_key(run.family, run.task_id)
+            if key is not None:
+                heads.setdefault(key, run)
+        keys = list(heads)
+        if not keys:
+            return TickPage([], {}, runs.older, runs.scanned_to)
+        ids = [task_id for key in keys for task_id in tick_task_ids(key)]
+        whole = ticks_of(self.filter(task_id__in=ids).only(*LIST_FIELDS))
+        ticks = [whole[key] for key in keys if key in whole]
+        if before is not None:
+            ticks = [t for t in ticks if (t.newest.started_at, t.newest.id) < (before.started_at, before.id)]
+        ticks.sort(key=lambda t: (t.newest.started_at, t.newest.id), reverse=True)
+        older = runs.older
+        if len(ticks) > size:
+            ticks = ticks[:size]
+            older = Cursor.of(ticks[-1].newest)
+        return TickPage(ticks, heads, older, runs.scanned_to)
 
     # -- one run ------------------------------------------------------------------
 

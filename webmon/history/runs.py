@@ -18,7 +18,7 @@ from django.db import models
 from webmon.history.fields import LuigiTimestampField
 from webmon.history.queries import LogQuerySet, RunQuerySet
 from webmon.history.readonly import HistoryModel
-from webmon.history.ticks import RUNNING, end_of, tick_key
+from webmon.history.ticks import RUNNING, end_of, logical_time, tick_key
 
 STALE = "stale"  # running, but the worker stopped sending heartbeats
 
@@ -110,6 +110,12 @@ class CrawlRun(HistoryModel):
     @property
     def tick_key(self) -> str | None:
         return tick_key(self.family, self.task_id)
+
+    @property
+    def logical_time(self) -> datetime | None:
+        """The tick's logical time: its `at` parameter (from `params_head` on list pages), or None."""
+        text = self.__dict__["params_head"] if "params_head" in self.__dict__ else self.__dict__.get("params")
+        return logical_time(text)
 
     @property
     def error_line(self) -> str:

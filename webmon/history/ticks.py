@@ -8,9 +8,10 @@ and found through the (task_id, started_at) index. Pure functions, no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 CHAIN = ("FetchPages", "ParsePages", "StoreItems")
@@ -115,12 +116,7 @@ class Tick:
 
 def group_ticks(runs: Sequence[RunLike]) -> list[Tick]:
     """Run records grouped into ticks, newest tick first; other families are left out."""
-    ticks: dict[str, Tick] = {}
-    for run in runs:
-        key = tick_key(run.family, run.task_id)
-        if key is not None:
-            ticks.setdefault(key, Tick(key)).runs.append(run)
-    return sorted(ticks.values(), key=lambda tick: tick.started_at, reverse=True)
+    return sorted(ticks_of(runs).values(), key=lambda tick: tick.started_at, reverse=True)
 
 
 @dataclass(frozen=True)
@@ -138,3 +134,91 @@ class Stage:
 def chain_stages(latest: dict[str, RunLike]) -> list[Stage]:
     """fetch -> parse -> store, each with its latest attempt (None when it never ran)."""
     return [Stage(family, latest.get(family)) for family in CHAIN]
+
+
+# -- ticks counted over a window (the overview's 7-day success, the crawl page's calendar) -----------
+
+# The stages whose done run makes a tick done and that every done tick has one of: the chain's
+# StoreItems, a one-task crawl's task. RunCrawl runs right after StoreItems (it requires it), so
+# counting it too would count those ticks twice; a tick done by RunCrawl alone (a rerun after a
+# data-quality failure) had a failed RunCrawl first and is counted among the unclean ticks below.
+ENDS = (LAST_STAGE, *ONE_TASK_CRAWLS)
+DECIDERS = (*ENDS, WRAPPER)
+
+
+@dataclass(frozen=True)
+class LeanRun:
+    """The columns of a run the tick rules need (a row tuple, no model instance)."""
+
+    id: int
+    task_id: str
+    family: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+
+
+def range_of(when: datetime, bounds: Sequence[tuple[datetime, datetime]]) -> int | None:
+    """The index of the (lo, hi) range of `bounds` that holds `when`, or None."""
+    return next((k for k, (lo, hi) in enumerate(bounds) if lo <= when < hi), None)
+
+
+def tally_ticks(
+    done_ends: Sequence[int], unclean: Sequence[Tick], bounds: Sequence[tuple[datetime, datetime]]
+) -> list[dict[str, int]]:
+    """Ticks per range of `bounds` and status (done, failed, running), for one crawl.
+
+    `done_ends[k]`: the done ENDS runs started in range k (one per clean done tick: a tick
+    none of whose runs in the window is failed, killed or running). `unclean`: every tick with
+    such a run in the window, with all its runs; each was counted in `done_ends` for each of its
+    done ENDS runs, which is taken back, and then counted by its own status: a done tick on the
+    day its newest done last stage started, a failed or running one on the day of its newest run.
+    An incomplete tick (stages done, no last stage, nothing running) is not counted.
+    """
+    counts = [{DONE: n} if n else {} for n in done_ends]
+    for tick in unclean:
+        for run in tick.runs:
+            if run.family in ENDS and run.status == DONE:
+                k = range_of(run.started_at, bounds)
+                if k is not None:
+                    counts[k][DONE] = counts[k].get(DONE, 0) - 1
+        status = tick.status
+        if status == DONE:
+            done = [r for r in tick.runs if r.family in DECIDERS and r.status == DONE]
+            ends = [r for r in done if r.family in ENDS] or done
+            when = max(r.started_at for r in ends)
+        elif status in (FAILED, RUNNING):
+            when = tick.newest.started_at
+        else:
+            continue
+        k = range_of(when, bounds)
+        if k is not None:
+            counts[k][status] = counts[k].get(status, 0) + 1
+    return [{s: n for s, n in c.items() if n > 0} for c in counts]
+
+
+def ticks_of(runs: Iterable[RunLike]) -> dict[str, Tick]:
+    """Runs grouped by tick key (other families left out)."""
+    ticks: dict[str, Tick] = {}
+    for run in runs:
+        key = tick_key(run.family, run.task_id)
+        if key is not None:
+            ticks.setdefault(key, Tick(key)).runs.append(run)
+    return ticks
+
+
+# The logical time of a tick: the `at` parameter of its tasks (pipelines/tasks.py CrawlTick,
+# serialized by luigi's MinuteParameter as 2026-11-21T0730).
+_AT = re.compile(r'"at"\s*:\s*"(\d{4}-\d{2}-\d{2}T\d{4})"')
+
+
+def logical_time(params: str | None) -> datetime | None:
+    """The `at` of a run's parameters (JSON text, possibly cut short), or None."""
+    match = _AT.search(params or "")
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y-%m-%dT%H%M").replace(tzinfo=UTC)
+    except ValueError:
+        return None

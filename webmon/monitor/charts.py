@@ -257,30 +257,41 @@ class Calendar:
     size: int
     cells: list[DayCell]
     months: list[tuple[int, str]]  # (x, "Mar")
+    label_width: int  # room for the weekday labels on the left
+    weekdays: list[tuple[int, str]]  # (y of the baseline, "Mon")
 
 
-def calendar(day_css: dict[str, tuple[str, str]], today: date, days: int = 90, size: int = 14) -> Calendar:
-    """A GitHub-style grid: a column per week (Monday on top), a cell per day.
+MONTH_LABEL_ROOM = 32  # px past the last column: a month label that starts there is not cut off
+
+
+def calendar(day_css: dict[str, tuple[str, str]], today: date, days: int = 90, size: int = 18) -> Calendar:
+    """A GitHub-style grid: a column per week (Monday on top), a cell per day, 18 px cells by default.
 
     `day_css` maps 'YYYY-MM-DD' to (css class, title); other days get day-none.
+    The width leaves room for the last month's label (it starts at its
+    first column, which may be the last one).
     """
     first = today - timedelta(days=days - 1)
-    gap, top = 3, 16
+    gap, top, left = 3, 16, 30
     cells, months, seen_month = [], [], None
     for offset in range(days):
         day = first + timedelta(days=offset)
         column = (offset + first.weekday()) // 7
-        x, y = column * (size + gap), top + day.weekday() * (size + gap)
+        x, y = left + column * (size + gap), top + day.weekday() * (size + gap)
         key = day.isoformat()
-        css, title = day_css.get(key, ("day-none", _("%(day)s: no runs") % {"day": key}))
+        css, title = day_css.get(key, ("day-none", _("%(day)s: no ticks") % {"day": key}))
         cells.append(DayCell(x, y, key, css, title))
         if day.month != seen_month:
             seen_month = day.month
-            if months and x - months[-1][0] < 3 * (size + gap):
-                months.pop()  # a month with a column or two: its label would overlap the next
+            if months and x - months[-1][0] < 2 * (size + gap):
+                months.pop()  # a month with a column or so: its label would overlap the next
             months.append((x, dateformat.format(day, "M")))  # "Nov", in the active language
     columns = (days - 1 + first.weekday()) // 7 + 1
-    return Calendar(columns * (size + gap), top + 7 * (size + gap), size, cells, months)
+    monday = date(2024, 1, 1)  # a Monday: the labels' names in the active language
+    weekdays = [(top + i * (size + gap) + size - 5, dateformat.format(monday + timedelta(days=i), "D"))
+                for i in (0, 2, 4)]
+    width = left + columns * (size + gap) + MONTH_LABEL_ROOM
+    return Calendar(width, top + 7 * (size + gap), size, cells, months, left, weekdays)
 
 
 # -- the Gantt chart of a tick's stages (the run page) ------------------------------------------------

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 
 from webmon.history.queries import percentile
 from webmon.history.runs import STALE, json_object
-from webmon.history.ticks import BAD, DONE, FINISHED, LAST_STAGE, RUNNING, WRAPPER, Tick, group_ticks
+from webmon.history.ticks import BAD, CHAIN, DONE, FAILED, FINISHED, LAST_STAGE, RUNNING, WRAPPER, Tick, group_ticks
 from webmon.monitor.charts import Spark, sparkline
 
 SPARK_TICKS = 20
 
 
 def success_rate(counts: dict[str, int]) -> float | None:
-    """done / finished runs, or None when nothing finished."""
+    """done / finished (done + failed) ticks, or None when nothing finished."""
     done = counts.get(DONE, 0)
     finished = done + sum(counts.get(s, 0) for s in BAD)
     return done / finished if finished else None
@@ -34,7 +34,7 @@ class CrawlRow:
     last_status: str
     last_success: Any | None
     rate: float | None
-    finished: int  # finished runs behind the rate
+    finished: int  # finished ticks behind the rate
     spark: Spark | None
     next_run: datetime | None = None  # the earliest next tick of its schedules (trouble.attach_schedules)
     schedules: Any | None = None  # trouble.CrawlSchedules: its RunCrawl schedules, None when it has none
@@ -101,27 +101,56 @@ def mark_warned(rows: Sequence[CrawlRow], warned: set[int]) -> None:
             row.last_status = WARNED
 
 
+# The calendar's shades: the share of a day's finished ticks that failed (ticks.tally_ticks), up to each.
+DAY_SHADES = ((0.0, "day-ok"), (0.25, "day-few"), (0.5, "day-some"))
+
+
 def day_css(counts: dict[str, int]) -> str:
-    """The calendar colour of a day from its runs per status."""
-    bad = sum(counts.get(s, 0) for s in BAD)
-    done = counts.get(DONE, 0)
-    if bad and done:
-        return "day-mixed"
-    if bad:
+    """The calendar class of a day from its ticks per status: none failed, up to 25 %, up to 50 %, more, all."""
+    done, failed = counts.get(DONE, 0), counts.get(FAILED, 0)
+    if not done + failed:
+        return "day-running" if counts.get(RUNNING) else "day-none"
+    if not done:
         return "day-failed"
-    if done:
-        return "day-ok"
-    return "day-running" if counts.get(RUNNING) else "day-none"
+    share = failed / (done + failed)
+    return next((css for top, css in DAY_SHADES if share <= top), "day-most")
 
 
-def calendar_days(daily: dict[str, dict[str, int]]) -> dict[str, tuple[str, str]]:
-    days = {}
-    for day, counts in daily.items():
-        from webmon.monitor.templatetags.monitor import status_label
+def day_title(day: str, counts: dict[str, int]) -> str:
+    """'2026-12-01: 24 ticks, 23 done, 1 failed' (running when some run)."""
+    total = sum(counts.values())
+    if not total:
+        return _("%(day)s: no ticks") % {"day": day}
+    parts = [ngettext("%(n)s tick", "%(n)s ticks", total) % {"n": f"{total:,}"}]
+    parts += [
+        _("%(n)s %(status)s") % {"n": f"{counts[s]:,}", "status": _status_word(s)}
+        for s in (DONE, FAILED, RUNNING)
+        if counts.get(s)
+    ]
+    return _("%(day)s: %(counts)s") % {"day": day, "counts": _(", ").join(parts)}
 
-        parts = _(", ").join(f"{n} {status_label(status)}" for status, n in sorted(counts.items()))
-        days[day] = (day_css(counts), f"{day}: {parts}")
-    return days
+
+def _status_word(status: str) -> str:
+    from webmon.monitor.templatetags.monitor import status_label  # noqa: PLC0415 - as before: a page module, imported late
+
+    return status_label(status)
+
+
+def local_days(now: datetime, days: int, zone: tzinfo) -> list[tuple[date, datetime, datetime]]:
+    """The last `days` days up to `now`'s in `zone`: (day, start, end), start and end aware."""
+    today = now.astimezone(zone).date()
+    out = []
+    for back in range(days - 1, -1, -1):
+        day = today - timedelta(days=back)
+        start = datetime.combine(day, time.min).replace(tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time.min).replace(tzinfo=zone)
+        out.append((day, start, end))
+    return out
+
+
+def calendar_days(days: Sequence[tuple[str, dict[str, int]]]) -> dict[str, tuple[str, str]]:
+    """'YYYY-MM-DD' -> (css class, title) for the calendar, from ticks per day and status."""
+    return {day: (day_css(counts), day_title(day, counts)) for day, counts in days}
 
 
 @dataclass
@@ -313,3 +342,43 @@ def quality_of(stats: dict[str, Any]) -> Quality | None:
 def has_warnings(stats_text: str | None) -> bool:
     """Whether a run's stats carry `warnings` (a tick done with warnings: pipelines/tasks.py)."""
     return bool(json_object(stats_text).get("warnings"))
+
+
+# -- the runs list grouped by tick ------------------------------------------------------------------
+
+
+@dataclass
+class TickRow:
+    """A row of the runs list grouped by tick: one tick, its stages and every attempt of each."""
+
+    tick: Tick
+    crawl: str | None
+    at: datetime | None  # the logical time (the runs' `at` parameter)
+    status: str
+    duration: timedelta
+    stages: list[tuple[str, list[Any]]]  # (family, its attempts oldest first), in the chain's order
+
+    @property
+    def attempts(self) -> int:
+        return len(self.tick.runs)
+
+
+STAGE_ORDER = (*CHAIN, WRAPPER)
+
+
+def tick_rows(ticks: Sequence[Tick], heads: dict[str, Any], now: datetime, stale_after: timedelta) -> list[TickRow]:
+    rows = []
+    for tick in ticks:
+        head = heads.get(tick.key) or tick.newest
+        by_family: dict[str, list[Any]] = {}
+        for run in sorted(tick.runs, key=lambda r: (r.started_at, r.id)):
+            by_family.setdefault(run.family, []).append(run)
+        order = {family: i for i, family in enumerate(STAGE_ORDER)}
+        stages = sorted(by_family.items(), key=lambda item: order.get(item[0], -1))
+        status = tick.status
+        if status == RUNNING and all(
+            r.display_status(now, stale_after) == STALE for r in tick.runs if r.status == RUNNING
+        ):
+            status = STALE
+        rows.append(TickRow(tick, head.crawl, head.logical_time, status, tick.duration(now), stages))
+    return rows

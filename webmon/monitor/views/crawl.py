@@ -7,19 +7,18 @@ from datetime import timedelta
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from webmon.history.models import CrawlRun
-from webmon.history.ticks import group_ticks
 from webmon.monitor.charts import bar_chart, calendar, coverage_grid
 from webmon.monitor.clock import Clock
 from webmon.monitor.sources import Sources
-from webmon.monitor.summaries import Quality, StoreRow, calendar_days, store_rows, tick_durations
+from webmon.monitor.summaries import Quality, StoreRow, calendar_days, local_days, store_rows, tick_durations
 from webmon.monitor.templatetags.monitor import human, status_label, time_text
 
-NEWEST_RUNS = 400  # run records read for the trend (about 100 ticks of four tasks)
-TREND_TICKS = 100
+TREND_TICKS = 100  # finished ticks, however many attempts each took (RunQuerySet.newest_ticks)
 CALENDAR_DAYS = 90
 FAILURES = 20
 STORES = 50
@@ -51,12 +50,14 @@ def crawl_detail(request: HttpRequest) -> HttpResponse:
     clock, sources = Clock.current(), Sources()
     since = clock.now - timedelta(days=CALENDAR_DAYS)
     runs = CrawlRun.objects
-    newest = sources.runs(lambda: runs.newest_of_crawl(crawl, NEWEST_RUNS), [])
-    daily = sources.runs(lambda: runs.daily_counts(crawl, since, clock.now), {})
+    ticks = sources.runs(lambda: runs.newest_ticks(crawl, TREND_TICKS), [])
+    days = local_days(clock.now, CALENDAR_DAYS, timezone.get_current_timezone())
+    bounds = [(start, end) for _day, start, end in days]
+    daily = sources.runs(lambda: runs.tick_counts_in_ranges(crawl, bounds), [{} for _ in days])
     failures = sources.runs(lambda: runs.failures_of_crawl(crawl, since, FAILURES), [])
     stores = store_rows(sources.runs(lambda: runs.stores_of_crawl(crawl, STORES), []))
 
-    durations = tick_durations(group_ticks(newest), clock.now, TREND_TICKS)
+    durations = tick_durations(ticks, clock.now, TREND_TICKS)
     trend = bar_chart(
         [
             (
@@ -92,11 +93,16 @@ def crawl_detail(request: HttpRequest) -> HttpResponse:
             "clock": clock,
             "banners": sources.banners,
             "crawl": crawl,
-            "has_runs": bool(newest),
+            "has_runs": bool(ticks or failures or stores or any(daily)),
             "no_run_records": sources.no_run_records,
             "trend": trend,
             "ticks": len(durations),
-            "calendar": calendar(calendar_days(daily), clock.now.date(), CALENDAR_DAYS),
+            "calendar": calendar(
+                calendar_days([(day.isoformat(), counts) for (day, _s, _e), counts in zip(days, daily, strict=True)]),
+                days[-1][0],
+                CALENDAR_DAYS,
+            ),
+            "calendar_zone": timezone.get_current_timezone_name(),
             "calendar_days": CALENDAR_DAYS,
             "failures": failures,
             "stores": stores,

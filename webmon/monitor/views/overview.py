@@ -46,7 +46,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     names = sorted(set(run_names) | {line.crawl for line in crawl_lines})
     newest = sources.runs(lambda: runs.newest_of_each_crawl(names, NEWEST_RUNS), [])
     successes = sources.runs(lambda: runs.last_success_of_each_crawl(names, clock.now - SUCCESS_WINDOW), {})
-    counts = sources.runs(lambda: runs.status_counts_by_crawl(names, clock.now - RATE_WINDOW), {})
+    # Ticks, not run records: a tick retried until it was done counts once, as done.
+    counts = sources.runs(lambda: runs.tick_counts_by_crawl(names, clock.now - RATE_WINDOW, clock.now), {})
     failures = sources.runs(lambda: runs.recent_failures(clock.now - RATE_WINDOW, FAILURES), [])
     luigi_tasks = (
         sources.history(
