@@ -108,6 +108,12 @@ class CrawlRun(HistoryModel):
         return self.status == RUNNING
 
     @property
+    def log_count(self) -> int:
+        """Lines in the run's log: the count the worker stored at the end, or, read with
+        `with_log_count()`, the newest line's number when that is more (a running or killed run)."""
+        return max(self.log_lines or 0, self.__dict__.get("last_log_seq") or 0)
+
+    @property
     def tick_key(self) -> str | None:
         return tick_key(self.family, self.task_id)
 
@@ -121,9 +127,6 @@ class CrawlRun(HistoryModel):
 
     def params_items(self) -> list[tuple[str, str]] | None:
         return json_items(self.params)
-
-    def stats_items(self) -> list[tuple[str, str]] | None:
-        return json_items(self.stats)
 
 
 class CrawlRunLog(HistoryModel):
