@@ -25,7 +25,8 @@ AT = datetime(2026, 11, 21, 7, 30, tzinfo=UTC)
         (size, 939_454, "917.4 KiB"),
         (size, 5 * 1024 * 1024 + 512 * 1024, "5.5 MiB"),
         (size, 3 * 1024**3, "3.0 GiB"),
-        (size, 5 * 1024**4, "5120.0 GiB"),
+        (size, 5 * 1024**4, "5.0 TiB"),
+        (size, 2048 * 1024**4, "2,048.0 TiB"),
         (rate, 8.26, "8.3 pages/s"),
         (rate, 1234.4, "1,234 pages/s"),
         (ratio, 0, "0%"),
@@ -133,3 +134,11 @@ def test_a_failed_run_without_stats_says_why_there_are_none(client: Client, hist
     run_id = history.run(started_at=AT, status="failed", stats=None, error_type="ValueError", error_message="x")
     body = client.get(f"/runs/{run_id}/").content.decode()
     assert 'id="run-stats" class="empty">No stats: this run recorded none' in body
+
+
+def test_labels_and_units_are_in_the_pages_language(client: Client, history: HistorySeed) -> None:
+    run_id = history.run(started_at=AT, status="done", stats={"fetched": 1_042, "pages_per_s": 8.3, "bytes": 10})
+    body = client.get(f"/runs/{run_id}/", HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()
+    assert "<th>已抓取頁面</th>" in body
+    assert "8.3 頁/秒" in body
+    assert 'title="10 位元組"' in body

@@ -19,6 +19,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from webmon.history.runs import stored_object
 from webmon.monitor.templatetags.monitor import human
 
 MAX_DEPTH = 3  # sub-tables inside sub-tables; deeper, an object is shown as JSON text
@@ -107,13 +108,13 @@ def count(n: int) -> str:
 
 
 def size(n: float) -> str:
-    """939 B, 917.4 KiB, 1.5 MiB, 2.0 GiB (binary units, as `ls -h` and WARC tools show them)."""
+    """939 B, 917.4 KiB, 1.5 MiB, 2.0 GiB, 1.2 TiB (binary units, as `ls -h` shows them)."""
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
+        if abs(value) < 1024:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
-    raise AssertionError("unreachable")
+    return f"{value:,.1f} TiB"
 
 
 def rate(per_second: float) -> str:
@@ -210,10 +211,5 @@ def stat_rows(text: str | None, quality_anchor: str = "") -> list[Row] | None:
 
     quality_anchor: the id of the page's data-quality section, when it shows the `quality` report.
     """
-    if not text:
-        return []
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    return rows(data, quality_anchor) if isinstance(data, dict) else None
+    data = stored_object(text)
+    return None if data is None else rows(data, quality_anchor)
