@@ -35,6 +35,7 @@ import luigi
 
 from pipelines import cli_errors, config
 from pipelines.exceptions import ParseRatioExceeded, SpecError
+from pipelines.fetch import progress
 from pipelines.fetch.crawler import Crawler
 from pipelines.fetch.http import charset_of
 from pipelines.fetch.pagework import PARSE_STATE, FetchSideLines
@@ -197,13 +198,20 @@ class FetchPages(CrawlTask):
                 "hostname": socket.gethostname(), "python": platform.python_version()}
         if spec.render == "browser":
             _exit_cleanly_on_sigterm()  # so the browsers are quit, not orphaned
+        self._previous = progress.previous_pages(self.tick_dir.parent, self.tick_dir.name)
+        log.info("progress estimate: %s", f"{self._previous:,} pages in the previous tick"
+                 if self._previous is not None else "none (no earlier tick of this crawl finished its fetch)")
         with self.output().temporary_dir() as tmp:
             with open(tmp / "pages.warc.gz", "wb") as warc, open(tmp / "urls.jsonl", "w", encoding="utf-8") as urls, \
                     open(tmp / "items.jsonl", "w", encoding="utf-8") as items, \
                     open(tmp / "errors.jsonl", "w", encoding="utf-8") as errors:
                 lines = FetchSideLines(items, errors)
                 crawler = Crawler(spec, PageWriter(warc, info), urls, progress=self._progress, lines=lines)
-                stats = crawler.run()
+                try:
+                    stats = crawler.run()
+                except BaseException:
+                    self.run_stats = crawler.last_stats  # a failed fetch keeps its counters (the run record)
+                    raise
             _write_json(tmp / "stats.json", stats)
             if lines.complete:
                 _write_json(tmp / PARSE_STATE, {"fingerprint": parse_fingerprint(spec), "stats": lines.stats,
@@ -216,13 +224,15 @@ class FetchPages(CrawlTask):
         self.run_stats = stats
 
     def _progress(self, stats: dict, final: bool = False) -> None:
+        """The status line and a percentage of a stated estimate (pipelines/fetch/progress.py), or none."""
         done = stats["fetched"] + stats["failed"]
-        expected = min(self.spec.max_pages, done + stats["queued"]) or 1
-        self._status(
-            f"{'fetched' if final else 'fetching'}: {stats['fetched']:,} of ~{expected:,} pages, "
-            f"{stats['failed']:,} failed, {stats['skipped']:,} skipped, {stats['pages_per_s']:.0f} pages/s",
-            100 * done / expected,
-        )
+        previous = getattr(self, "_previous", None)
+        guess = progress.estimate(done, stats["queued"], self.spec.max_pages, previous,
+                                  stats["skipped_by_reason"].get("max_pages", 0))
+        # Both are RPCs to luigid (through the StatusRelay); the crawler calls this every 2 s. None clears
+        # a percentage an earlier attempt or a dropped estimate left in luigid.
+        self.set_status_message(progress.status_line(stats, guess, previous, final))
+        self.set_progress_percentage(progress.percent(done, guess, final))
 
 
 class ParsePages(CrawlTask):
@@ -246,6 +256,7 @@ class ParsePages(CrawlTask):
         max_ratio = spec.max_error_ratio if spec.max_error_ratio is not None else config.parse().max_error_ratio
         fetched = Path(self.input().path)
         stats = {"pages": 0, "item_pages": 0, "items": 0, "no_item": 0, "errors": 0}
+        self.run_stats = stats  # counted into as it goes: a stage that fails keeps its counters in its run record
         started = last = time.monotonic()
         samples: list[str] = []
         state = _read_json(fetched / PARSE_STATE)
@@ -297,7 +308,6 @@ class ParsePages(CrawlTask):
             _write_json(tmp / "stats.json", stats)
         self._status(f"parsed: {stats['items']:,} items, {stats['errors']:,} errors", 100)
         log.info("parse stats %s", json.dumps(stats, sort_keys=True))
-        self.run_stats = stats
 
 
 class StoreItems(CrawlTask):

@@ -117,6 +117,7 @@ class Crawler:
         self.outcomes = outcomes
         self.progress = progress
         self.progress_every = progress_every
+        self.last_stats: dict | None = None  # the counters at the end, also when run() raised
         self.fetch_stats = FetchStats()
         downloader = downloader or make_downloader(spec)
         self.middlewares = MiddlewareManager(CrawlContext(spec, self.fetch_stats, downloader), downloader)
@@ -298,6 +299,7 @@ class Crawler:
                         self.progress(self.stats(now - started))
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
+                self.last_stats = self.stats(time.monotonic() - started)  # before the queues are closed
                 raise
             finally:
                 self.middlewares.close()
@@ -305,7 +307,7 @@ class Crawler:
                 for waiting in self.pending.values():  # what an aborted crawl left queued
                     waiting.close()
         self._flush_too_deep()
-        stats = self.stats(time.monotonic() - started)
+        stats = self.last_stats = self.stats(time.monotonic() - started)
         total = stats["fetched"] + stats["failed"] + stats["skipped"]
         if total != stats["discovered"]:  # a bug in this module, never the site's fault
             raise AssertionError(f"outcomes do not add up: {total} != {stats['discovered']} discovered")

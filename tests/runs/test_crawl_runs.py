@@ -51,7 +51,7 @@ def test_luigids_task_list_shows_status_message_progress_and_tracking_url(
         luigid: Luigid, tick: dict[str, dict[str, Any]]) -> None:
     tasks = task_list(luigid, "DONE", "FetchPages")
     task = tasks[tick["FetchPages"]["task_id"]]
-    assert task["status_message"].startswith(f"fetched: {site.site_pages(500) - 1:,} of ~")
+    assert task["status_message"].startswith(f"fetched: {site.site_pages(500) - 1:,} pages, ")
     assert ", 0 failed" in task["status_message"]
     assert task["progress_percentage"] == 100
     assert task["tracking_url"] == f"http://127.0.0.1:8000/runs/{tick['FetchPages']['id']}/"

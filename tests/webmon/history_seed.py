@@ -177,10 +177,12 @@ class HistorySeed:
                 }
             )
         self.logs_bulk(rows)
-        if rows:  # the writer keeps the run's line count up to date
+        if rows:  # as the worker does: the count is written when the run ends (records.finish), not while it runs
             with self.engine.begin() as conn:
                 conn.execute(
-                    run_models.runs.update().where(run_models.runs.c.id == run_id).values(log_lines=rows[-1]["seq"])
+                    run_models.runs.update()
+                    .where(run_models.runs.c.id == run_id, run_models.runs.c.status != "running")
+                    .values(log_lines=rows[-1]["seq"])
                 )
         return len(rows)
 

@@ -417,6 +417,8 @@ def test_a_running_tasks_log_is_followed_live(signed_in: Browser, stack: Stack, 
         assert find(b, "#log-lines").get_attribute("data-follow-url")
         assert find(b, "#log-follow").is_selected()
         assert [r.get_attribute("data-seq") for r in find_all(b, "#log-lines tr.log-line")] == ["1", "2"]
+        # The heading counts the lines of a running run (its stored count is written only at the end).
+        assert find(b, "#log-count").text == "2 lines"
         assert not find_all(b, "#attempts")  # the one run record of this task: ours
         assert [e.text.split()[-1] for e in find_all(b, "#run-timeline li.event")] == ["PENDING", "RUNNING"]
         b.driver.execute_script("window.__notReloaded = true;")
@@ -429,6 +431,7 @@ def test_a_running_tasks_log_is_followed_live(signed_in: Browser, stack: Stack, 
             first_seq=3,
         )
         wait(b, lambda d: len(find_all(b, "#log-lines tr.log-line")) == 5)
+        wait(b, lambda d: find(b, "#log-count").text == "5 lines")  # the heading follows too
         rows = find_all(b, "#log-lines tr.log-line")
         assert [r.get_attribute("data-seq") for r in rows] == ["1", "2", "3", "4", "5"]
         assert rows[2].find_element("css selector", ".log-text").text == "woke up for a moment"
@@ -454,6 +457,7 @@ def test_a_running_tasks_log_is_followed_live(signed_in: Browser, stack: Stack, 
         assert find(b, "#log-status").text == "The run finished (done). Reload for the final state."
         assert find(b, "#run-status").get_attribute("data-status") == "done"
         assert len(find_all(b, "#log-lines tr.log-line")) == 6
+        assert find(b, "#log-count").text == "6 lines"
         assert b.driver.execute_script("return window.__notReloaded === true;")
         b.shot("run-finished-live")
     finally:
@@ -463,6 +467,45 @@ def test_a_running_tasks_log_is_followed_live(signed_in: Browser, stack: Stack, 
             conn.execute(sa.delete(run_models.run_logs).where(run_models.run_logs.c.run_id.in_(
                 sa.select(run_models.runs.c.id).where(run_models.runs.c.family == "Nap"))))
             conn.execute(sa.delete(run_models.runs).where(run_models.runs.c.family == "Nap"))
+
+
+def test_a_runs_stats_read_as_tables_with_units_and_bars(signed_in: Browser, stack: Stack) -> None:
+    b, seed = signed_in, stack.seed
+    stats = {
+        "fetched": 1_042, "failed": 9, "bytes": 939_454, "elapsed_s": 125.5, "pages_per_s": 8.3,
+        "responses_by_status": {"200": 700, "404": 250, "301": 92},
+        "failed_by_reason": {"timeout": 6, "http_404": 3},
+        "middleware": {"robots/allowed": 1_051},
+        "note": HOSTILE,
+    }
+    run_id = seed.run(family="FetchPages", crawl="statsy", task_id="FetchPages_statsy_2026_11_21T0730_abc",
+                      status="done", started_at=datetime.now(UTC) - timedelta(minutes=3), stats=stats)
+    try:
+        b.get(f"/runs/{run_id}/")
+        table = find(b, "#run-stats")
+
+        def value(key: str) -> str:
+            return table.find_element("css selector", f'tr[data-key="{key}"] > td').text
+
+        assert table.find_element("css selector", 'tr[data-key="fetched"] > th').text == "Pages fetched"
+        assert value("fetched") == "1,042"
+        assert value("bytes") == "917.4 KiB"
+        assert value("elapsed_s") == "2 min 05 s"
+        assert value("pages_per_s") == "8.3 pages/s"
+        bars = table.find_elements("css selector", 'tr[data-key="responses_by_status"] tr.hbar')
+        assert [bar.find_element("css selector", "th").text for bar in bars] == ["200", "404", "301"]
+        widths = [int(bar.find_element("css selector", "rect").get_attribute("width")) for bar in bars]
+        assert widths[0] > widths[1] > widths[2] > 0
+        assert all(bar.find_element("css selector", "rect").is_displayed() for bar in bars)
+        sub = table.find_element("css selector", 'tr[data-key="middleware"] table.stats')
+        assert sub.find_element("css selector", 'tr[data-key="robots/allowed"] > td').text == "1,051"
+        assert value("note") == HOSTILE  # an unknown key: shown, as text
+        assert not find_all(b, "#injected")
+        assert_no_alert(b)
+        b.shot("run-stats")
+    finally:
+        with seed.engine.begin() as conn:
+            conn.execute(sa.delete(run_models.runs).where(run_models.runs.c.id == run_id))
 
 
 def rows_of(b: Browser) -> list[tuple[int, str, str, str]]:

@@ -107,8 +107,8 @@ def test_stats_error_and_traceback_are_shown(client: Client, history: HistorySee
         traceback='Traceback (most recent call last):\n  File "x.py", line 1\nParseRatioExceeded',
     )
     body = client.get(f"/runs/{run_id}/").content.decode()
-    assert '<tr><th>fetched</th><td><code class="wrap">120</code></td></tr>' in body
-    assert "{&quot;timeout&quot;: 3}" in body
+    assert 'data-key="fetched"><th>Pages fetched</th><td><span class="stat-value">120</span>' in body
+    assert '<tr class="hbar hbar-reason"><th>timeout</th>' in body  # a failed run's counters are shown
     assert 'id="run-error-message" class="wrap">3 of 10 item pages failed</pre>' in body
     assert "File &quot;x.py&quot;, line 1" in body
 

@@ -84,7 +84,11 @@ def test_a_running_run_opens_on_its_newest_lines(client: Client, history: Histor
     history.logs(run_id, [("INFO", f"line {i}") for i in range(1, 1201)])
     response = client.get(f"/runs/{run_id}/")
     assert seqs(response)[0] == 201 and seqs(response)[-1] == 1200
-    assert f'data-follow-url="/runs/{run_id}/log.json?after=1200"' in response.content.decode()
+    body = response.content.decode()
+    assert f'data-follow-url="/runs/{run_id}/log.json?after=1200"' in body
+    # The worker stores the count only at the end: the heading counts the lines there are.
+    assert '<span id="log-count" data-count="1200"' in body and ">1200 lines</span>" in body
+    assert client.get(f"/runs/{run_id}/log.json?after=1200").json()["log_lines"] == 1200
 
 
 def test_download_streams_every_line_as_a_text_file(client: Client, run_with_lines: int, num_queries) -> None:

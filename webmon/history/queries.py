@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, CharField, Count, FloatField, IntegerField, Q, Subquery, Value, When
+from django.db.models import Case, CharField, Count, FloatField, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Cast, Length, Substr
 
 from webmon.history.fields import LuigiTimestampField
@@ -614,6 +614,16 @@ class RunQuerySet(ReadOnlyQuerySet):
         return TickPage(ticks, heads, older, runs.scanned_to)
 
     # -- one run ------------------------------------------------------------------
+
+    def with_log_count(self) -> RunQuerySet:
+        """Each run's newest log line number as `last_log_seq` (CrawlRun.log_count), in the same query.
+
+        The worker writes `log_lines` when the run ends; until then (and for a run the sweep marked
+        killed) the lines are counted by the newest seq: one step into the unique (run_id, seq) index.
+        """
+        logs = self.model._meta.get_field("log_rows").related_model
+        newest = logs.objects.filter(run_id=OuterRef("pk")).order_by("-seq").values("seq")[:1]
+        return self.annotate(last_log_seq=Subquery(newest))
 
     def tick_attempts(self, run: Any, n: int) -> list[Any]:
         """Every attempt of every task of the run's tick (or of its task alone), newest first."""

@@ -34,15 +34,21 @@ def levels_at_least(minimum: str) -> list[str]:
     return [level for level, r in LEVEL_RANKS.items() if r >= rank]
 
 
-def json_items(text: str | None) -> list[tuple[str, str]] | None:
-    """A JSON object's items as (key, text) pairs; None when `text` is not a JSON object."""
+def stored_object(text: str | None) -> dict[str, Any] | None:
+    """The JSON object a column stores: {} when `text` is empty, None when it is no JSON object (shown as it is)."""
     if not text:
-        return []
+        return {}
     try:
         data = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(data, dict):
+    return data if isinstance(data, dict) else None
+
+
+def json_items(text: str | None) -> list[tuple[str, str]] | None:
+    """A JSON object's items as (key, text) pairs; None when `text` is not a JSON object."""
+    data = stored_object(text)
+    if data is None:
         return None
     return [(str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)) for k, v in data.items()]
 
@@ -108,6 +114,12 @@ class CrawlRun(HistoryModel):
         return self.status == RUNNING
 
     @property
+    def log_count(self) -> int:
+        """Lines in the run's log: the count the worker stored at the end, or, read with
+        `with_log_count()`, the newest line's number when that is more (a running or killed run)."""
+        return max(self.log_lines or 0, self.__dict__.get("last_log_seq") or 0)
+
+    @property
     def tick_key(self) -> str | None:
         return tick_key(self.family, self.task_id)
 
@@ -127,9 +139,6 @@ class CrawlRun(HistoryModel):
 
     def params_items(self) -> list[tuple[str, str]] | None:
         return json_items(self.params)
-
-    def stats_items(self) -> list[tuple[str, str]] | None:
-        return json_items(self.stats)
 
 
 class CrawlRunLog(HistoryModel):

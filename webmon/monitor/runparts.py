@@ -10,6 +10,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from webmon.history.runs import levels_at_least
 from webmon.history.ticks import RUNNING, chain_stages, end_of, latest_per_family
@@ -123,5 +124,13 @@ class LogView:
     @classmethod
     def of(cls, run: Any, level: str, q: str, after: int | None) -> LogView:
         if after is None:  # a running run opens on its newest lines, a finished one on its first
-            after = max(run.log_lines - LOG_PAGE, 0) if run.is_running else 0
+            after = max(run.log_count - LOG_PAGE, 0) if run.is_running else 0
         return cls(level, q, after, levels_at_least(level) if level else None)
+
+
+def log_count_texts() -> dict[str, str]:
+    """The log heading's "N line(s)" in the page's language, with {n} for the number, for monitor.js.
+
+    The same messages as the heading's blocktranslate, so the count reads the same once it is updated.
+    """
+    return {form: ngettext("%(n)s line", "%(n)s lines", many) % {"n": "{n}"} for form, many in (("one", 1), ("other", 2))}

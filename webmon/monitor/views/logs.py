@@ -22,7 +22,10 @@ from webmon.monitor.templatetags.monitor import status_label
 def log_after(request: HttpRequest, pk: int) -> JsonResponse:
     """Lines after ?after=N (level and q as on the page), and whether the run still runs."""
     clock, sources = Clock.current(), Sources()
-    run = sources.runs(lambda: CrawlRun.objects.filter(pk=pk).only("id", "status", "heartbeat_at").first(), None)
+    run = sources.runs(
+        lambda: CrawlRun.objects.filter(pk=pk).only("id", "status", "heartbeat_at", "log_lines").with_log_count().first(),
+        None,
+    )
     if run is None and sources.history_ok:
         raise Http404(_("No run with this id in the history DB."))
     level, q, after = LogFilterForm(request.GET).values()
@@ -43,6 +46,7 @@ def log_after(request: HttpRequest, pk: int) -> JsonResponse:
             "status": run.display_status(clock.now, clock.stale_after),
             "status_label": status_label(run.display_status(clock.now, clock.stale_after)),
             "running": run.is_running,
+            "log_lines": run.log_count,  # every line of the run, whatever the filter
             "after": lines[-1].seq if lines else log.after,
             "more": more,
             "lines": [

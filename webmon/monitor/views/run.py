@@ -14,7 +14,8 @@ from webmon.monitor import luigid
 from webmon.monitor.clock import Clock
 from webmon.monitor.forms import LogFilterForm
 from webmon.monitor.rungraph import lone_graph, run_graph
-from webmon.monitor.runparts import LINE_HEAD, LOG_PAGE, LogView, chain, event_window
+from webmon.monitor.runparts import LINE_HEAD, LOG_PAGE, LogView, chain, event_window, log_count_texts
+from webmon.monitor.runstats import stat_rows
 from webmon.monitor.sources import Sources
 from webmon.monitor.summaries import quality_of
 from webmon.monitor.views.common import query_with
@@ -25,7 +26,7 @@ MAX_EVENTS = 200
 
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     clock, sources = Clock.current(), Sources()
-    run = sources.runs(lambda: CrawlRun.objects.filter(pk=pk).first(), None)
+    run = sources.runs(lambda: CrawlRun.objects.filter(pk=pk).with_log_count().first(), None)
     if run is None and sources.history_ok:  # also a history with no run tables (stock Luigi wrote it)
         raise Http404(_("No run with this id in the history DB."))
     form = LogFilterForm(request.GET)
@@ -44,6 +45,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         lines = lines[:LOG_PAGE]
         last_seq = lines[-1].seq if lines else log.after
         tick_chain = chain(attempts, clock)
+        quality = quality_of(json_object(run.stats))
         # The recorded (or live) graph; without one, a crawl tick's stage chain, else the task alone.
         with collector_paused():  # up to 1,000 group rows and 200 boxes, freed by refcount
             dag = run_graph(run, sources, clock)
@@ -58,7 +60,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "log": log,
                 "lines": lines,
                 "log_more_query": query_with(request.GET, after=str(last_seq)) if more else None,
-                "log_tail_query": query_with(request.GET, after=str(max(run.log_lines - LOG_PAGE, 0))),
+                "log_tail_query": query_with(request.GET, after=str(max(run.log_count - LOG_PAGE, 0))),
+                "log_count_texts": log_count_texts(),
                 "log_first_query": query_with(request.GET, after="0"),
                 "follow_url": (
                     f"{reverse('monitor:run-log-json', args=[run.id])}?{query_with(request.GET, after=str(last_seq))}"
@@ -67,7 +70,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 else None,
                 "luigid_task": sources.luigid(lambda: _luigid_state(run.task_id), None) if run.is_running else None,
                 "visualiser_url": luigid.visualiser_url(run.task_id),
-                "quality": quality_of(json_object(run.stats)),
+                "quality": quality,
+                "stat_rows": stat_rows(run.stats, "quality-section" if quality is not None else ""),
             }
         )
     context["banners"] = sources.banners

@@ -1,6 +1,6 @@
 // webmon: a little plain JavaScript. Loaded from a static file (the CSP allows no inline script).
 // - Pages with <body data-refresh-seconds> reload themselves while #auto-refresh is checked.
-// - The run page's log (#log-lines[data-follow-url]) is followed live while the run runs.
+// - The run page's log (#log-lines[data-follow-url]) is followed live while the run runs, its heading's count too.
 // - The run page's dependency graph is scrolled so the run's own box (.stage-current) is in view.
 // Text from the server is only ever inserted with textContent, never as HTML.
 (function () {
@@ -47,6 +47,15 @@
 
     function say(line) { if (status) { status.textContent = line; } }
 
+    // The heading's "N lines": every line of the run (the server's count, whatever the filter shows).
+    var count = document.getElementById("log-count");
+    function counted(n) {
+      if (!count || typeof n !== "number" || n < parseInt(count.getAttribute("data-count") || "0", 10)) { return; }
+      var form = count.getAttribute(n === 1 ? "data-text-one" : "data-text-other") || "{n} lines";
+      count.setAttribute("data-count", String(n));
+      count.textContent = form.replace("{n}", String(n));
+    }
+
     function append(line) {
       var row = document.createElement("tr");
       row.className = "log-line level-" + String(line.level).toLowerCase();
@@ -77,6 +86,7 @@
         .then(function (data) {
           if (data.error) { say(data.error); timer = window.setTimeout(poll, 5000); return; }
           (data.lines || []).forEach(append);
+          counted(data.log_lines);
           if (data.lines && data.lines.length) {
             if (empty) { empty.hidden = true; }
             query.set("after", String(data.after));
