@@ -34,13 +34,15 @@ class SitemapEntries:
 
 
 def unpack(body: bytes, max_bytes: int) -> bytes:
-    """`body`, gunzipped when it is gzip data; SitemapTooLarge past `max_bytes` unpacked."""
+    """`body`, gunzipped when it is gzip data; SitemapTooLarge past `max_bytes` unpacked, zlib.error when broken."""
     if not body.startswith(_GZIP_MAGIC):
         return body
     inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
     out = inflater.decompress(body, max_bytes + 1)
     if len(out) > max_bytes:
         raise SitemapTooLarge(f"the sitemap is over {max_bytes} bytes unpacked")
+    if not inflater.eof:
+        raise zlib.error("the gzip data is cut short")
     return out
 
 

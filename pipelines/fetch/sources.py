@@ -90,13 +90,13 @@ class LinkFinder:
             selector = make_selector(url, body or b"<html></html>", encoding)
         page = Page(url, status, dict(headers), body, encoding, selector)
         try:
-            links.extend(self._from_hook(page))
+            self._from_hook(page, links)
         except LinkHookError as exc:
             return links, f"{url}: {exc}"
         return links, None
 
-    def _from_hook(self, page: Page) -> list[Link]:
-        found: list[Link] = []
+    def _from_hook(self, page: Page, found: list[Link]) -> None:
+        """Append the hook's links for `page` to `found` (what it gave before it failed stays)."""
         try:
             result = self.hook(page)  # type: ignore[misc]
             items = [result] if isinstance(result, (str, Request)) else (result or ())
@@ -106,7 +106,6 @@ class LinkFinder:
             raise
         except Exception as exc:
             raise LinkHookError(f"link hook {self.hook_name} raised {type(exc).__name__}: {exc}") from exc
-        return found
 
     def _link(self, base: str, item: Any) -> Link:
         if isinstance(item, str):
