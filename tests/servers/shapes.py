@@ -132,12 +132,6 @@ class _ShapesHandler(QuietHandler):
             return self._send(200, json.dumps(data).encode(), "application/json")
         return self._send(404, b"not found")
 
-    def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 class ShapesServer(BackgroundServer):
