@@ -101,6 +101,10 @@ class Page:
     def text(self) -> str:
         return self.selector.get()
 
+    def json(self) -> Any:
+        """The body parsed as JSON (an API response); ValueError when it is not JSON."""
+        return json.loads(self.body.decode(self.encoding or "utf-8"))
+
 
 class Extractor:
     """Extracts a crawl spec's fields from pages; XPath compiled once."""

@@ -75,6 +75,7 @@ class CrawlSpec:
     schema_path: str | None = None
     schema: Any = field(default=None, repr=False)
     monitors: Monitors = field(default_factory=Monitors)
+    links: LinkSettings = field(default_factory=lambda: LinkSettings())
 
     def is_item_page(self, url: str) -> bool:
         return self.item_pages is None or self.item_pages.search(url) is not None
@@ -228,6 +229,7 @@ def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
     schema_value = top.get("schema", (str,), "a path to a JSON Schema file (.json)", None)
     schema_path, schema = load_schema(path, schema_value) if schema_value is not None else (None, None)
     monitors = parse_monitors(path, top.table("monitors"), [f.name for f in fields], schema is not None)
+    links = _links(path, top.table("links"))
     top.finish()
     return CrawlSpec(
         name=name, path=path, start_urls=tuple(start_urls), allowed_domains=tuple(allowed),
@@ -235,7 +237,7 @@ def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
         max_pages=max_pages, max_depth=max_depth, budgets=budgets, strip_query_params=tuple(strip_params),
         canonical_dedupe=canonical_dedupe, render=render, fetch=fetch,
         parse_hook=hook, parse_hook_name=hook_name, max_error_ratio=ratio, middlewares=middlewares,
-        schema_path=schema_path, schema=schema, monitors=monitors,
+        schema_path=schema_path, schema=schema, monitors=monitors, links=links,
     )
 
 
@@ -305,10 +307,10 @@ def _fields(path: Path, data: dict[str, Any]) -> list[FieldSpec]:
     return fields
 
 
-def _hook(table: Table, spec: str, path: Path) -> Callable[..., Any]:
+def _hook(table: Table, spec: str, path: Path, key: str = "parse_hook") -> Callable[..., Any]:
     module_name, sep, func_name = spec.partition(":")
     if not sep or not module_name or not func_name:
-        raise table.error("parse_hook", f"expected 'module:function', got {spec!r}")
+        raise table.error(key, f"expected 'module:function', got {spec!r}")
     # Hooks may live next to the spec file.
     folder = str(path.resolve().parent)
     if folder not in sys.path:
@@ -317,13 +319,76 @@ def _hook(table: Table, spec: str, path: Path) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
-            raise table.error("parse_hook", f"module {module_name!r} cannot be found (looked in sys.path and {folder})") from None
-        raise table.error("parse_hook", f"module {module_name!r} failed to import: {exc}") from None
+            raise table.error(key, f"module {module_name!r} cannot be found (looked in sys.path and {folder})") from None
+        raise table.error(key, f"module {module_name!r} failed to import: {exc}") from None
     except Exception as exc:
-        raise table.error("parse_hook", f"module {module_name!r} failed to import: {type(exc).__name__}: {exc}") from None
+        raise table.error(key, f"module {module_name!r} failed to import: {type(exc).__name__}: {exc}") from None
     func = getattr(module, func_name, None)
     if func is None:
-        raise table.error("parse_hook", f"module {module_name!r} has no function {func_name!r}")
+        raise table.error(key, f"module {module_name!r} has no function {func_name!r}")
     if not callable(func):
-        raise table.error("parse_hook", f"{spec!r} is not callable")
+        raise table.error(key, f"{spec!r} is not callable")
     return func
+
+
+# -- [links]: where the crawl finds the URLs it follows ----------------------------------------
+
+LINK_REL_RE = re.compile(r"^[a-z][a-z0-9.-]*$")
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """A spec's [links] table (docs/crawl-specs.md); pipelines.fetch.sources applies it."""
+
+    anchors: bool = True  # <a href> and <area href>
+    rel: tuple[str, ...] = ()  # <link rel="..."> relations followed, lower case ("next", "prev")
+    # Extra selectors as (as written, XPath): CSS is translated once, at load time, as for fields.
+    selectors: tuple[tuple[str, str], ...] = ()
+    sitemaps: tuple[str, ...] = ()  # sitemap URLs crawled from the start
+    robots_sitemaps: bool = False  # the Sitemap: lines of the start URLs' robots.txt
+    hook: Callable[..., Any] | None = None
+    hook_name: str | None = None
+
+    @property
+    def only_anchors(self) -> bool:
+        """The default: links are <a>/<area> hrefs alone (the fast path of link extraction)."""
+        return self.anchors and not self.rel and not self.selectors and self.hook is None
+
+
+def _links(path: Path, data: dict[str, Any]) -> LinkSettings:
+    t = Table(path, data, "links.")
+    anchors = t.boolean("anchors", True)
+    rel = [r.strip().lower() for r in t.strings("rel", default=[])]
+    for name in rel:
+        if not LINK_REL_RE.match(name):
+            raise t.error("rel", f"expected link relations such as 'next' or 'prev', got {name!r}")
+    selectors = tuple((s, _link_selector(t, s)) for s in t.strings("selectors", default=[]))
+    sitemaps = t.strings("sitemaps", default=[])
+    for url in sitemaps:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise t.error("sitemaps", f"expected absolute http(s) URLs of sitemaps, got {url!r}")
+    robots_sitemaps = t.boolean("robots_sitemaps", False)
+    hook_name = t.string("hook")
+    hook = _hook(t, hook_name, path, "hook") if hook_name else None
+    t.finish()
+    return LinkSettings(anchors, tuple(dict.fromkeys(rel)), selectors, tuple(sitemaps), robots_sitemaps,
+                        hook, hook_name)
+
+
+def _link_selector(table: Table, text: str) -> str:
+    """The XPath of a [links] selector: XPath when it starts with '/', '(' or '.', else CSS (parsel's)."""
+    if text.lstrip().startswith(("/", "(", ".")):
+        xpath = text
+    else:
+        try:
+            xpath = _css_translator.css_to_xpath(text)
+        except Exception as exc:  # cssselect raises several types
+            raise table.error("selectors", f"expected a CSS selector or an XPath expression, {text!r} "
+                                           f"does not parse as CSS ({exc})") from None
+    try:
+        etree.XPath(xpath)
+    except etree.XPathSyntaxError as exc:
+        raise table.error("selectors", f"expected a CSS selector or an XPath expression, {text!r} "
+                                       f"does not compile as XPath ({exc})") from None
+    return xpath

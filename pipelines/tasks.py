@@ -274,7 +274,7 @@ class ParsePages(CrawlTask):
                     samples = list(state["samples"])
                 for page in () if reuse else read_pages(fetched / "pages.warc.gz"):
                     stats["pages"] += 1
-                    if not (200 <= page.status < 300) or not spec.is_item_page(page.url):
+                    if not (200 <= page.status < 300) or not spec.is_item_page(page.url) or page.source:
                         continue
                     stats["item_pages"] += 1
                     encoding = page.encoding or charset_of(page.header("Content-Type")) or "utf-8"

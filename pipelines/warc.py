@@ -6,6 +6,13 @@ them back one at a time with warcio, so memory does not grow with the crawl.
 Bodies are stored decoded (no Content-Encoding), see pipelines.fetch.http;
 the detected charset is stored in the record's X-Crawlops-Encoding field.
 
+A response to a request that is not a plain GET (a link hook's POST, any
+request with a body) is preceded by its `request` record (method, target,
+headers, body; WARC-Concurrent-To names the response), so the archive says
+which of several POSTs to one URL each response answers. A response the crawl
+fetched as a sitemap or as robots.txt has X-Crawlops-Source (`sitemap`,
+`robots`): ParsePages never takes it for an item page.
+
 Records are built here, not by warcio's writer: `encode_response` is one
 pass of bytes concatenation, two SHA-1s and one gzip member at
 `GZIP_LEVEL`, all of which the fetching worker thread can do (hashlib and
@@ -25,15 +32,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from pipelines.fetch.http import Response
+from pipelines.fetch.http import Request, Response
 
 # The charset middleware's decision travels with the page (a WARC extension field).
 ENCODING_HEADER = "X-Crawlops-Encoding"
+# Why the crawl fetched it, when not as a page: "sitemap" or "robots" (Request.meta["source"]).
+SOURCE_HEADER = "X-Crawlops-Source"
 
 # zlib levels 1-3 use the fast deflate; on 20-30 KB shop pages level 3 costs
 # what level 1 does and compresses 3 % better, level 9 (warcio's) costs twice
@@ -57,8 +67,44 @@ def _http_head(response: Response) -> bytes:
         return StatusAndHeaders(status, list(response.headers), protocol="HTTP/1.1").to_ascii_bytes()
 
 
+def _request_head(request: Request) -> bytes:
+    """The HTTP request line and headers of `request`, as sent (bar the downloader's defaults)."""
+    parts = urlsplit(request.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = [("Host", parts.netloc.rpartition("@")[2]), *request.headers.items()]
+    if request.body is not None and not any(k.lower() == "content-length" for k, _ in headers):
+        headers.append(("Content-Length", str(len(request.body))))
+    lines = [f"{request.method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+
+def _member(fields: list[bytes], head: bytes, body: bytes) -> bytes:
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+    parts = [compressor.compress(b"\r\n".join(fields) + b"\r\n\r\n"), compressor.compress(head),
+             compressor.compress(body), compressor.compress(b"\r\n\r\n"), compressor.flush()]
+    return b"".join(parts)
+
+
+def _encode_request(request: Request, url: bytes, warc_date: bytes, response_id: str) -> bytes:
+    head = _request_head(request)
+    body = request.body or b""
+    return _member([
+        b"WARC/1.0",
+        b"WARC-Type: request",
+        f"WARC-Record-ID: <urn:uuid:{uuid.uuid4()}>".encode("ascii"),
+        b"WARC-Date: " + warc_date,
+        b"WARC-Target-URI: " + url,
+        f"WARC-Concurrent-To: {response_id}".encode("ascii"),
+        b"WARC-Payload-Digest: " + _sha1(body),
+        b"WARC-Block-Digest: " + _sha1(head + body),
+        b"Content-Type: application/http; msgtype=request",
+        b"Content-Length: " + str(len(head) + len(body)).encode("ascii"),
+    ], head, body)
+
+
 def encode_response(response: Response) -> bytes:
-    """One complete gzip member holding the `response` record of `response`.
+    """One complete gzip member holding the `response` record of `response` (two: its request's first,
+    when that was not a plain GET).
 
     Thread-safe and free of shared state, so a worker thread can build it;
     the bytes go unchanged into the .warc.gz (members concatenate).
@@ -66,10 +112,12 @@ def encode_response(response: Response) -> bytes:
     head = _http_head(response)
     body = response.body
     warc_date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record_id = f"<urn:uuid:{uuid.uuid4()}>"
+    request = response.request if isinstance(response.request, Request) else None
     fields = [
         b"WARC/1.0",
         b"WARC-Type: response",
-        f"WARC-Record-ID: <urn:uuid:{uuid.uuid4()}>".encode("ascii"),
+        f"WARC-Record-ID: {record_id}".encode("ascii"),
         b"WARC-Date: " + warc_date.encode("ascii"),
         b"WARC-Target-URI: " + response.url.encode("utf-8"),
         b"WARC-Payload-Digest: " + _sha1(body),
@@ -79,10 +127,13 @@ def encode_response(response: Response) -> bytes:
     ]
     if response.encoding:
         fields.append(f"{ENCODING_HEADER}: {response.encoding}".encode())
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-    parts = [compressor.compress(b"\r\n".join(fields) + b"\r\n\r\n"), compressor.compress(head),
-             compressor.compress(body), compressor.compress(b"\r\n\r\n"), compressor.flush()]
-    return b"".join(parts)
+    source = request.meta.get("source") if request is not None else None
+    if source:
+        fields.append(f"{SOURCE_HEADER}: {source}".encode("ascii"))
+    member = _member(fields, head, body)
+    if request is None or request.plain:
+        return member
+    return _encode_request(request, request.url.encode("utf-8"), warc_date.encode("ascii"), record_id) + member
 
 
 class PageWriter:
@@ -105,6 +156,7 @@ class StoredPage:
     headers: list[tuple[str, str]]
     body: bytes
     encoding: str | None = None
+    source: str | None = None  # "sitemap" or "robots": fetched for its links, not as a page
 
     def header(self, name: str) -> str | None:
         lname = name.lower()
@@ -123,4 +175,5 @@ def read_pages(path: Path) -> Iterator[StoredPage]:
                 headers=list(record.http_headers.headers),
                 body=record.content_stream().read(),
                 encoding=record.rec_headers.get_header(ENCODING_HEADER),
+                source=record.rec_headers.get_header(SOURCE_HEADER),
             )

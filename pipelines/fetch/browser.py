@@ -215,6 +215,9 @@ class BrowserDownloader:
     # -- public API
 
     def fetch(self, request: Request) -> Response:
+        if not request.plain:  # WebDriver can only navigate (a link hook's POST, with render = "browser")
+            raise FetchError(f"the browser renders GET requests without a body, not {request.method} with "
+                             "a body; send this request with render='http'", "unsupported_method")
         proxy = proxy_key(request.meta.get("proxy"))
         driver = self._acquire(proxy)
         try:

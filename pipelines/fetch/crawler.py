@@ -13,17 +13,24 @@ skipped (with a reason: offsite, not_followed, robots, max_depth, max_pages,
 budget). So fetched + failed + skipped = discovered, and `run` checks it.
 Discovered counts distinct dedupe keys (`UrlRules.key`, by default the
 canonical form), so `?b=2&a=1` and `?a=1&b=2` are one URL, fetched once.
+
+Links come from the spec's [links] sources (pipelines/fetch/sources.py):
+hrefs, sitemaps, robots.txt's Sitemap: lines, and the Requests of a link
+hook. A hook's POST (or any request with a body) is deduped by method, URL
+and a digest of the body (`request_key`), and goes through the same rules.
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import heapq
 import itertools
 import json
 import logging
 import pickle
 import queue
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -39,6 +46,7 @@ from pipelines.fetch.links import UrlRules, extract_links, host_of, normalize
 from pipelines.fetch.middleware import CrawlContext, Downloader, FetchStats, MiddlewareManager
 from pipelines.fetch.pagework import FetchSideLines, PageReply, PageWork, PageWorkGone
 from pipelines.fetch.politeness import Politeness
+from pipelines.fetch.sources import Link, LinkFinder, sitemap_links
 from pipelines.spec import CrawlSpec
 from pipelines.warc import PageWriter, encode_response
 
@@ -52,26 +60,75 @@ class _Result:
     follow_up: Request | None = None  # a retry or a redirect to schedule
     ignored: IgnoreRequest | None = None
     error: FetchError | None = None
-    links: list[str] | None = None
+    links: list[Link] | None = None
+    link_error: str | None = None  # a link hook that failed on the page, or a sitemap that cannot be read
     encoded: bytes | None = None  # the response's WARC record, built in the worker thread
     latency: float | None = None
     fatal: Exception | None = None
 
 
 def make_downloader(spec: CrawlSpec) -> Downloader:
+    """The spec's downloader; with a link hook, one that also renders its other mode on request."""
+    makers = {"browser": _browser_downloader, "http": _http_downloader}
+    default = makers[spec.render](spec)
+    if spec.links.hook is None:
+        return default
+    other = "http" if spec.render == "browser" else "browser"
+    return RenderRouter(default, spec.render, lambda: makers[other](spec))
+
+
+def _browser_downloader(spec: CrawlSpec) -> Downloader:
+    from pathlib import Path
+
+    from pipelines.config import crawl
+    from pipelines.fetch.browser import BrowserDownloader, BrowserSettings
+
     settings = spec.fetch
-    if spec.render == "browser":
-        from pathlib import Path
+    return BrowserDownloader(BrowserSettings(
+        pool_size=settings.browser_pool, timeout=settings.timeout, script_timeout=settings.script_timeout,
+        wait_for=settings.wait_for, user_agent=settings.user_agent, run_dir=Path(crawl().browser_run_dir),
+    ))
 
-        from pipelines.config import crawl
-        from pipelines.fetch.browser import BrowserDownloader, BrowserSettings
 
-        return BrowserDownloader(BrowserSettings(
-            pool_size=settings.browser_pool, timeout=settings.timeout, script_timeout=settings.script_timeout,
-            wait_for=settings.wait_for, user_agent=settings.user_agent, run_dir=Path(crawl().browser_run_dir),
-        ))
+def _http_downloader(spec: CrawlSpec) -> Downloader:
+    settings = spec.fetch
     return HttpDownloader(timeout=settings.timeout, max_bytes=settings.max_bytes,
                           user_agent=settings.user_agent, pool_size=settings.concurrency)
+
+
+class RenderRouter:
+    """The spec's downloader, and for a hook's Request(render=...) of the other mode a second one, made on first use.
+
+    So an HTTP crawl starts no browser until a hook asks for a rendered page.
+    """
+
+    def __init__(self, default: Downloader, mode: str, make_other: Callable[[], Downloader]) -> None:
+        self.default = default
+        self.mode = mode
+        self._make_other = make_other
+        self._other: Downloader | None = None
+        self._lock = threading.Lock()
+
+    def fetch(self, request: Request) -> Response:
+        if request.render is None or request.render == self.mode:
+            return self.default.fetch(request)
+        with self._lock:
+            if self._other is None:
+                self._other = self._make_other()
+        return self._other.fetch(request)
+
+    def close(self) -> None:
+        self.default.close()
+        if self._other is not None:
+            self._other.close()
+
+
+def request_key(key: str, request: Request) -> str:
+    """The dedupe key of a request whose URL's key is `key`: the URL's alone for a plain GET,
+    else with the method and a digest of the body (two POSTs to one URL are two requests)."""
+    if request.plain:
+        return key
+    return f"{request.method} {key} {hashlib.sha1(request.body or b'').hexdigest()}"
 
 
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
@@ -132,7 +189,7 @@ class Crawler:
         self.recent: Recent[str, str] = Recent(8192)
         # Too deep when first seen: the outcome is written at the end, since a
         # page fetched later (a retry, a slow host) may link to it from closer.
-        self.too_deep: dict[str, tuple[str, int, str | None]] = {}
+        self.too_deep: dict[str, tuple[str, int, str | None, Request | None]] = {}
         self.budget_used = [0] * len(spec.budgets)
         self.budget_skipped: Counter[str] = Counter()
         self.scheduled = 0
@@ -149,14 +206,24 @@ class Crawler:
         self._jobs = itertools.count()
         # Pages waiting for a page process, at most: past it no fetch starts, so memory stays flat.
         self.backlog = max(16, 2 * self.settings.concurrency)
+        self.finder = LinkFinder(spec)
+        self.link_errors = 0
 
     # -- discovery -------------------------------------------------------
-    def discover(self, url: str, depth: int, referer: str | None, link: bool = True) -> None:
+    def discover(self, url: Link, depth: int, referer: str | None, link: bool = True) -> None:
         """Take in a normalised URL found `depth` hops from a start URL: queue it or give it its outcome.
 
         `link=False` (start URLs) skips the follow patterns. A URL already
-        discovered under any spelling of its key is dropped.
+        discovered under any spelling of its key is dropped. A Request (a
+        hook's, a sitemap) is taken in the same way, keyed by `request_key`;
+        a sitemap is not held to the follow patterns either.
         """
+        if isinstance(url, Request):
+            template = url
+            url, key = self.urls.resolve(template.url)
+            key = request_key(key, template)
+            return self._take(url, key, self.discovered.add(key), depth, referer,
+                              link and "source" not in template.meta, template)
         key = self.recent.get(url)
         if key is None:
             found = url
@@ -165,33 +232,46 @@ class Crawler:
             self.recent.put(found, key)
         else:
             new = False
+        return self._take(url, key, new, depth, referer, link)
+
+    def _take(self, url: str, key: str, new: bool, depth: int, referer: str | None, link: bool,
+              template: Request | None = None) -> None:
         spec = self.spec
         if not new:
             # First seen too deep, now found closer: it passed the other checks then.
             if self.too_deep and spec.max_depth is not None and depth <= spec.max_depth:
                 first = self.too_deep.pop(key, None)
                 if first is not None:
-                    self._admit(first[0], depth, referer)
+                    self._admit(first[0], depth, referer, template=first[3])
             return
         if not spec.allows_domain(host_of(url)):
-            return self._outcome(url, "skipped", "offsite", depth, referer)
+            return self._outcome(url, "skipped", "offsite", depth, referer, request=template)
         if link and spec.follow and not any(p.search(url) for p in spec.follow) and not (
             spec.item_pages is not None and spec.item_pages.search(url)
         ):
-            return self._outcome(url, "skipped", "not_followed", depth, referer)
+            return self._outcome(url, "skipped", "not_followed", depth, referer, request=template)
         if spec.max_depth is not None and depth > spec.max_depth:
-            self.too_deep[key] = (url, depth, referer)
+            self.too_deep[key] = (url, depth, referer, template)
             return None
-        return self._admit(url, depth, referer)
+        return self._admit(url, depth, referer, template=template)
 
-    def _admit(self, url: str, depth: int, referer: str | None, redirect: Request | None = None) -> None:
-        """Queue a URL that passed the URL checks, unless max_pages (links only) or a budget is spent."""
+    def _admit(self, url: str, depth: int, referer: str | None, redirect: Request | None = None,
+               template: Request | None = None) -> None:
+        """Queue a URL that passed the URL checks, unless max_pages (links only) or a budget is spent.
+
+        template: the Request a hook or a sitemap made (method, body, headers, render), else a plain GET.
+        """
         if redirect is None and self.scheduled >= self.spec.max_pages:
-            return self._outcome(url, "skipped", "max_pages", depth, referer)
+            return self._outcome(url, "skipped", "max_pages", depth, referer, request=template)
         if self.spec.budgets and not self._spend_budgets(url):
-            return self._outcome(url, "skipped", "budget", depth, referer)
+            return self._outcome(url, "skipped", "budget", depth, referer, request=redirect or template)
         self.scheduled += 1
-        self._enqueue(redirect if redirect is not None else Request(url, depth=depth, referer=referer))
+        if redirect is not None:
+            self._enqueue(redirect)
+        elif template is not None:
+            self._enqueue(template.replace(url=url, depth=depth, referer=referer))
+        else:
+            self._enqueue(Request(url, depth=depth, referer=referer))
 
     def _spend_budgets(self, url: str) -> bool:
         """Count `url` against every budget whose pattern it matches; False when one is spent."""
@@ -206,8 +286,8 @@ class Crawler:
         return True
 
     def _flush_too_deep(self) -> None:
-        for url, depth, referer in self.too_deep.values():
-            self._outcome(url, "skipped", "max_depth", depth, referer)
+        for url, depth, referer, template in self.too_deep.values():
+            self._outcome(url, "skipped", "max_depth", depth, referer, request=template)
         self.too_deep.clear()
 
     def _enqueue(self, request: Request, front: bool = False) -> None:
@@ -218,11 +298,15 @@ class Crawler:
         waiting.appendleft(request) if front else waiting.append(request)
 
     def _outcome(self, url: str, status: str, reason: str | None, depth: int, referer: str | None,
-                 response: Response | None = None, attempts: int | None = None) -> None:
+                 response: Response | None = None, attempts: int | None = None,
+                 request: Request | None = None) -> None:
         self.counts[status] += 1
         if reason and status in self.reasons:
             self.reasons[status][reason] += 1
         line: dict = {"url": url, "outcome": status, "reason": reason, "depth": depth, "referer": referer}
+        if request is not None and not request.plain:  # what tells two POSTs to one URL apart
+            line["method"] = request.method
+            line["body_sha1"] = hashlib.sha1(request.body or b"").hexdigest()
         if response is not None:
             line["status"] = response.status
             line["bytes"] = len(response.body)
@@ -242,8 +326,13 @@ class Crawler:
                 result.response = outcome
                 result.encoded = encode_response(outcome)  # SHA-1 and gzip release the GIL
                 # Links of pages at max_depth are extracted too, to be recorded as skipped (max_depth).
-                if not self.page_work and 200 <= outcome.status < 300 and not outcome.failure and outcome.is_html:
-                    result.links = extract_links(outcome.body, outcome.url, outcome.encoding or outcome.charset)
+                ok = 200 <= outcome.status < 300 and not outcome.failure
+                source = request.meta.get("source")
+                if ok and source is not None:  # a sitemap, or robots.txt for its Sitemap: lines
+                    result.links, result.link_error = sitemap_links(
+                        source, outcome.body, outcome.encoding or outcome.charset, self.settings.max_bytes)
+                elif ok and not self.page_work and self.finder.wants(outcome.content_type, outcome.body):
+                    result.links, result.link_error = self._links_here(outcome)
         except IgnoreRequest as exc:
             result.ignored = exc
         except FetchError as exc:
@@ -265,6 +354,7 @@ class Crawler:
             normal = normalize(url)
             if normal is not None:
                 self.discover(normal, 0, None, link=False)
+        self._discover_sitemaps()
         last_progress = last_trim = started
         concurrency = self.settings.concurrency
         self._start_page_work()
@@ -318,6 +408,28 @@ class Crawler:
             )
         return stats
 
+    def _discover_sitemaps(self) -> None:
+        """[links] sitemaps and, with robots_sitemaps, the robots.txt of each start URL's origin, as start points."""
+        links = self.spec.links
+        for url in links.sitemaps:
+            normal = normalize(url)
+            if normal is not None:
+                self.discover(Request(normal, meta={"source": "sitemap"}), 0, None, link=False)
+        if links.robots_sitemaps:
+            origins = dict.fromkeys("/".join(u.split("/", 3)[:3]) for u in map(normalize, self.spec.start_urls) if u)
+            for origin in origins:
+                self.discover(Request(origin + "/robots.txt", meta={"source": "robots"}), 0, None, link=False)
+
+    def _found(self, links: list[Link] | None, error: str | None, page: Request) -> None:
+        """Discover the links of a fetched page: one hop further, except a sitemap's sitemaps (no hop)."""
+        if error is not None:
+            self.link_errors += 1
+            if self.link_errors <= 5:
+                log.warning("links of %s: %s", page.url, error)
+        for link in links or ():
+            hop = 0 if isinstance(link, Request) and "source" in link.meta else 1
+            self.discover(link, page.depth + hop, page.url)
+
     def _release_due(self, now: float) -> None:
         while self.delayed and self.delayed[0][0] <= now:
             _, _, request = heapq.heappop(self.delayed)
@@ -364,24 +476,27 @@ class Crawler:
                 self._store(ignored.response)
             return self._outcome(request.url, ignored.outcome, ignored.reason, request.depth, request.referer,
                                  ignored.response if isinstance(ignored.response, Response) else None,
-                                 request.attempt)
+                                 request.attempt, request)
         if result.error is not None:
             return self._outcome(request.url, "failed", result.error.reason, request.depth, request.referer,
-                                 attempts=request.attempt)
+                                 attempts=request.attempt, request=request)
         assert response is not None
         ok = not response.failure and response.status < 300
-        links_later = self._store(response, result.encoded, request if ok else None)
+        # A sitemap's links came with the result (worker thread); a page's may come from a page process.
+        page = ok and "source" not in request.meta
+        links_later = self._store(response, result.encoded, request if page else None)
         if response.failure:
             self._outcome(request.url, "failed", response.failure, request.depth, request.referer, response,
-                          request.attempt)
+                          request.attempt, request)
         elif response.status >= 300:
             reason = f"http_{response.status}" if response.status >= 400 else "unfollowed_redirect"
-            self._outcome(request.url, "failed", reason, request.depth, request.referer, response, request.attempt)
+            self._outcome(request.url, "failed", reason, request.depth, request.referer, response, request.attempt,
+                          request)
         else:
-            self._outcome(request.url, "fetched", None, request.depth, request.referer, response, request.attempt)
+            self._outcome(request.url, "fetched", None, request.depth, request.referer, response, request.attempt,
+                          request)
             if not links_later:
-                for link in result.links or ():
-                    self.discover(link, request.depth + 1, request.url)
+                self._found(result.links, result.link_error, request)
 
     def _follow_up(self, request: Request, follow_up: Request) -> None:
         redirected = follow_up.meta.pop("redirect_response", None)
@@ -393,17 +508,17 @@ class Crawler:
         # The target is fetched as the server gave it (stripping its parameters
         # could send the server's redirect round again), deduped by its key.
         target = follow_up.url
-        key = self.urls.key(target)
-        if target == request.url or key == self.urls.key(request.url):
+        key = request_key(self.urls.key(target), follow_up)
+        if target == request.url or key == request_key(self.urls.key(request.url), request):
             # A page reloading itself (a cookie wall), or the server's spelling
             # of the same URL: one URL, whose outcome comes later.
             self._enqueue(follow_up)
             return
         self._outcome(request.url, "fetched", "redirect", request.depth, request.referer, redirected,
-                      request.attempt)
+                      request.attempt, request)
         if self.discovered.add(key):
             if not self.spec.allows_domain(host_of(target)):
-                self._outcome(target, "skipped", "offsite", follow_up.depth, request.url)
+                self._outcome(target, "skipped", "offsite", follow_up.depth, request.url, request=follow_up)
             else:
                 self._admit(target, follow_up.depth, request.url, redirect=follow_up)
         elif self.too_deep.pop(key, None):  # reached through a redirect from closer to the start
@@ -422,8 +537,10 @@ class Crawler:
         if lines is not None:
             lines.stats["pages"] += 1
         ok = 200 <= response.status < 300
-        want_item = lines is not None and ok and self.spec.is_item_page(response.url)
-        want_links = follow is not None and ok and response.is_html
+        # Sitemaps and robots.txt are the crawl's own reading, never items (ParsePages skips them too).
+        want_item = lines is not None and ok and self.spec.is_item_page(response.url) and (
+            "source" not in response.request.meta)
+        want_links = follow is not None and ok and self.finder.wants(response.content_type, response.body)
         if not (want_item or want_links):
             return False
         if not self.page_work:
@@ -463,15 +580,15 @@ class Crawler:
             return
         follow, response, place = entry
         links = reply.links
+        error = reply.link_error
         if reply.kind == "crash":
             log.warning("the page process failed on %s (%s); its links are extracted here", response.url, reply.line)
-            links = self._links_here(response) if follow is not None else None
+            links, error = self._links_here(response) if follow is not None else (None, None)
             reply.kind = reply.line = None
         if place is not None:
             self.lines.put(place, reply.kind, reply.line)  # type: ignore[union-attr]
         if follow is not None:
-            for link in links or ():
-                self.discover(link, follow.depth + 1, follow.url)
+            self._found(links, error, follow)
 
     def _page_work_gone(self, why: str) -> None:
         """A page process died: the crawl goes on without them, ParsePages parses the WARC."""
@@ -485,12 +602,18 @@ class Crawler:
             if place is not None:
                 self.lines.put(place, None, None)  # type: ignore[union-attr]
             if follow is not None:
-                for link in self._links_here(response):
-                    self.discover(link, follow.depth + 1, follow.url)
+                self._found(*self._links_here(response), follow)
 
-    @staticmethod
-    def _links_here(response: Response) -> list[str]:
-        return extract_links(response.body, response.url, response.encoding or response.charset)
+    def _links_here(self, response: Response) -> tuple[list[Link], str | None]:
+        """A page's links found in this process (no page process): the plain <a> path when that is all."""
+        encoding = response.encoding or response.charset
+        if self.finder.only_anchors:
+            return list(extract_links(response.body, response.url, encoding)), None
+        try:
+            return self.finder.find(response.url, response.status, response.headers, response.body,
+                                    encoding or "utf-8", response.is_html)
+        except ValueError:  # a body lxml cannot take (e.g. an XML declaration with a str): no links
+            return [], None
 
     def stats(self, elapsed: float) -> dict:
         fetched = self.counts["fetched"]
@@ -508,6 +631,7 @@ class Crawler:
             "failed_by_reason": dict(self.reasons["failed"]),
             "skipped_by_reason": skipped_by_reason,
             "skipped_by_budget": dict(self.budget_skipped),
+            "link_errors": self.link_errors,
             "responses_by_status": dict(self.statuses),
             "bytes": self.bytes,
             "retries": sum(self.fetch_stats.prefixed("retries/").values()),

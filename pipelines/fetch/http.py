@@ -43,9 +43,14 @@ CHUNK = 64 * 1024
 class Request:
     """One URL to fetch. Middlewares may change headers and meta, or return a new Request.
 
+    A link hook (`[links] hook`) yields these too: `Request(url, method="POST",
+    body=b"page=2", headers={...}, render="browser")`; a relative URL is
+    resolved against the page. `render` None is the spec's render mode.
+
     meta keys read by the fetch layer: "proxy" (proxy URL), "max_bytes",
     "not_before" (monotonic time before which a retry must not start),
-    "redirect_urls" (the chain so far), "retry_reasons".
+    "redirect_urls" (the chain so far), "retry_reasons", "source" ("sitemap"
+    or "robots": a response whose links are a sitemap's or robots.txt's).
     """
 
     url: str
@@ -55,11 +60,20 @@ class Request:
     attempt: int = 1
     redirects: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    method: str = "GET"
+    body: bytes | None = None
+    render: str | None = None
+
+    @property
+    def plain(self) -> bool:
+        """A GET without a body: what an <a href> makes (its URL alone is its identity)."""
+        return self.method == "GET" and not self.body
 
     def replace(self, **changes: Any) -> Request:
         """A copy with `changes`; headers and meta are copied, not shared."""
         values = {"url": self.url, "depth": self.depth, "referer": self.referer, "headers": dict(self.headers),
-                  "attempt": self.attempt, "redirects": self.redirects, "meta": dict(self.meta)}
+                  "attempt": self.attempt, "redirects": self.redirects, "meta": dict(self.meta),
+                  "method": self.method, "body": self.body, "render": self.render}
         values.update(changes)
         return Request(**values)
 
@@ -101,8 +115,12 @@ class Response:
 
     @property
     def is_html(self) -> bool:
-        ctype = self.content_type
-        return ctype in ("text/html", "application/xhtml+xml") or (not ctype and self.body.lstrip()[:1] == b"<")
+        return looks_html(self.content_type, self.body)
+
+
+def looks_html(content_type: str, body: bytes) -> bool:
+    """Whether a body of this (bare, lower-case) content type is an HTML page."""
+    return content_type in ("text/html", "application/xhtml+xml") or (not content_type and body.lstrip()[:1] == b"<")
 
 
 def charset_of(content_type: str | None) -> str | None:
@@ -197,7 +215,7 @@ class HttpDownloader:
         """Send the request and read the response head."""
         try:
             return self._pool_for(request.meta.get("proxy")).request(
-                "GET", request.url, headers=headers, redirect=False, retries=False,
+                request.method, request.url, body=request.body, headers=headers, redirect=False, retries=False,
                 preload_content=False, decode_content=True,
             )
         except ProxyError as exc:

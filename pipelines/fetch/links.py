@@ -196,14 +196,26 @@ def links_of(root: Any, base_url: str, memo: Recent[tuple[str, str], str | None]
     link: a site's header, menu and footer links repeat on every page of a
     directory, so 100+ urljoin and normalize calls a page become dict hits.
     """
+    return resolve_hrefs(root.xpath(ANCHORS_XPATH), page_base(root, base_url), memo)
+
+
+# <a href> and <area href>: the links every crawl follows unless [links] anchors = false.
+ANCHORS_XPATH = "//a/@href | //area/@href"
+
+
+def page_base(root: Any, base_url: str) -> str:
+    """The URL a page's relative links resolve against: its <base href>, else its own URL."""
     base = root.xpath("//base/@href")
-    if base:
-        base_url = urljoin(base_url, base[0].strip())
+    return urljoin(base_url, base[0].strip()) if base else base_url
+
+
+def resolve_hrefs(hrefs: Any, base_url: str, memo: Recent[tuple[str, str], str | None] | None = None) -> list[str]:
+    """The normalised absolute URLs of `hrefs` (strings as found in a page), in order; others dropped."""
     # A relative href resolves against the base's directory alone, except
     # '?q' and ';p', which keep the base's last segment.
     directory = urljoin(base_url, ".") if memo is not None else ""
     links = []
-    for href in root.xpath("//a/@href | //area/@href"):
+    for href in hrefs:
         href = href.strip()
         if not href or href.startswith("#") or href.lower().startswith(_SKIP_SCHEMES):
             continue

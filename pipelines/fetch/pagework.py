@@ -15,9 +15,11 @@ SIGKILLs it when its parent dies (PR_SET_PDEATHSIG), SIGKILL included.
 Wire protocol: length-prefixed pickles both ways. First the parent's
 sys.path (so a parse hook next to its spec imports) and the pickled spec,
 then one job per page, `(seq, depth, url, status, headers, body, encoding,
-want_links, want_item)`; each reply is `(seq, links, kind, line)`, kind as
-parse_page returns it, or "crash" with a sentence when the page raised
-something else (the caller then works that page in-process). The links of a
+want_links, want_item)`; each reply is `(seq, links, kind, line, link_error)`,
+kind as parse_page returns it, or "crash" with a sentence when the page raised
+something else (the caller then works that page in-process); link_error is the
+sentence of a link hook that failed on the page (pipelines.fetch.sources). The
+links are URLs, and the Requests a link hook gave (never filtered). The links of a
 reply are only those this process has not sent before from a page as close
 to the start (`Unsent`): the crawl's discovered set only grows, so a repeat
 would be thrown away by the coordinator, after costing it a pickle and a
@@ -41,8 +43,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from pipelines.fetch.http import looks_html
 from pipelines.fetch.keyset import Recent
-from pipelines.fetch.links import LINK_MEMO_SIZE, links_of
+from pipelines.fetch.links import LINK_MEMO_SIZE
+from pipelines.fetch.sources import Link, LinkFinder
 from pipelines.parse import Extractor, make_selector, parse_page
 from pipelines.spec import CrawlSpec
 
@@ -84,21 +88,23 @@ class PageWorker:
     def __init__(self, spec: CrawlSpec) -> None:
         self.spec = spec
         self.extractor = Extractor(spec)
+        self.finder = LinkFinder(spec)
         self._memo: Recent[tuple[str, str], str | None] = Recent(LINK_MEMO_SIZE)
 
     def work(self, url: str, status: int, headers: list[tuple[str, str]], body: bytes, encoding: str,
-             want_links: bool, want_item: bool) -> tuple[list[str] | None, str | None, str | None]:
-        """(links or None, parse_page's kind or None, its line): one parse for both."""
+             want_links: bool, want_item: bool) -> tuple[list[Link] | None, str | None, str | None, str | None]:
+        """(links or None, parse_page's kind or None, its line, the link hook's error): one parse for all."""
         selector = make_selector(url, body, encoding)
-        links = (self.links(selector.root, url) if body.strip() else []) if want_links else None
+        links: list[Link] | None = None
+        link_error = None
+        if want_links:
+            ctype = next((v for k, v in headers if k.lower() == "content-type"), "").split(";")[0].strip().lower()
+            links, link_error = self.finder.find(url, status, headers, body, encoding, looks_html(ctype, body),
+                                                 selector, self._memo)
         if not want_item:
-            return links, None, None
+            return links, None, None, link_error
         kind, line = parse_page(self.spec, self.extractor, url, body, encoding, status, dict(headers), selector)
-        return links, kind, line
-
-    def links(self, root: Any, base_url: str) -> list[str]:
-        """pipelines.fetch.links.extract_links on a parsed tree, memoised across pages."""
-        return links_of(root, base_url, self._memo)
+        return links, kind, line, link_error
 
 
 class Unsent:
@@ -115,10 +121,13 @@ class Unsent:
     def __init__(self) -> None:
         self._sent: Recent[str, int] = Recent(self.GENERATION)
 
-    def __call__(self, links: list[str], depth: int) -> list[str]:
+    def __call__(self, links: list[Link], depth: int) -> list[Link]:
         sent = self._sent
-        new = []
+        new: list[Link] = []
         for link in links:
+            if not isinstance(link, str):  # a hook's Request: few, and its key is not its URL alone
+                new.append(link)
+                continue
             known = sent.get(link)
             if known is None or depth < known:  # closer to the start: max_depth may now admit it
                 sent.put(link, depth)
@@ -161,11 +170,11 @@ def main(argv: list[str]) -> int:
             return 0
         seq, depth, *args = job
         try:
-            links, kind, line = worker.work(*args)
+            links, kind, line, link_error = worker.work(*args)
         except Exception as exc:  # the caller redoes this page in-process, where it fails as it always did
-            write_frame(replies, (seq, None, "crash", f"{type(exc).__name__}: {exc}"))
+            write_frame(replies, (seq, None, "crash", f"{type(exc).__name__}: {exc}", None))
             continue
-        write_frame(replies, (seq, None if links is None else unsent(links, depth), kind, line))
+        write_frame(replies, (seq, None if links is None else unsent(links, depth), kind, line, link_error))
 
 
 # In the fetch directory beside items.jsonl and errors.jsonl: the lines' parse
@@ -224,9 +233,10 @@ class FetchSideLines:
 @dataclass
 class PageReply:
     seq: int
-    links: list[str] | None
+    links: list[Link] | None
     kind: str | None  # "item", "error", "no_item", "crash" or None (links only)
     line: str | None
+    link_error: str | None = None
 
 
 @dataclass

@@ -82,7 +82,7 @@ def test_memoised_links_equal_extract_links_across_directories_bases_and_queries
     for _ in range(2):  # the second round is answered from the memo
         for base in bases:
             for page in (body, based):
-                links, kind, line = worker.work(base, 200, [], page, "utf-8", True, False)
+                links, kind, line, _ = worker.work(base, 200, [], page, "utf-8", True, False)
                 assert links == extract_links(page, base, "utf-8"), (base, page[:20])
                 assert kind is None and line is None
 

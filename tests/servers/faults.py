@@ -277,6 +277,21 @@ class QuietHandler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version     # without the Python version http.server appends
 
+    def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8",
+              headers: Mapping[str, str] | None = None) -> None:
+        """A complete response with Content-Length, so the connection can stay open."""
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        no_body = status in (204, 304)
+        if not no_body:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and not no_body:
+            self.wfile.write(body)
+
 
 # -- the fault server -----------------------------------------------------------
 
@@ -367,21 +382,6 @@ class _FaultHandler(QuietHandler):
             return float(raw)
         except ValueError:
             raise _BadParam(f"{name}={raw!r} is not a number") from None
-
-    def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8",
-              headers: Mapping[str, str] | None = None) -> None:
-        """A complete response with Content-Length, so the connection can stay open."""
-        self.send_response(status)
-        if content_type:
-            self.send_header("Content-Type", content_type)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        no_body = status in (204, 304)
-        if not no_body:
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD" and not no_body:
-            self.wfile.write(body)
 
     def _head_only(self, status: int, length: int, content_type: str = "text/html; charset=utf-8",
                    close: bool = False) -> bool:

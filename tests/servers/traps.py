@@ -85,12 +85,6 @@ class _TrapHandler(QuietHandler):
             return self._send(503, b"busy") if seen == 0 else self._send(200, _page("/target"))
         return self._send(404, b"not found")
 
-    def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def _redirect(self, location: str) -> None:
         self.send_response(301)

@@ -3,7 +3,9 @@
 Off unless [fetch] httpcache = true. Reads httpcache_dir (default
 var/httpcache; one folder per crawl) and httpcache_expiration (seconds, 0 =
 never expires). Meant for writing and debugging specs without hammering the
-site; cached responses carry the flag "cached".
+site; cached responses carry the flag "cached". A request with a method
+other than GET or a body (a link hook's POST) is cached under its method
+and body too.
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ class HttpCacheMiddleware(DownloaderMiddleware):
         self.dir = Path(self.settings.httpcache_dir) / context.spec.name
         self.dir.mkdir(parents=True, exist_ok=True)
 
-    def _paths(self, url: str) -> tuple[Path, Path]:
-        key = hashlib.sha1(url.encode("utf-8")).hexdigest()
+    def _paths(self, request: Request) -> tuple[Path, Path]:
+        digest = hashlib.sha1(request.url.encode("utf-8"))
+        if not request.plain:
+            digest.update(b"\0" + request.method.encode("ascii") + b"\0" + (request.body or b""))
+        key = digest.hexdigest()
         return self.dir / f"{key}.json", self.dir / f"{key}.body"
 
     def process_request(self, request: Request) -> Request | Response | None:
-        meta_path, body_path = self._paths(request.url)
+        meta_path, body_path = self._paths(request)
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             body = body_path.read_bytes()
@@ -52,7 +57,7 @@ class HttpCacheMiddleware(DownloaderMiddleware):
     def process_response(self, request: Request, response: Response) -> Request | Response:
         if response.status != 200 or "cached" in response.flags:
             return response
-        meta_path, body_path = self._paths(request.url)
+        meta_path, body_path = self._paths(request)
         for path, data in ((body_path, response.body), (meta_path, json.dumps({
             "url": response.url, "status": response.status, "reason": response.reason,
             "headers": response.headers, "stored": time.time()}).encode("utf-8"))):

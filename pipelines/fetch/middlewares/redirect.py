@@ -7,6 +7,11 @@ itself once, as cookie walls do); too many hops as
 `max_redirects`; a target matching [fetch] error_redirects (e.g. /404.html)
 flags the response `error_redirect`, which the retry middleware retries and
 the crawler records as a failure.
+
+A 307 or 308 keeps the method and the body (a hook's POST stays a POST);
+301, 302 and 303 become a GET without a body, as browsers do. The request's
+render mode and its "source" (a sitemap that moved is still a sitemap) go
+with it.
 """
 
 from __future__ import annotations
@@ -46,6 +51,13 @@ class RedirectMiddleware(DownloaderMiddleware):
             raise IgnoreRequest("max_redirects", "failed", response)
         headers = {k: v for k, v in request.headers.items() if k not in _PRIVATE_HEADERS}
         self.context.stats.inc("redirects")
+        meta = {"redirect_urls": chain, "redirect_response": response}
+        if "source" in request.meta:
+            meta["source"] = request.meta["source"]
+        same = response.status in (307, 308)
+        if not same:
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
         return Request(target, depth=request.depth, referer=request.url, headers=headers,
-                       redirects=request.redirects + 1,
-                       meta={"redirect_urls": chain, "redirect_response": response})
+                       redirects=request.redirects + 1, meta=meta,
+                       method=request.method if same else "GET", body=request.body if same else None,
+                       render=request.render)
