@@ -16,7 +16,6 @@ from webmon.monitor.charts import (
     count_label,
     duration_label,
     gantt,
-    hbar_chart,
     nice_ticks,
     time_ticks,
 )
@@ -148,9 +147,3 @@ def test_a_running_gantt_reaches_now_and_marks_it() -> None:
                    ("ParsePages", [("running", T0 + timedelta(minutes=1), now, "", None)])], now=now)
     assert chart.now_x == "100.00%" and chart.rows[1].bars[0].x == "25.00%"
     assert [t.label for t in chart.x_ticks] == ["12:01", "12:02", "12:03", "12:04"]
-
-
-def test_horizontal_bars_scale_to_the_largest_value_and_keep_room_for_it() -> None:
-    chart = hbar_chart([("200", 900.0, "bar-done", "200: 900", None), ("404", 90.0, "bar-failed", "404: 90", "/x")])
-    assert [(b.label, b.value, b.w) for b in chart.bars] == [("200", "900", "85.00%"), ("404", "90", "8.50%")]
-    assert [b.y for b in chart.bars] == [0, 22] and chart.height == 44 and chart.bars[1].href == "/x"

@@ -213,35 +213,6 @@ def bar_chart(
 
 
 @dataclass(frozen=True)
-class HBar:
-    label: str
-    value: str  # the value as text, drawn after the bar
-    y: int  # top of the row
-    w: str  # percent of the plot
-    css: str
-    title: str
-    href: str | None
-
-
-@dataclass(frozen=True)
-class HBarChart:
-    height: int
-    row_height: int
-    bars: list[HBar]
-
-
-def hbar_chart(items: Sequence[tuple[str, float, str, str, str | None]], row_height: int = 22) -> HBarChart:
-    """A row per (label, value, css class, title, link): bars from the left, scaled to the largest value
-    (at most 85% of the width, so its value fits after it). Draw with monitor/_hbars.html."""
-    top = max((value for _, value, *_ in items), default=0.0) or 1.0
-    bars = [
-        HBar(label, count_label(value), i * row_height, _pct(max(value, 0) / top * 0.85), css, title, href)
-        for i, (label, value, css, title, href) in enumerate(items)
-    ]
-    return HBarChart(max(len(items), 1) * row_height, row_height, bars)
-
-
-@dataclass(frozen=True)
 class DayCell:
     x: int
     y: int
