@@ -172,7 +172,7 @@ class Crawler:
                 if first is not None:
                     self._admit(first[0], depth, referer)
             return
-        if not spec.allows_domain(host_of(url)):
+        if not spec.allows_url(url):
             return self._outcome(url, "skipped", "offsite", depth, referer)
         if link and spec.follow and not any(p.search(url) for p in spec.follow) and not (
             spec.item_pages is not None and spec.item_pages.search(url)
@@ -400,7 +400,7 @@ class Crawler:
         self._outcome(request.url, "fetched", "redirect", request.depth, request.referer, redirected,
                       request.attempt)
         if self.discovered.add(key):
-            if not self.spec.allows_domain(host_of(target)):
+            if not self.spec.allows_url(normalize(target) or target):
                 self._outcome(target, "skipped", "offsite", follow_up.depth, request.url)
             else:
                 self._admit(target, follow_up.depth, request.url, redirect=follow_up)
