@@ -120,8 +120,10 @@ def from_environment(value: Any, kinds: tuple[type, ...], expected: str) -> Any:
     when the text is none of them, naming the variable: a value from the environment is never
     repeated (it may be a secret), a default written in the spec is.
     """
-    if not isinstance(value, EnvValue) or str in kinds:
+    if not isinstance(value, EnvValue):
         return value
+    if str in kinds:
+        return str(value)
     text = value.strip()
     if bool in kinds and int not in kinds:
         if text.lower() in TRUE_WORDS:

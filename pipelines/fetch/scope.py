@@ -87,9 +87,11 @@ def parse_prefix(entry: str) -> str:
     """The normalised form of an allowed_prefixes entry; ValueError with the sentence when it is none."""
     parts = urlsplit(entry.strip())
     try:
-        _ = parts.port  # raises for a port out of range or not a number
+        port = parts.port  # raises for a port out of range or not a number
     except ValueError:
-        raise ValueError(f"expected a port from 1 to 65535, got {entry!r}") from None
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"expected a port from 1 to 65535, got {entry!r}")
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
         raise ValueError(f"expected absolute http(s) URL prefixes such as 'http://127.0.0.1:18090/shop/', got {entry!r}")
     if parts.query or parts.fragment or "?" in entry or "#" in entry:
