@@ -29,7 +29,7 @@ class ParseRatioExceeded(CrawlError):
     """
 
 
-class LimitReached(CrawlError):
+class CrawlLimitError(CrawlError):
     """Raised by RunCrawl when its crawl reached a limit (max_pages, max_depth, [budgets],
     max_bytes) whose `on_limit` action is "fail" (pipelines/limits.py).
 

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import luigi
 
 from pipelines import cli_errors, config, limits
-from pipelines.exceptions import LimitReached, ParseRatioExceeded, SpecError
+from pipelines.exceptions import CrawlLimitError, ParseRatioExceeded, SpecError
 from pipelines.fetch.crawler import Crawler
 from pipelines.fetch.http import charset_of
 from pipelines.fetch.pagework import PARSE_STATE, FetchSideLines
@@ -427,7 +427,7 @@ class RunCrawl(CrawlTick, ReclaimFirst, luigi.WrapperTask):
         if quality is not None and quality["verdict"] == "fail":
             raise DataQualityError(failure_message(store.spec.name, violations))
         if reached["failures"]:
-            raise LimitReached(limits.failure_message(store.spec.name, reached["failures"]))
+            raise CrawlLimitError(limits.failure_message(store.spec.name, reached["failures"]))
         log.info("crawl %s tick %s done: %s", store.spec.name, self.at.isoformat(), message)
 
 

@@ -71,7 +71,7 @@ def test_with_on_limit_fail_the_tick_fails_after_storing_and_stays_failed_until_
         ("FetchPages", "done"), ("ParsePages", "done"), ("StoreItems", "done"), ("RunCrawl", "failed")]
     failed = runs[-1]
     skipped = runs[0]["stats"]["skipped_by_reason"]["max_pages"]
-    assert failed["error_type"] == "pipelines.exceptions.LimitReached"
+    assert failed["error_type"] == "pipelines.exceptions.CrawlLimitError"
     assert failed["error_message"] == (f"crawl 'limit-fail' reached 1 limit with on_limit = \"fail\" (the items are "
                                        f"stored): {sentence(skipped)}")
     assert "warnings" not in failed["stats"] and failed["stats"]["limits"]["verdict"] == "fail"
