@@ -12,11 +12,10 @@ unique index on (run) for this reason (migration 0008).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from webmon.scheduling.models import ScheduledRun, ScheduleEvent
-from webmon.scheduling.quality import NEWEST_STORES, record_once
+from webmon.scheduling.quality import newest_stats, record_once
 
 LIMIT = "limit"
 CRAWL_FAMILY = "RunCrawl"
@@ -29,16 +28,8 @@ def record(run: ScheduledRun, now: datetime) -> ScheduleEvent | None:
 
 def reached(run: ScheduledRun) -> tuple[str, list[str]] | None:
     """(verdict, sentences) of the limits the tick of `run` reached, or None (none, or all ignored)."""
-    from webmon.history.deps import CrawlRunDeps  # noqa: PLC0415 - the history app loads after this one
-
-    stats = (CrawlRunDeps.objects.filter(scheduled_run=run.pk, run__family=CRAWL_FAMILY)
-             .order_by("-run_id").values_list("run__stats", flat=True)[:NEWEST_STORES])
-    for text in stats:
-        try:
-            data = json.loads(text or "")
-        except ValueError:
-            continue
-        limits = data.get("limits") if isinstance(data, dict) else None
+    for data in newest_stats(run, CRAWL_FAMILY):
+        limits = data.get("limits")
         if not isinstance(limits, dict) or not isinstance(limits.get("hits"), list):
             continue
         hits = [h for h in limits["hits"] if isinstance(h, dict) and h.get("action") in ("warn", "fail")]

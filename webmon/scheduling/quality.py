@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -36,20 +36,26 @@ NEWEST_STORES = 5  # StoreItems records of one ScheduledRun read (one per attemp
 DETAIL_MAX = 4000
 
 
-def tick_report(run: ScheduledRun) -> dict[str, Any] | None:
-    """The quality report (with monitors, violations, verdict) of the tick `run` stored, or None."""
+def newest_stats(run: ScheduledRun, family: str) -> Iterator[dict[str, Any]]:
+    """The stats (JSON objects) of the newest records of `family` that ran for the ScheduledRun `run`."""
     from webmon.history.deps import CrawlRunDeps  # noqa: PLC0415 - the history app loads after this one
 
-    stats = (CrawlRunDeps.objects.filter(scheduled_run=run.pk, run__family=STORE_FAMILY)
+    texts = (CrawlRunDeps.objects.filter(scheduled_run=run.pk, run__family=family)
              .order_by("-run_id").values_list("run__stats", flat=True)[:NEWEST_STORES])
-    for text in stats:
+    for text in texts:
         try:
             data = json.loads(text or "")
         except ValueError:
             continue
-        quality = data.get("quality") if isinstance(data, dict) else None
-        if isinstance(quality, dict):
-            return quality
+        if isinstance(data, dict):
+            yield data
+
+
+def tick_report(run: ScheduledRun) -> dict[str, Any] | None:
+    """The quality report (with monitors, violations, verdict) of the tick `run` stored, or None."""
+    for data in newest_stats(run, STORE_FAMILY):
+        if isinstance(data.get("quality"), dict):
+            return data["quality"]
     return None
 
 
