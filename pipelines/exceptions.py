@@ -29,6 +29,16 @@ class ParseRatioExceeded(CrawlError):
     """
 
 
+class CrawlLimitError(CrawlError):
+    """Raised by RunCrawl when its crawl reached a limit (max_pages, max_depth, [budgets],
+    max_bytes) whose `on_limit` action is "fail" (pipelines/limits.py).
+
+    FetchPages, ParsePages and StoreItems are done first, so what was collected
+    is stored; RunCrawl stays incomplete, so every rerun fails the same way
+    until the limit or on_limit changes. The message lists each limit reached.
+    """
+
+
 class FetchAborted(CrawlError):
     """Raised by FetchPages when the crawl cannot start at all.
 

@@ -23,10 +23,12 @@ from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 
 from pipelines.exceptions import SpecError
-from pipelines.fetch.links import DEFAULT_STRIP_PARAMS
+from pipelines.fetch.links import DEFAULT_STRIP_PARAMS, normalize
+from pipelines.fetch.scope import Scope, make_scope
 from pipelines.fetch.settings import FetchSettings, parse_fetch, parse_middlewares
+from pipelines.limits import parse_on_limit
 from pipelines.quality import Monitors, load_schema, parse_monitors
-from pipelines.specreader import Table, describe
+from pipelines.specreader import EnvValue, Table, describe, from_environment
 
 FIELD_TYPES = ("str", "int", "float", "price", "datetime")
 RENDER_MODES = ("http", "browser")
@@ -76,13 +78,22 @@ class CrawlSpec:
     schema: Any = field(default=None, repr=False)
     monitors: Monitors = field(default_factory=Monitors)
     links: LinkSettings = field(default_factory=lambda: LinkSettings())
+    # What is on-site: allowed_domains (hosts, host:port) and allowed_prefixes (pipelines/fetch/scope.py).
+    allowed_prefixes: tuple[str, ...] = ()
+    scope: Scope = field(default_factory=Scope)
+    # What reaching each limit does: warn, fail or ignore (pipelines/limits.py).
+    on_limit: dict[str, str] = field(default_factory=lambda: parse_on_limit(Path(), None))
 
     def is_item_page(self, url: str) -> bool:
         return self.item_pages is None or self.item_pages.search(url) is not None
 
     def allows_domain(self, host: str) -> bool:
-        host = host.lower()
-        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+        """Whether some allowed_domains or allowed_prefixes entry allows `host`, on some port."""
+        return self.scope.allows_host(host)
+
+    def allows_url(self, url: str) -> bool:
+        """Whether the normalised URL is on-site (its host, port and path); offsite URLs are skipped."""
+        return self.scope.allows(url)
 
 
 def find_spec(name_or_path: str, spec_dirs: list[Path]) -> Path:
@@ -144,41 +155,78 @@ def load_spec(name_or_path: str, spec_dirs: list[Path] | None = None,
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+SHOWN_BELOW = 4  # environment values shorter than this are not hidden in error sentences: "16", "yes"
 
 
-def _interpolate(value: Any, path: Path, key: str) -> Any:
+def _interpolate(value: Any, path: Path, key: str, used: list[tuple[str, str]] | None = None) -> Any:
     """Replace ${NAME} and ${NAME:-default} in strings with environment values.
 
     Secrets (proxy passwords, login cookies) and ports stay out of the spec file.
+    A string that is one reference and nothing else becomes an EnvValue, which
+    keys that take a number or a boolean convert (pipelines/specreader.py).
+    `used` collects (NAME, value) of what the environment gave, for `_redacted`.
     """
     if isinstance(value, dict):
-        return {k: _interpolate(v, path, f"{key}.{k}" if key else k) for k, v in value.items()}
+        return {k: _interpolate(v, path, f"{key}.{k}" if key else k, used) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, path, key) for v in value]
+        return [_interpolate(v, path, key, used) for v in value]
     if not isinstance(value, str) or "${" not in value:
         return value
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name in os.environ:
+            if used is not None:
+                used.append((name, os.environ[name]))
             return os.environ[name]
         if default is not None:
             return default
         raise SpecError(path, key, f"uses ${{{name}}}, which is not set in the environment (or give ${{{name}:-default}})")
 
-    return _ENV_REF.sub(substitute, value)
+    whole = _ENV_REF.fullmatch(value)
+    text = _ENV_REF.sub(substitute, value)
+    if whole is not None:
+        return EnvValue(text, value, whole.group(1), whole.group(1) in os.environ)
+    return text
+
+
+def _redacted(error: SpecError, used: list[tuple[str, str]]) -> SpecError:
+    """`error` with each value the environment gave replaced by ${NAME} inside its quoted parts.
+
+    Error sentences reach logs, run records, webmon and notices: a password interpolated into a
+    proxy URL or a header must not travel with them. Quoted parts are where sentences show values.
+    """
+    secrets = sorted({(v, n) for n, v in used if len(v) >= SHOWN_BELOW}, key=lambda vn: -len(vn[0]))
+    if not secrets:
+        return error
+
+    def hide(match: re.Match[str]) -> str:
+        text = match.group(0)
+        for value, name in secrets:
+            text = text.replace(value, f"${{{name}}}")
+        return text
+
+    problem = _QUOTED.sub(hide, error.problem)
+    return error if problem == error.problem else SpecError(error.path, error.key, problem)
 
 
 def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
-    data = _interpolate(data, path, "")
+    """The checked CrawlSpec of a spec file's data; SpecError with one sentence (no secret in it) if it is bad."""
+    used: list[tuple[str, str]] = []
+    data = _interpolate(data, path, "", used)
+    try:
+        return _parse_spec(data, path)
+    except SpecError as exc:
+        raise _redacted(exc, used) from None
+
+
+def _parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
     top = Table(path, data)
     name = top.string("name", default=path.stem)
     if not NAME_RE.match(name):
         raise top.error("name", f"expected letters, digits, '_', '.' or '-' (at most 100), got {name!r}")
-    allowed = [d.lower() for d in top.strings("allowed_domains", required=True)]
-    for d in allowed:
-        if "/" in d or ":" in d and not d.startswith("["):
-            raise top.error("allowed_domains", f"expected host names without scheme, port or path, got {d!r}")
+    allowed, prefixes, scope = _scope(top)
     start_urls = top.strings("start_urls", required=True)
     if not start_urls:
         raise top.error("start_urls", "expected at least one URL, got an empty list")
@@ -186,9 +234,8 @@ def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise top.error("start_urls", f"expected absolute http(s) URLs, got {url!r}")
-        host = parts.hostname.lower()
-        if not any(host == d or host.endswith("." + d) for d in allowed):
-            raise top.error("start_urls", f"{url!r} is outside allowed_domains ({', '.join(allowed)})")
+        if not scope.allows(normalize(url) or url):
+            raise top.error("start_urls", f"{url!r} is outside {_scope_text(allowed, prefixes)}")
     follow = tuple(_regex(top, "follow", p) for p in top.strings("follow", default=[]))
     item_src = top.string("item_pages")
     item_pages = _regex(top, "item_pages", item_src) if item_src is not None else None
@@ -230,6 +277,7 @@ def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
     schema_path, schema = load_schema(path, schema_value) if schema_value is not None else (None, None)
     monitors = parse_monitors(path, top.table("monitors"), [f.name for f in fields], schema is not None)
     links = _links(path, top.table("links"))
+    on_limit = parse_on_limit(path, top.get("on_limit", (str, dict), "warn, fail, ignore or a table", None))
     top.finish()
     return CrawlSpec(
         name=name, path=path, start_urls=tuple(start_urls), allowed_domains=tuple(allowed),
@@ -238,7 +286,30 @@ def parse_spec(data: dict[str, Any], path: Path) -> CrawlSpec:
         canonical_dedupe=canonical_dedupe, render=render, fetch=fetch,
         parse_hook=hook, parse_hook_name=hook_name, max_error_ratio=ratio, middlewares=middlewares,
         schema_path=schema_path, schema=schema, monitors=monitors, links=links,
+        allowed_prefixes=tuple(prefixes), scope=scope, on_limit=on_limit,
     )
+
+
+def _scope(top: Table) -> tuple[list[str], list[str], Scope]:
+    """allowed_domains (host or host:port) and allowed_prefixes: at least one entry in all; each checked."""
+    allowed = [d.lower() for d in top.strings("allowed_domains", default=[])]
+    prefixes = top.strings("allowed_prefixes", default=[])
+    if not allowed and not prefixes:
+        raise top.error("allowed_domains", "is missing; expected a list of host names or host:port "
+                                           "(or give allowed_prefixes)")
+    scope, problems = make_scope(allowed, prefixes)
+    if problems:
+        raise top.error(*problems[0])
+    return allowed, prefixes, scope
+
+
+def _scope_text(allowed: list[str], prefixes: list[str]) -> str:
+    parts = []
+    if allowed:
+        parts.append(f"allowed_domains ({', '.join(allowed)})")
+    if prefixes:
+        parts.append(f"allowed_prefixes ({', '.join(prefixes)})")
+    return " and ".join(parts)
 
 
 def _regex(table: Table, name: str, pattern: str) -> re.Pattern[str]:
@@ -253,6 +324,10 @@ def _budgets(path: Path, data: dict[str, Any]) -> tuple[tuple[re.Pattern[str], i
     budgets = []
     for pattern, limit in data.items():
         key = f"budgets.{pattern}"
+        try:
+            limit = from_environment(limit, (int,), "a whole number >= 0 (pages)")
+        except ValueError as exc:
+            raise SpecError(path, key, str(exc)) from None
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise SpecError(path, key, f"expected a whole number >= 0 (pages), got {describe(limit)}")
         try:

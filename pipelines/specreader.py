@@ -7,6 +7,8 @@ report unknown keys with a "did you mean".
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,10 @@ class Table:
                 raise self.error(name, f"is missing; expected {expected}")
             return default
         value = self.data[name]
+        try:
+            value = from_environment(value, kinds, expected)
+        except ValueError as exc:
+            raise self.error(name, str(exc)) from None
         # TOML booleans are Python ints too; never accept one where a number is meant.
         if isinstance(value, bool) and bool not in kinds:
             raise self.error(name, f"expected {expected}, got a boolean")
@@ -80,7 +86,70 @@ class Table:
             raise self.error(name, f"unknown key{hint}")
 
 
+class EnvValue(str):
+    """A whole spec value that was one `${NAME}` or `${NAME:-default}` (pipelines.spec._interpolate).
+
+    `ref` is the reference as written, `name` the variable, `from_env` False when the default gave
+    the text. Keys that take no string convert it (`from_environment`); it pickles as a plain str.
+    """
+
+    ref: str
+    name: str
+    from_env: bool
+
+    def __new__(cls, text: str, ref: str, name: str, from_env: bool) -> EnvValue:
+        value = super().__new__(cls, text)
+        value.ref, value.name, value.from_env = ref, name, from_env
+        return value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (str, (str(self),))
+
+
+_INT = re.compile(r"[+-]?\d+(?:_\d+)*")
+_FLOAT = re.compile(r"[+-]?(?:\d+(?:_\d+)*)?(?:\.\d+(?:_\d+)*)?(?:[eE][+-]?\d+)?")
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
+
+
+def from_environment(value: Any, kinds: tuple[type, ...], expected: str) -> Any:
+    """`value` converted to the key's type when it is an EnvValue and the key takes no string.
+
+    Whole numbers for int keys, numbers for float keys (not nan or inf), true/false (yes/no, on/off,
+    1/0, any case) for boolean keys; lists and tables are not converted. ValueError with the problem
+    when the text is none of them, naming the variable: a value from the environment is never
+    repeated (it may be a secret), a default written in the spec is.
+    """
+    if not isinstance(value, EnvValue):
+        return value
+    if str in kinds:
+        return str(value)
+    text = value.strip()
+    if bool in kinds and int not in kinds:
+        if text.lower() in TRUE_WORDS:
+            return True
+        if text.lower() in FALSE_WORDS:
+            return False
+    elif int in kinds or float in kinds:
+        if int in kinds and _INT.fullmatch(text):
+            return int(text)
+        if float in kinds and text and _FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
+            number = float(text)
+            if math.isfinite(number):
+                return number
+    else:
+        return value  # a list or a table: the caller says what it expected
+    if value.from_env:
+        raise ValueError(f"expected {expected}, but ${{{value.name}}} in the environment is not one "
+                         "(its value is not shown: the environment holds secrets)")
+    raise ValueError(f"expected {expected}, got {str(value)!r}, the default of {value.ref}")
+
+
 def describe(value: Any) -> str:
+    if isinstance(value, EnvValue):
+        if value.from_env:
+            return f"{value.ref} from the environment"
+        return f"the string {str(value)!r} (the default of {value.ref})"
     if isinstance(value, str):
         return f"the string {value!r}"
     if isinstance(value, dict):

@@ -33,8 +33,8 @@ from urllib.parse import urlsplit
 
 import luigi
 
-from pipelines import cli_errors, config
-from pipelines.exceptions import ParseRatioExceeded, SpecError
+from pipelines import cli_errors, config, limits
+from pipelines.exceptions import CrawlLimitError, ParseRatioExceeded, SpecError
 from pipelines.fetch import progress
 from pipelines.fetch.crawler import Crawler
 from pipelines.fetch.http import charset_of
@@ -212,6 +212,7 @@ class FetchPages(CrawlTask):
                 except BaseException:
                     self.run_stats = crawler.last_stats  # a failed fetch keeps its counters (the run record)
                     raise
+            stats["limits"] = limits.hits(stats, spec.max_pages, spec.max_depth, spec.fetch.max_bytes)
             _write_json(tmp / "stats.json", stats)
             if lines.complete:
                 _write_json(tmp / PARSE_STATE, {"fingerprint": parse_fingerprint(spec), "stats": lines.stats,
@@ -219,11 +220,21 @@ class FetchPages(CrawlTask):
             else:  # some page was not parsed at fetch time: ParsePages parses the WARC
                 (tmp / "items.jsonl").unlink()
                 (tmp / "errors.jsonl").unlink()
-        self._progress(stats, final=True)
+        self._progress(stats, final=True, reached=self._limits(stats))
         log.info("fetch stats %s", json.dumps(stats, sort_keys=True))
         self.run_stats = stats
 
-    def _progress(self, stats: dict, final: bool = False) -> None:
+    def _limits(self, stats: dict) -> str | None:
+        """Log each limit the crawl reached and put the warnings in `stats`; the summary's words."""
+        judged = limits.judge(stats["limits"], self.spec.on_limit)
+        for hit in judged["hits"]:
+            if hit["action"] != "ignore":
+                log.warning("limit reached (%s): %s", hit["action"], hit["sentence"])
+        if judged["warnings"]:
+            stats["warnings"] = judged["warnings"]
+        return limits.summary(judged)
+
+    def _progress(self, stats: dict, final: bool = False, reached: str | None = None) -> None:
         """The status line and a percentage of a stated estimate (pipelines/fetch/progress.py), or none."""
         done = stats["fetched"] + stats["failed"]
         previous = getattr(self, "_previous", None)
@@ -231,7 +242,7 @@ class FetchPages(CrawlTask):
                                   stats["skipped_by_reason"].get("max_pages", 0))
         # Both are RPCs to luigid (through the StatusRelay); the crawler calls this every 2 s. None clears
         # a percentage an earlier attempt or a dropped estimate left in luigid.
-        self.set_status_message(progress.status_line(stats, guess, previous, final))
+        self.set_status_message(progress.status_line(stats, guess, previous, final) + (f"; {reached}" if reached else ""))
         self.set_progress_percentage(progress.percent(done, guess, final))
 
 
@@ -363,7 +374,8 @@ class RunCrawl(CrawlTick, ReclaimFirst, luigi.WrapperTask):
 
     And when its data quality, judged by the spec's [monitors], does not fail the tick: a tick that
     broke a monitor with on_violation = "fail" stays incomplete, so every rerun fails with the same
-    violations; loosen the monitor or set it to "warn" and the rerun is done."""
+    violations; loosen the monitor or set it to "warn" and the rerun is done. The same for a limit
+    the fetch reached (max_pages, ...) with on_limit = "fail" (pipelines/limits.py)."""
 
     def requires(self) -> StoreItems:
         return self.clone(StoreItems)
@@ -372,7 +384,13 @@ class RunCrawl(CrawlTick, ReclaimFirst, luigi.WrapperTask):
         if not super().complete():
             return False
         quality = self._quality()
-        return quality is None or quality["verdict"] != "fail"
+        if quality is not None and quality["verdict"] == "fail":
+            return False
+        return not self._limits(_read_json(self.requires().tick_dir / "fetch" / "stats.json"))["failures"]
+
+    def _limits(self, fetch_stats: dict[str, Any] | None) -> dict[str, Any]:
+        """The limits the tick's fetch reached, judged by the spec's on_limit now (pipelines/limits.py)."""
+        return limits.judge((fetch_stats or {}).get("limits"), self.spec.on_limit)
 
     def _quality(self) -> dict[str, Any] | None:
         """The tick's stored quality report judged by the spec's monitors now; None for a tick stored without one."""
@@ -400,15 +418,25 @@ class RunCrawl(CrawlTick, ReclaimFirst, luigi.WrapperTask):
         violations = quality["violations"] if quality else []
         if violations:
             parts.append(f"data quality: {len(violations)} violation(s), {quality['verdict']}")  # type: ignore[index]
+        reached = self._limits(fetch_stats)
+        if limits.summary(reached):
+            parts.append(limits.summary(reached))  # type: ignore[arg-type]
         message = "; ".join(parts)
         self.set_status_message(message)
         self.run_stats = {"fetch": fetch_stats, "store": marker, "summary": message}
+        warnings = list(reached["warnings"])
         if quality is not None:
             self.run_stats["quality"] = {"verdict": quality["verdict"], "violations": violations}
             if quality["verdict"] == "warn":
-                self.run_stats["warnings"] = violations
-            if quality["verdict"] == "fail":
-                raise DataQualityError(failure_message(store.spec.name, violations))
+                warnings = violations + warnings
+        if reached["hits"]:
+            self.run_stats["limits"] = {"verdict": reached["verdict"], "hits": reached["hits"]}
+        if warnings:
+            self.run_stats["warnings"] = warnings
+        if quality is not None and quality["verdict"] == "fail":
+            raise DataQualityError(failure_message(store.spec.name, violations))
+        if reached["failures"]:
+            raise CrawlLimitError(limits.failure_message(store.spec.name, reached["failures"]))
         log.info("crawl %s tick %s done: %s", store.spec.name, self.at.isoformat(), message)
 
 

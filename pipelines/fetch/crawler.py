@@ -244,7 +244,7 @@ class Crawler:
                 if first is not None:
                     self._admit(first[0], depth, referer, template=first[3])
             return
-        if not spec.allows_domain(host_of(url)):
+        if not spec.allows_url(url):
             return self._outcome(url, "skipped", "offsite", depth, referer, request=template)
         if link and spec.follow and not any(p.search(url) for p in spec.follow) and not (
             spec.item_pages is not None and spec.item_pages.search(url)
@@ -517,7 +517,7 @@ class Crawler:
         self._outcome(request.url, "fetched", "redirect", request.depth, request.referer, redirected,
                       request.attempt, request)
         if self.discovered.add(key):
-            if not self.spec.allows_domain(host_of(target)):
+            if not self.spec.allows_url(normalize(target) or target):
                 self._outcome(target, "skipped", "offsite", follow_up.depth, request.url, request=follow_up)
             else:
                 self._admit(target, follow_up.depth, request.url, redirect=follow_up)

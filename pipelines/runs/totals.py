@@ -9,7 +9,8 @@ outcomes in the same transaction as the outcome itself:
 - `crawl_quality_latest`, a row per crawl: the newest tick's data-quality
   report from the stats of its StoreItems run (coverage per field, monitors);
 - `crawl_crawl_totals`, a row per (crawl, name): pages fetched, bytes,
-  retries, responses by status class, fetch failures by reason, items parsed,
+  retries, responses by status class, fetch failures by reason, the fetches
+  that reached each limit and the URLs that limit kept out, items parsed,
   dropped and stored, from the `run_stats` of FetchPages, ParsePages and
   StoreItems and of Scrapy spiders (ScrapySpider: also their errors and
   finish reasons); `last_success_at`, the end of the newest RunCrawl (or
@@ -43,6 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from pipelines.limits import LIMITS
 from pipelines.runs.models import (  # noqa: F401 - DURATION_BUCKETS is part of this module's interface
     DONE,
     DURATION_BUCKETS,
@@ -68,6 +70,7 @@ FAILURE_REASONS = ("timeout", "connection_error", "proxy_error", "truncated", "t
 FINISH_REASONS = ("finished", "shutdown", "cancelled", "closespider_timeout", "closespider_timeout_no_item",
                   "closespider_itemcount", "closespider_pagecount", "closespider_errorcount", "none", "other")
 SCRAPY_CLOSES = "scrapy_closes_"
+LIMIT_HITS, LIMIT_URLS = "limit_hits_", "limit_urls_"  # + a name of pipelines.limits.LIMITS
 LAST_SUCCESS = "last_success_at"
 PARSE_RUNS = "parse_runs"  # runs that reported items parsed (ParsePages, Scrapy spiders): items per run
 # Task runs per crawl, by family: `runs.<status>.<family>` counts, `failed_at.<family>` the newest failed or
@@ -153,6 +156,10 @@ def crawl_counts(family: str, stats: Any) -> dict[str, float]:
                 put(f"responses_{status[0]}xx", n)
         for reason, n in _items(stats.get("failed_by_reason")):
             put(f"failures_{failure_reason(reason)}", n)
+        for hit in stats.get("limits") if isinstance(stats.get("limits"), list) else []:
+            if isinstance(hit, dict) and hit.get("limit") in LIMITS:  # pipelines/limits.py
+                put(f"{LIMIT_HITS}{hit['limit']}", 1)
+                put(f"{LIMIT_URLS}{hit['limit']}", hit.get("urls"))
     elif family == "ParsePages":
         if isinstance(stats.get("items"), int):
             counts[PARSE_RUNS] = 1

@@ -15,7 +15,7 @@ from prometheus_client.utils import floatToGoString
 
 from pipelines.runs.models import FAILED
 from tests.metrics.conftest import FakeLuigid
-from tests.metrics.world import SECRET_URL, T0, run, samples, scrape, seed_history, seed_schedules
+from tests.metrics.world import FETCH_STATS, SECRET_URL, T0, run, samples, scrape, seed_history, seed_schedules
 from webmon.metrics import collector
 from webmon.scheduling.models import Schedule
 
@@ -276,12 +276,31 @@ def test_a_history_db_without_the_totals_tables_is_an_error_of_the_history_part(
     assert collector.errors()["history"] == before + 1
 
 
+def test_limits_reached_count_per_crawl_and_limit(world: HistorySeed, anonymous: Client) -> None:
+    # Two more fetches of shop: one stopped at max_pages and found a too-large page, one at max_pages again.
+    hits = [{"limit": "max_pages", "urls": 200, "sentence": "max_pages: ..."},
+            {"limit": "max_bytes", "urls": 1, "sentence": "max_bytes: ..."}]
+    run(world, "FetchPages", "done", T0 - timedelta(minutes=20), 30, "shop", {**FETCH_STATS, "limits": hits})
+    run(world, "FetchPages", "done", T0 - timedelta(minutes=10), 30, "shop", {**FETCH_STATS, "limits": hits[:1]})
+    text = scrape(anonymous)
+    assert samples(text, "crawl_limit_hits_total", "crawl_limit_skipped_urls_total") == [
+        'crawl_limit_hits_total{crawl="shop",limit="max_pages"} 2.0',
+        'crawl_limit_hits_total{crawl="shop",limit="max_depth"} 0.0',
+        'crawl_limit_hits_total{crawl="shop",limit="budget"} 0.0',
+        'crawl_limit_hits_total{crawl="shop",limit="max_bytes"} 1.0',
+        'crawl_limit_skipped_urls_total{crawl="shop",limit="max_pages"} 400.0',
+        'crawl_limit_skipped_urls_total{crawl="shop",limit="max_depth"} 0.0',
+        'crawl_limit_skipped_urls_total{crawl="shop",limit="budget"} 0.0',
+        'crawl_limit_skipped_urls_total{crawl="shop",limit="max_bytes"} 1.0',
+    ]
+
+
 def test_labels_are_bounded_no_task_id_url_or_parameter_ever_appears(world: HistorySeed, anonymous: Client) -> None:
     text = scrape(anonymous)
     assert SECRET_URL not in text and "shop.example" not in text and "__" not in text
     label_names = set(re.findall(r'[{,]([a-z_]+)="', text))
     assert label_names == {"family", "status", "le", "crawl", "status_class", "reason", "kind", "schedule", "state",
-                           "part", "version", "python", "luigi", "django"}
+                           "part", "version", "python", "luigi", "django", "limit"}
     families = set(re.findall(r'family="([^"]*)"', text))
     assert families == {"FetchPages", "ParsePages", "StoreItems", "RunCrawl"}
     assert set(re.findall(r'crawl="([^"]*)"', text)) == {"shop", "blog"}

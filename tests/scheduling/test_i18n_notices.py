@@ -14,6 +14,7 @@ from django.test import Client, override_settings
 
 from tests.scheduling.schedule_world import T0, fresh_fixture, make_run, make_schedule, manager_fixture  # noqa: F401
 from webmon.scheduling import notify, states
+from webmon.scheduling.limits import LIMIT
 from webmon.scheduling.models import Channel, ScheduledRun, ScheduleEvent
 from webmon.scheduling.quality import DATA_QUALITY
 
@@ -136,3 +137,33 @@ def test_a_data_quality_notice_is_in_the_channels_language_with_the_stored_sente
     assert f'data-reason="{DATA_QUALITY}"' in page and "<td>資料品質</td>" in page
     page = manager.get(f"/schedules/{event.schedule.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "<td>数据质量</td>" in page
+
+
+LIMIT_SENTENCE = ("max_pages: the crawl reached its limit of 10,000 pages; 200 more URLs found were not fetched, "
+                  "so the data may be incomplete")
+
+
+def test_a_limit_notice_is_in_the_channels_language_and_its_webhook_lists_the_limits(
+        outbox: list, manager: Client, posts: Posts) -> None:
+    schedule = make_schedule(state="up")
+    schedule.channels.set([
+        Channel.objects.create(name="ops-tw", kind="email", target="ops@example.tw", language="zh-hant"),
+        Channel.objects.create(name="ops-cn", kind="email", target="ops@example.cn", language="zh-hans"),
+        Channel.objects.create(name="ops", kind="email", target="ops@example.com"),
+        Channel.objects.create(name="hook", kind="webhook", target=posts.url),
+    ])
+    run = make_run(schedule, T0, ScheduledRun.SUCCESS)
+    ScheduleEvent.objects.create(schedule=schedule, at=T0 + timedelta(minutes=2), old_state="up", new_state="up",
+                                 reason=LIMIT, detail=f"warn\n{LIMIT_SENTENCE}", run=run)
+    assert notify.send_pending(T0 + timedelta(minutes=3)) == 1
+    by_to = {m.to[0]: m for m in outbox}
+    assert by_to["ops@example.tw"].subject == "[crawlops] demo-hourly：抓取達到 1 個上限（本輪完成，但有警告）"
+    assert by_to["ops@example.cn"].subject == "[crawlops] demo-hourly：抓取达到 1 个上限（本轮完成，但有警告）"
+    assert by_to["ops@example.com"].subject == "[crawlops] demo-hourly: the crawl reached 1 limit (tick done with warnings)"
+    assert f"上限：{LIMIT_SENTENCE}" in by_to["ops@example.tw"].body
+    assert f"Limit: {LIMIT_SENTENCE}" in by_to["ops@example.com"].body
+    (body,) = posts
+    assert {k: body[k] for k in ("reason", "verdict", "limits", "detail")} == {
+        "reason": "limit", "verdict": "warn", "limits": [LIMIT_SENTENCE], "detail": LIMIT_SENTENCE}
+    page = manager.get(f"/schedules/{schedule.pk}/", HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()
+    assert 'data-reason="limit"' in page and "<td>達到上限</td>" in page

@@ -44,7 +44,7 @@ def test_units(fn, value, text) -> None:  # noqa: ANN001
     [
         ("fetched", 1_042, "count", "Pages fetched", "1,042", ""),
         ("bytes", 939_454, "bytes", "Size", "917.4 KiB", "939,454 bytes"),
-        ("elapsed_s", 125.5, "seconds", "Elapsed", "2 min 05 s", "125.500 s"),
+        ("elapsed_s", 125.5, "seconds", "Elapsed", "2 min 06 s", "125.500 s"),  # rounded, not cut
         ("elapsed_s", 3.25, "seconds", "Elapsed", "3.2 s", "3.250 s"),
         ("pages_per_s", 41.6, "rate", "Rate", "41.6 pages/s", "41.6"),
         ("error_ratio", 0.0123, "ratio", "Error ratio", "1.23%", "0.0123"),

@@ -130,8 +130,11 @@ def task_families(rows: list[dict[str, Any]]) -> list[Metric]:
 
 
 def crawl_families(rows: list[tuple[str, str, float]]) -> list[Metric]:
+    from pipelines.limits import LIMITS  # noqa: PLC0415
     from pipelines.runs.totals import (  # noqa: PLC0415
         LAST_SUCCESS,
+        LIMIT_HITS,
+        LIMIT_URLS,
         PARSE_RUNS,
         SCRAPY_CLOSES,
         STATUS_CLASSES,
@@ -176,6 +179,11 @@ def crawl_families(rows: list[tuple[str, str, float]]) -> list[Metric]:
     closes = CounterMetricFamily("crawl_scrapy_closes", "Scrapy spider runs by finish_reason (Scrapy's words; "
                                  "none: no stats, the spider never closed; other: anything else).",
                                  labels=["crawl", "reason"])
+    limit_hits = CounterMetricFamily("crawl_limit_hits", "FetchPages runs whose crawl reached the limit (max_pages, "
+                                     "max_depth, budget, max_bytes): its data may be incomplete.",
+                                     labels=["crawl", "limit"])
+    limit_urls = CounterMetricFamily("crawl_limit_skipped_urls", "URLs FetchPages did not fetch because of the limit "
+                                     "(max_bytes: responses failed as too_large).", labels=["crawl", "limit"])
     for crawl, values in sorted(by_crawl.items()):
         for name, family in simple.items():
             family.add_metric([crawl], values.get(name, 0))
@@ -193,7 +201,11 @@ def crawl_families(rows: list[tuple[str, str, float]]) -> list[Metric]:
             scrapy_errors.add_metric([crawl], values.get("scrapy_errors", 0))
             for reason, n in sorted(reasons.items()):
                 closes.add_metric([crawl, reason], n)
-    return [*simple.values(), responses, failures, stored, success, scrapy_errors, closes,
+        else:  # a crawl of FetchPages: every limit, 0 until one is reached
+            for limit in LIMITS:
+                limit_hits.add_metric([crawl, limit], values.get(LIMIT_HITS + limit, 0))
+                limit_urls.add_metric([crawl, limit], values.get(LIMIT_URLS + limit, 0))
+    return [*simple.values(), responses, failures, stored, success, scrapy_errors, closes, limit_hits, limit_urls,
             *crawl_task_families(task_rows)]
 
 

@@ -63,6 +63,7 @@ KNOWN: dict[str, tuple[Promise, str]] = {
     "unchanged": (gettext_lazy("Unchanged"), COUNT),
     "duplicates": (gettext_lazy("Duplicate keys"), COUNT),
     "warnings": (gettext_lazy("Warnings"), TEXT),
+    "limits": (gettext_lazy("Limits reached"), TEXT),
     "quality": (gettext_lazy("Data quality"), TEXT),
     # RunCrawl
     "fetch": (gettext_lazy("Fetch"), TEXT),

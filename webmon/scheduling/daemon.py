@@ -408,7 +408,7 @@ class Trigger:
             if ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.RUNNING).update(
                     state=ScheduledRun.QUEUED, exit_code=code, not_before=retry_at, pid=None,
                     reason=f"{reason}; retry {run.attempts} of {schedule.retries} at {retry_at:%H:%M:%S}"):
-                self._data_quality(run, now)  # at the first attempt that stored, not after the last retry
+                self._tick_notices(run, now)  # at the first attempt that stored, not after the last retry
             log.info("%s: %s; retrying at %s", run, reason, retry_at)
             return
         updated = ScheduledRun.objects.filter(pk=run.pk, state=ScheduledRun.RUNNING).update(
@@ -418,17 +418,18 @@ class Trigger:
             if state == ScheduledRun.SUCCESS:
                 Schedule.objects.filter(pk=schedule.pk).update(last_success=now)
             states.record_outcome(schedule, run, now)
-            self._data_quality(run, now)
+            self._tick_notices(run, now)
             log.info("%s: %s %s", run, state, reason)
 
-    def _data_quality(self, run: ScheduledRun, now: datetime) -> None:
-        """The tick's data-quality notice, once per ScheduledRun (quality.py)."""
-        from webmon.scheduling import quality
+    def _tick_notices(self, run: ScheduledRun, now: datetime) -> None:
+        """The tick's data-quality notice and its limit notice, each once per ScheduledRun (quality.py, limits.py)."""
+        from webmon.scheduling import limits, quality
 
-        try:
-            quality.record(run, now)
-        except Exception:  # noqa: BLE001 - a notice must not cost the run its outcome
-            log.exception("%s: data-quality check failed", run)
+        for check in (quality, limits):
+            try:
+                check.record(run, now)
+            except Exception:  # noqa: BLE001 - a notice must not cost the run its outcome
+                log.exception("%s: %s check failed", run, check.__name__.rpartition(".")[2])
 
     # -- adopt: runs of daemons that stopped ----------------------------------
     def adopt(self, now: datetime) -> bool:

@@ -351,15 +351,16 @@ class ScheduledRun(models.Model):
 class ScheduleEvent(models.Model):
     """A change of a schedule's state, with the reason; notices are sent for some.
 
-    One kind changes no state: reason `data_quality` (old state = new state), a tick whose items broke
-    its crawl's [monitors] (quality.py); at most one per ScheduledRun, which the database enforces.
+    Two kinds change no state (old state = new state): reason `data_quality`, a tick whose items broke
+    its crawl's [monitors] (quality.py), and reason `limit`, a tick whose crawl reached a limit such
+    as max_pages (limits.py); at most one of each per ScheduledRun, which the database enforces.
     """
 
     schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="events", verbose_name=_("schedule"))
     at = models.DateTimeField(_("at"), default=utcnow)
     old_state = models.CharField(_("old state"), max_length=10)
     new_state = models.CharField(_("new state"), max_length=10)
-    # failed, missed, timed_out, recovered, paused, resumed, late, data_quality
+    # failed, missed, timed_out, recovered, paused, resumed, late, data_quality, limit
     reason = models.CharField(_("reason"), max_length=20)
     detail = models.TextField(_("detail"), blank=True)
     run = models.ForeignKey(ScheduledRun, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("run"))
@@ -374,6 +375,8 @@ class ScheduleEvent(models.Model):
             # Two daemons (or two attempts of one run) never record a tick's data-quality notice twice.
             models.UniqueConstraint(fields=["run"], condition=models.Q(reason="data_quality"),
                                     name="uq_event_data_quality_per_run"),
+            # Nor its notice of a limit reached (limits.py).
+            models.UniqueConstraint(fields=["run"], condition=models.Q(reason="limit"), name="uq_event_limit_per_run"),
         ]
 
 

@@ -1,9 +1,9 @@
-"""Notices of schedules going down and recovering, and of ticks with data-quality violations: by email and
-by webhook.
+"""Notices of schedules going down and recovering, of ticks with data-quality violations and of ticks whose
+crawl reached a limit: by email and by webhook.
 
 `send_pending(now)` is the step the trigger daemon calls (like Healthchecks'
-`sendalerts`): it finds events with new state "down", reason "recovered" or
-reason "data_quality" (quality.py: the state does not change) that were not notified, claims each with one conditional UPDATE of
+`sendalerts`): it finds events with new state "down", reason "recovered",
+"data_quality" (quality.py) or "limit" (limits.py; neither changes the state) that were not notified, claims each with one conditional UPDATE of
 `notified_at` (two daemons never send the same notice twice), and delivers it
 to each of the schedule's channels, recording a Delivery per channel. A
 channel that fails is recorded with its error and does not stop the others.
@@ -11,7 +11,8 @@ channel that fails is recorded with its error and does not stop the others.
 Webhook payloads (`Channel.payload_format`):
 - json:     {"schedule", "task", "crawl", "state", "reason", "detail", "run_url", "at"}
             (task: the schedule's task class; crawl: empty for a task that is no crawl; for
-            data_quality also "verdict" (warn or fail) and "violations", a list of sentences)
+            data_quality also "verdict" (warn or fail) and "violations", a list of sentences; for
+            limit "verdict" and "limits", a sentence per limit reached)
 - slack:    {"text", "blocks"}  (an incoming-webhook message)
 - dingtalk: {"msgtype": "markdown", "markdown": {"title", "text"}}  (a custom robot)
 
@@ -41,6 +42,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from webmon.scheduling.limits import LIMIT
 from webmon.scheduling.models import Channel, Delivery, Schedule, ScheduleEvent
 from webmon.scheduling.quality import DATA_QUALITY
 
@@ -88,19 +90,35 @@ class Notice:
         return self.reason == DATA_QUALITY
 
     @property
+    def is_limit(self) -> bool:
+        return self.reason == LIMIT
+
+    @property
+    def about_tick(self) -> bool:
+        """A notice about one tick's data (data_quality, limit): verdict and sentences in its detail."""
+        return self.is_quality or self.is_limit
+
+    @property
     def verdict(self) -> str:
-        """warn or fail: the first line of a data_quality event's detail."""
-        return self.detail.split("\n", 1)[0] if self.is_quality else ""
+        """warn or fail: the first line of a data_quality or limit event's detail."""
+        return self.detail.split("\n", 1)[0] if self.about_tick else ""
 
     @property
     def violations(self) -> list[str]:
-        return [line for line in self.detail.split("\n")[1:] if line] if self.is_quality else []
+        """The sentences after the verdict: the monitors broken, or the limits reached."""
+        return [line for line in self.detail.split("\n")[1:] if line] if self.about_tick else []
 
     @property
     def headline(self) -> str:
         """In the active language (deliver() activates the channel's)."""
         from webmon.monitor.templatetags.monitor import REASON_LABELS
 
+        if self.is_limit:
+            n = len(self.violations)
+            what = _("tick failed") if self.verdict == "fail" else _("tick done with warnings")
+            return ngettext("%(schedule)s: the crawl reached %(n)d limit (%(what)s)",
+                            "%(schedule)s: the crawl reached %(n)d limits (%(what)s)", n) % {
+                "schedule": self.schedule, "n": n, "what": what}
         if self.is_quality:
             n = len(self.violations)
             what = _("tick failed") if self.verdict == "fail" else _("tick done with warnings")
@@ -116,7 +134,9 @@ class Notice:
         lines = [_("Crawl: %(crawl)s") % {"crawl": self.crawl} if self.crawl else _("Task: %(task)s") % {"task": self.task}]
         if self.tick is not None:
             lines.append(_("Tick: %(tick)s UTC") % {"tick": f"{self.tick:%Y-%m-%d %H:%M}"})
-        if self.is_quality:
+        if self.is_limit:
+            lines += [_("Limit: %(limit)s") % {"limit": v} for v in self.violations]
+        elif self.is_quality:
             lines += [_("Violation: %(violation)s") % {"violation": v} for v in self.violations]
         elif self.detail:
             lines.append(_("Error: %(detail)s") % {"detail": self.detail})
@@ -133,7 +153,7 @@ def send_pending(now: datetime) -> int:
     """Send the notices not sent yet; how many events this call claimed and sent."""
     pending = (
         ScheduleEvent.objects.filter(notified_at__isnull=True)
-        .filter(Q(new_state=Schedule.DOWN) | Q(reason="recovered") | Q(reason=DATA_QUALITY))
+        .filter(Q(new_state=Schedule.DOWN) | Q(reason="recovered") | Q(reason__in=(DATA_QUALITY, LIMIT)))
         .select_related("schedule", "run")
         .order_by("at", "id")[:BATCH]
     )
@@ -207,6 +227,8 @@ def payload(fmt: str, notice: Notice) -> dict[str, Any]:
     }
     if notice.is_quality:
         body.update(detail="; ".join(notice.violations), verdict=notice.verdict, violations=notice.violations)
+    elif notice.is_limit:
+        body.update(detail="; ".join(notice.violations), verdict=notice.verdict, limits=notice.violations)
     return body
 
 

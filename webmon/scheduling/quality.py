@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -35,20 +36,26 @@ NEWEST_STORES = 5  # StoreItems records of one ScheduledRun read (one per attemp
 DETAIL_MAX = 4000
 
 
-def tick_report(run: ScheduledRun) -> dict[str, Any] | None:
-    """The quality report (with monitors, violations, verdict) of the tick `run` stored, or None."""
+def newest_stats(run: ScheduledRun, family: str) -> Iterator[dict[str, Any]]:
+    """The stats (JSON objects) of the newest records of `family` that ran for the ScheduledRun `run`."""
     from webmon.history.deps import CrawlRunDeps  # noqa: PLC0415 - the history app loads after this one
 
-    stats = (CrawlRunDeps.objects.filter(scheduled_run=run.pk, run__family=STORE_FAMILY)
+    texts = (CrawlRunDeps.objects.filter(scheduled_run=run.pk, run__family=family)
              .order_by("-run_id").values_list("run__stats", flat=True)[:NEWEST_STORES])
-    for text in stats:
+    for text in texts:
         try:
             data = json.loads(text or "")
         except ValueError:
             continue
-        quality = data.get("quality") if isinstance(data, dict) else None
-        if isinstance(quality, dict):
-            return quality
+        if isinstance(data, dict):
+            yield data
+
+
+def tick_report(run: ScheduledRun) -> dict[str, Any] | None:
+    """The quality report (with monitors, violations, verdict) of the tick `run` stored, or None."""
+    for data in newest_stats(run, STORE_FAMILY):
+        if isinstance(data.get("quality"), dict):
+            return data["quality"]
     return None
 
 
@@ -60,22 +67,41 @@ def detail(quality: dict[str, Any]) -> str:
 
 def record(run: ScheduledRun, now: datetime) -> ScheduleEvent | None:
     """The tick's data_quality event, written the first time its report shows violations; else None."""
-    schedule = run.schedule
-    if not schedule.is_crawl or ScheduleEvent.objects.filter(run=run, reason=DATA_QUALITY).exists():
-        return None
-    try:
-        quality = tick_report(run)
-    except DatabaseError as exc:  # the history DB is down: this attempt's notice is lost, the run is not
-        log.warning("%s: cannot read its run records for data quality: %s", run, str(exc).splitlines()[0][:200])
-        return None
+    return record_once(run, now, DATA_QUALITY, _violations)
+
+
+def _violations(run: ScheduledRun) -> tuple[str, list[str]] | None:
+    quality = tick_report(run)
     if not quality or not quality.get("violations"):
         return None
+    return str(quality.get("verdict") or "warn"), [str(v) for v in quality["violations"]]
+
+
+def record_once(run: ScheduledRun, now: datetime, reason: str,
+                read: Callable[[ScheduledRun], tuple[str, list[str]] | None]) -> ScheduleEvent | None:
+    """An event with `reason` for the tick of `run`, once: `read(run)` gives (verdict, sentences) or None.
+
+    The state does not change (old = new); the detail is the verdict, then a sentence a line. A partial
+    unique index on (run) per reason stops a second event (a retry, two daemons racing).
+    """
+    schedule = run.schedule
+    if not schedule.is_crawl or ScheduleEvent.objects.filter(run=run, reason=reason).exists():
+        return None
+    try:
+        found = read(run)
+    except DatabaseError as exc:  # the history DB is down: this attempt's notice is lost, the run is not
+        log.warning("%s: cannot read its run records for %s: %s", run, reason, str(exc).splitlines()[0][:200])
+        return None
+    if found is None:
+        return None
+    verdict, sentences = found
     state = schedule.__class__.objects.filter(pk=schedule.pk).values_list("state", flat=True).first() or schedule.state
     try:
         with transaction.atomic():
             event = ScheduleEvent.objects.create(schedule=schedule, at=now, old_state=state, new_state=state,
-                                                 reason=DATA_QUALITY, detail=detail(quality), run=run)
+                                                 reason=reason, detail=detail({"verdict": verdict,
+                                                                               "violations": sentences}), run=run)
     except IntegrityError:
         return None  # another daemon recorded it first
-    log.info("%s: data quality, %d violation(s)", run, len(quality["violations"]))
+    log.info("%s: %s, %d sentence(s)", run, reason, len(sentences))
     return event

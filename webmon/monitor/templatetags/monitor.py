@@ -181,6 +181,7 @@ REASON_LABELS = {
     "paused": pgettext_lazy("event reason", "paused"),
     "resumed": pgettext_lazy("event reason", "resumed"),
     "data_quality": pgettext_lazy("event reason", "data quality"),
+    "limit": pgettext_lazy("event reason", "limit reached"),
 }
 
 
