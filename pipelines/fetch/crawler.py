@@ -77,6 +77,11 @@ def make_downloader(spec: CrawlSpec) -> Downloader:
     return RenderRouter(default, spec.render, lambda: makers[other](spec))
 
 
+def may_start_browsers(spec: CrawlSpec) -> bool:
+    """Whether a fetch of `spec` may start Chromium: a browser crawl, or a crawl whose link hook may ask for it."""
+    return spec.render == "browser" or spec.links.hook is not None
+
+
 def _browser_downloader(spec: CrawlSpec) -> Downloader:
     from pathlib import Path
 
