@@ -138,7 +138,7 @@ def test_a_worker_of_an_http_crawl_stopped_with_sigterm_quits_the_browser_its_li
     run_dir = luigid.home / "browsers"
     (luigid.spec_dir / "render_hooks.py").write_text(RENDER_HOOK)
     spec = luigid.write_spec("hook-term", slow_demo_site.url, browser_pool=1, concurrency=2)
-    # render stays "http": only the hook's requests go to Chromium (anchors off, or they would be found first).
+    # render stays "http": only the hook's requests go to Chromium (anchors off: listing pages only, all rendered).
     spec.write_text(spec.read_text() + '\n[links]\nanchors = false\nhook = "render_hooks:rendered"\n')
     worker = start_worker(luigid, "hook-term", drivers=1)
     worker.send_signal(signal.SIGTERM)

@@ -30,7 +30,8 @@ An infinite scroll behind a JSON API::
 
 A single-page app whose list only a browser sees::
 
-    /spa/               a plain page: <div id="app" data-render="/spa/app" data-search="/spa/search"> (no links)
+    /spa/               a plain page: <a href="/spa/app"> and <div id="app" data-render="/spa/app"
+                        data-search="/spa/search">
     /spa/app            <ul id="list"></ul>, an empty <h1> and price, and <script src="/spa/app.js">
     /spa/app.js         fills the list with <a href="/spa/item-K"> (K = 1..SPA_ITEMS) and the h1 and price
                         with SPA_PAGE: an HTTP fetch of /spa/app sees none of it
@@ -169,7 +170,8 @@ class _ShapesHandler(QuietHandler):
 
     def _spa(self, path: str) -> None:
         if path == "/spa/":
-            return self._send(200, _html('<div id="app" data-render="/spa/app" data-search="/spa/search"></div>'))
+            return self._send(200, _html('<a href="/spa/app">Open the app</a>'
+                                         '<div id="app" data-render="/spa/app" data-search="/spa/search"></div>'))
         if path == "/spa/app":
             return self._send(200, _html('<h1></h1><span class="price"></span><ul id="list"></ul>',
                                          '<script src="/spa/app.js"></script>'))
