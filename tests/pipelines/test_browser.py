@@ -309,6 +309,19 @@ def test_a_closed_render_router_starts_no_browser_for_a_late_request(demo_site, 
     assert started == []
 
 
+def test_on_a_browser_crawl_a_post_fails_as_unsupported_method_unless_it_asks_for_http(demo_site, tmp_path):
+    http = HttpDownloader(timeout=5, max_bytes=1_000_000, user_agent="t")
+    router = RenderRouter(BrowserDownloader(settings(tmp_path)), "browser", lambda: http)
+    try:
+        with pytest.raises(FetchError) as refused:
+            router.fetch(Request(demo_site.url, method="POST", body=b"q=tea"))
+        sent = router.fetch(Request(demo_site.url, method="POST", body=b"q=tea", render="http"))
+    finally:
+        router.close()
+    assert refused.value.reason == "unsupported_method"
+    assert sent.status == 405  # the demo site's answer to a POST: it went over HTTP
+
+
 def test_a_crashed_browser_is_replaced(demo_site, tmp_path):
     run_dir = tmp_path / "run"
     page = Request(demo_site.url + "catalogue/product-3.html")
