@@ -103,6 +103,14 @@ def crawl(luigid: Luigid, name: str) -> tuple[dict, list[dict], Path]:
     return stats, lines, fetch
 
 
+def crawl_with_hook(luigid: Luigid, name: str, start: str, item_pages: str, hook: str,
+                    source: str) -> tuple[dict, list[dict], Path]:
+    """`crawl` from `start` with the link hook `hook` ("module:function"), its module written from `source`."""
+    (luigid.spec_dir / f"{hook.partition(':')[0]}.py").write_text(source)
+    write_spec(luigid, name, f"start_urls = [\"{start}\"]\nitem_pages = '{item_pages}'\n\n[links]\nhook = \"{hook}\"\n")
+    return crawl(luigid, name)
+
+
 def paths(lines: list[dict], outcome: str) -> set[str]:
     return {"/" + line["url"].split("/", 3)[3] for line in lines if line["outcome"] == outcome}
 
@@ -211,15 +219,8 @@ def test_a_hook_asks_for_a_script_drawn_page_in_chromium_on_an_http_crawl(
         luigid: Luigid, shapes: ShapesServer) -> None:
     if not Path("/usr/bin/chromium").exists() or not Path("/usr/bin/chromedriver").exists():
         pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
-    (luigid.spec_dir / "spa_hooks.py").write_text(SPA_HOOK)
-    write_spec(luigid, "shape-spa", f"""
-start_urls = ["{shapes.url}/spa/"]
-item_pages = '/spa/(app|item-\\d+)$'
-
-[links]
-hook = "spa_hooks:app"
-""")
-    stats, lines, fetch = crawl(luigid, "shape-spa")
+    stats, lines, fetch = crawl_with_hook(luigid, "shape-spa", f"{shapes.url}/spa/", '/spa/(app|item-\\d+)$',
+                                          "spa_hooks:app", SPA_HOOK)
     by_path = {"/" + line["url"].split("/", 3)[3]: line for line in lines}
     # The list exists only in the rendered DOM: its links were found there and fetched (over HTTP).
     items = {f"/spa/item-{k}" for k in range(1, SPA_ITEMS + 1)}
@@ -256,15 +257,8 @@ def forms(page):
 
 def test_a_redirected_post_stays_a_post_on_307_and_308_and_becomes_a_get_on_301_to_303(
         luigid: Luigid, shapes: ShapesServer) -> None:
-    (luigid.spec_dir / "form_hooks.py").write_text(FORMS_HOOK)
-    write_spec(luigid, "shape-forms", f"""
-start_urls = ["{shapes.url}/forms/"]
-item_pages = '/nothing-here$'
-
-[links]
-hook = "form_hooks:forms"
-""")
-    stats, lines, fetch = crawl(luigid, "shape-forms")
+    stats, lines, fetch = crawl_with_hook(luigid, "shape-forms", f"{shapes.url}/forms/", "/nothing-here$",
+                                          "form_hooks:forms", FORMS_HOOK)
     kept = {307, 308}
     # The server answers a target 400 unless it came as it should: every one was fetched.
     assert stats["failed"] == stats["skipped"] == 0
