@@ -36,7 +36,7 @@ import luigi
 from pipelines import cli_errors, config, limits
 from pipelines.exceptions import CrawlLimitError, ParseRatioExceeded, SpecError
 from pipelines.fetch import progress
-from pipelines.fetch.crawler import Crawler
+from pipelines.fetch.crawler import Crawler, may_start_browsers
 from pipelines.fetch.http import charset_of
 from pipelines.fetch.pagework import PARSE_STATE, FetchSideLines
 from pipelines.parse import Extractor, parse_fingerprint, parse_page
@@ -196,7 +196,7 @@ class FetchPages(CrawlTask):
         log.info("fetching %s (%s) from %s", spec.name, spec.path, ", ".join(spec.start_urls))
         info = {"software": "crawlops", "crawl": spec.name, "tick": self.at.isoformat() + "Z",
                 "hostname": socket.gethostname(), "python": platform.python_version()}
-        if spec.render == "browser":
+        if may_start_browsers(spec):  # a browser crawl, or a link hook's render="browser" on an HTTP crawl
             _exit_cleanly_on_sigterm()  # so the browsers are quit, not orphaned
         self._previous = progress.previous_pages(self.tick_dir.parent, self.tick_dir.name)
         log.info("progress estimate: %s", f"{self._previous:,} pages in the previous tick"

@@ -77,6 +77,11 @@ def make_downloader(spec: CrawlSpec) -> Downloader:
     return RenderRouter(default, spec.render, lambda: makers[other](spec))
 
 
+def may_start_browsers(spec: CrawlSpec) -> bool:
+    """Whether a fetch of `spec` may start Chromium: a browser crawl, or a crawl whose link hook may ask for it."""
+    return spec.render == "browser" or spec.links.hook is not None
+
+
 def _browser_downloader(spec: CrawlSpec) -> Downloader:
     from pathlib import Path
 
@@ -99,7 +104,9 @@ def _http_downloader(spec: CrawlSpec) -> Downloader:
 class RenderRouter:
     """The spec's downloader, and for a hook's Request(render=...) of the other mode a second one, made on first use.
 
-    So an HTTP crawl starts no browser until a hook asks for a rendered page.
+    So an HTTP crawl starts no browser until a hook asks for a rendered page,
+    and none once closed (a fetch thread still running when an aborted crawl
+    closed its downloaders gets FetchError "closed").
     """
 
     def __init__(self, default: Downloader, mode: str, make_other: Callable[[], Downloader]) -> None:
@@ -107,6 +114,7 @@ class RenderRouter:
         self.mode = mode
         self._make_other = make_other
         self._other: Downloader | None = None
+        self._closed = False
         self._lock = threading.Lock()
 
     def fetch(self, request: Request) -> Response:
@@ -114,13 +122,18 @@ class RenderRouter:
             return self.default.fetch(request)
         with self._lock:
             if self._other is None:
+                if self._closed:
+                    raise FetchError(f"the downloader for render={request.render!r} is closed", "closed")
                 self._other = self._make_other()
         return self._other.fetch(request)
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            other = self._other
         self.default.close()
-        if self._other is not None:
-            self._other.close()
+        if other is not None:
+            other.close()
 
 
 def request_key(key: str, request: Request) -> str:

@@ -16,7 +16,8 @@ as plain links.
 Every link found here is only a candidate: the crawler takes each through
 the same rules (allowed_domains, follow, max_depth, budgets, max_pages, the
 discovered set) and the middleware chain (robots.txt), and gives it an
-outcome line. The default (anchors alone) costs one XPath a page, as before
+outcome line. On one page a hook's Request takes the place of the same URL
+found by the other sources (so its render, method and headers are used). The default (anchors alone) costs one XPath a page, as before
 [links] existed.
 """
 
@@ -89,11 +90,12 @@ class LinkFinder:
         if selector is None:
             selector = make_selector(url, body or b"<html></html>", encoding)
         page = Page(url, status, dict(headers), body, encoding, selector)
+        found = len(links)
         try:
             self._from_hook(page, links)
         except LinkHookError as exc:
-            return links, f"{url}: {exc}"
-        return links, None
+            return _requests_win(links, found), f"{url}: {exc}"
+        return _requests_win(links, found), None
 
     def _from_hook(self, page: Page, found: list[Link]) -> None:
         """Append the hook's links for `page` to `found` (what it gave before it failed stays)."""
@@ -117,6 +119,19 @@ class LinkFinder:
             raise LinkHookError(f"link hook {self.hook_name} gave {type(item).__name__}; "
                                 "expected URLs (strings) or pipelines.fetch.http.Request objects")
         return hook_request(base, item, self.hook_name or "link hook")
+
+
+def _requests_win(links: list[Link], found: int) -> list[Link]:
+    """`links` without the URLs before `found` (anchors, rel, selectors) that a hook's GET Request after it names.
+
+    The first of a URL's spellings the crawl discovers is the one it fetches:
+    an <a href> to the page a hook asks for with render="browser" (or with
+    headers) would otherwise be fetched plainly, and the hook's Request dropped.
+    """
+    requested = {link.url for link in links[found:] if isinstance(link, Request) and link.plain}
+    if not requested:
+        return links
+    return [link for link in links[:found] if link not in requested] + links[found:]
 
 
 def hook_request(base: str, item: Request, hook_name: str) -> Request:

@@ -28,6 +28,7 @@ import pytest
 from pipelines.demo.site import JS_PRODUCT, product
 from pipelines.exceptions import ConnectionFailed, FetchError, FetchTimeout
 from pipelines.fetch.browser import BrowserDownloader, BrowserSettings
+from pipelines.fetch.crawler import RenderRouter
 from pipelines.fetch.http import HttpDownloader, Request
 from pipelines.fetch.reaper import reap
 from pipelines.parse import Extractor, PageError
@@ -288,6 +289,39 @@ def test_close_leaves_no_process_and_no_file(demo_site, tmp_path):
     assert closed.value.reason == "closed"
 
 
+def test_a_closed_render_router_starts_no_browser_for_a_late_request(demo_site, tmp_path):
+    """A fetch thread still running when an aborted crawl closes its downloader must not start Chromium then."""
+    started = []
+
+    def make_browser() -> BrowserDownloader:
+        started.append(BrowserDownloader(settings(tmp_path)))
+        return started[-1]
+
+    router = RenderRouter(HttpDownloader(timeout=5, max_bytes=1_000_000, user_agent="t"), "http", make_browser)
+    router.close()
+    try:
+        with pytest.raises(FetchError) as closed:
+            router.fetch(Request(demo_site.url, render="browser"))
+    finally:
+        for browser in started:  # only when the router made one after all: not a leftover for the next test
+            browser.close()
+    assert closed.value.reason == "closed"
+    assert started == []
+
+
+def test_on_a_browser_crawl_a_post_fails_as_unsupported_method_unless_it_asks_for_http(demo_site, tmp_path):
+    http = HttpDownloader(timeout=5, max_bytes=1_000_000, user_agent="t")
+    router = RenderRouter(BrowserDownloader(settings(tmp_path)), "browser", lambda: http)
+    try:
+        with pytest.raises(FetchError) as refused:
+            router.fetch(Request(demo_site.url, method="POST", body=b"q=tea"))
+        sent = router.fetch(Request(demo_site.url, method="POST", body=b"q=tea", render="http"))
+    finally:
+        router.close()
+    assert refused.value.reason == "unsupported_method"
+    assert sent.status == 405  # the demo site's answer to a POST: it went over HTTP
+
+
 def test_a_crashed_browser_is_replaced(demo_site, tmp_path):
     run_dir = tmp_path / "run"
     page = Request(demo_site.url + "catalogue/product-3.html")
@@ -311,6 +345,7 @@ WORKER = """
 import sys, threading, time
 from pathlib import Path
 from pipelines.fetch.browser import BrowserDownloader, BrowserSettings
+from pipelines.fetch.crawler import RenderRouter
 from pipelines.fetch.http import Request
 
 browser = BrowserDownloader(BrowserSettings(pool_size=2, run_dir=Path(sys.argv[1])))

@@ -70,17 +70,22 @@ def test_a_browser_crawl_extracts_the_javascript_rendered_page(luigid: Luigid, d
 
 def start_browser_worker(luigid: Luigid, crawl: str, site: DemoSite) -> subprocess.Popen:
     """A luigi CLI worker crawling every listing page in a browser, once its pool of 2 is up."""
-    run_dir = luigid.home / "browsers"
     spec = browser_spec(luigid, crawl, site, browser_pool=2, concurrency=2)
     spec.write_text(spec.read_text().replace("page-1\\.html$']", "page-\\d+\\.html$']"))
+    return start_worker(luigid, crawl, drivers=2)
+
+
+def start_worker(luigid: Luigid, crawl: str, drivers: int) -> subprocess.Popen:
+    """A luigi CLI worker of `crawl`, returned once `drivers` browsers of it run."""
+    run_dir = luigid.home / "browsers"
     worker = subprocess.Popen(
         [PYTHON, "-m", "luigi", "--module", "pipelines.tasks", "RunCrawl", "--crawl", crawl, "--at", TICK],
         cwd=ROOT, env=luigid.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(run_dir.glob("*.json"))) < 2 and worker.poll() is None:
+    while time.monotonic() < deadline and len(list(run_dir.glob("*.json"))) < drivers and worker.poll() is None:
         time.sleep(0.1)
-    assert len(list(run_dir.glob("*.json"))) == 2, "the browser pool never started"
+    assert len(list(run_dir.glob("*.json"))) == drivers, "the browser pool never started"
     assert browsers_left(run_dir)
     return worker
 
@@ -114,3 +119,29 @@ def test_a_worker_stopped_with_sigterm_quits_its_browsers(luigid: Luigid, slow_d
     assert worker.wait(timeout=60) != 0
     assert wait_until_gone(run_dir) == []  # no reaper involved
     assert not list((luigid.data_dir / "js-term").glob("*/fetch"))
+
+
+RENDER_HOOK = '''
+from pipelines.fetch.http import Request
+
+
+def rendered(page):
+    """The listing pages linked from a page, each rendered in Chromium."""
+    for href in page.selector.css("a::attr(href)").getall():
+        if "catalogue/page-" in href:
+            yield Request(href, render="browser")
+'''
+
+
+def test_a_worker_of_an_http_crawl_stopped_with_sigterm_quits_the_browser_its_link_hook_started(
+        luigid: Luigid, slow_demo_site: DemoSite) -> None:
+    run_dir = luigid.home / "browsers"
+    (luigid.spec_dir / "render_hooks.py").write_text(RENDER_HOOK)
+    spec = luigid.write_spec("hook-term", slow_demo_site.url, browser_pool=1, concurrency=2)
+    # render stays "http": only the hook's requests go to Chromium (anchors off: listing pages only, all rendered).
+    spec.write_text(spec.read_text() + '\n[links]\nanchors = false\nhook = "render_hooks:rendered"\n')
+    worker = start_worker(luigid, "hook-term", drivers=1)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) != 0
+    assert wait_until_gone(run_dir) == []  # no reaper involved
+    assert not list((luigid.data_dir / "hook-term").glob("*/fetch"))

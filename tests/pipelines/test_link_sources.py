@@ -119,3 +119,21 @@ def wrong(page):
     _, error = LinkFinder(spec('hook = "hooks_for_links:wrong"', tmp_path)).find(
         "http://s.example/", 200, [], b"<p>", "utf-8", True)
     assert error is not None and "gave dict; expected URLs (strings) or pipelines.fetch.http.Request" in error
+
+
+def test_a_hooks_get_request_takes_the_place_of_the_same_link_found_by_the_anchors(tmp_path: Path) -> None:
+    (tmp_path / "render_links.py").write_text('''
+from pipelines.fetch.http import Request
+
+def render(page):
+    yield Request("/app", render="browser")
+    yield Request("/search", method="POST", body=b"q=tea")
+''')
+    page = b'<a href="/app">app</a><a href="/search">search</a><a href="/about">about</a>'
+    found, error = LinkFinder(spec('hook = "render_links:render"', tmp_path)).find(
+        "http://s.example/", 200, [], page, "utf-8", True)
+    assert error is None
+    # The anchor to /app would be discovered first and fetched over HTTP; a POST is another request than a GET.
+    assert [(x.url, x.method, x.render) if isinstance(x, Request) else x for x in found] == [
+        "http://s.example/search", "http://s.example/about",
+        ("http://s.example/app", "GET", "browser"), ("http://s.example/search", "POST", None)]

@@ -1,4 +1,4 @@
-"""Three site shapes whose pages <a href> alone cannot reach, for the [links] tests.
+"""Site shapes whose pages <a href> alone cannot reach, for the [links] tests.
 
 `ShapesServer` (127.0.0.1, free port, daemon threads, like TrapServer) counts
 requests by (method, target, body) in `hits`. Every item page is
@@ -27,6 +27,24 @@ An infinite scroll behind a JSON API::
     /api/items?page=N   GET, or POST with the form body page=N: JSON {"items": [{"url": "/feed/item-K"}, ...],
                         "next": {"page": N+1} or null}; FEED_PAGES pages of FEED_PER_PAGE items
     /feed/item-K        item pages
+
+A single-page app whose list only a browser sees::
+
+    /spa/               a plain page: <a href="/spa/app"> and <div id="app" data-render="/spa/app"
+                        data-search="/spa/search">
+    /spa/app            <ul id="list"></ul>, an empty <h1> and price, and <script src="/spa/app.js">
+    /spa/app.js         fills the list with <a href="/spa/item-K"> (K = 1..SPA_ITEMS) and the h1 and price
+                        with SPA_PAGE: an HTTP fetch of /spa/app sees none of it
+    /spa/search         answers anything; a browser can only GET, so a crawl never sends it the POST
+    /spa/item-K         item pages
+
+POST forms whose actions redirect (301, 302, 303, 307, 308)::
+
+    /forms/             one <form method="post" action="/redirect/CODE"> per code, inputs FORM_FIELDS
+    /redirect/CODE      a POST of FORM_BODY answered CODE, Location: /redirect/CODE/target
+    /redirect/CODE/target  for 307 and 308 only a POST of FORM_BODY (form Content-Type) gets 200,
+                        for 301-303 only a GET without a body or Content-Type; anything else a 400
+                        saying what came
 """
 
 from __future__ import annotations
@@ -35,13 +53,18 @@ import gzip
 import json
 import threading
 from collections import Counter
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tests.servers.faults import BackgroundServer, QuietHandler
 
 SHOP_PAGES, SHOP_PER_PAGE = 5, 3
 DOCS_PAGES = 12
 FEED_PAGES, FEED_PER_PAGE = 4, 3
+SPA_ITEMS = 4
+SPA_PAGE = {"title": "spa catalogue", "price": 9.5}  # drawn by /spa/app.js
+FORM_FIELDS = {"q": "green tea", "page": "2"}
+FORM_BODY = urlencode(FORM_FIELDS).encode()
+REDIRECT_CODES = (301, 302, 303, 307, 308)
 
 
 def _item(path: str, n: int) -> dict:
@@ -52,6 +75,7 @@ ITEMS: dict[str, dict] = {}
 ITEMS.update({f"/shop/item-{k}": _item("/shop", k) for k in range(1, SHOP_PAGES * SHOP_PER_PAGE + 1)})
 ITEMS.update({f"/docs/page-{k}": _item("/docs", k) for k in range(1, DOCS_PAGES + 1)})
 ITEMS.update({f"/feed/item-{k}": _item("/feed", k) for k in range(1, FEED_PAGES * FEED_PER_PAGE + 1)})
+ITEMS.update({f"/spa/item-{k}": _item("/spa", k) for k in range(1, SPA_ITEMS + 1)})
 
 _HALF = DOCS_PAGES // 2
 
@@ -72,11 +96,14 @@ class _ShapesHandler(QuietHandler):
     server_version = "ShapesServer/1.0"
 
     def do_GET(self) -> None:  # noqa: N802
-        self._answer(b"")
+        self._answer(self._body())
 
     def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        self._answer(self.rfile.read(length))
+        self._answer(self._body())
+
+    def _body(self) -> bytes:
+        """The request body (a GET has none, unless a client sent one where it should not)."""
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _answer(self, body: bytes) -> None:
         owner: ShapesServer = self.server.owner  # type: ignore[assignment]
@@ -130,12 +157,61 @@ class _ShapesHandler(QuietHandler):
             data = {"items": [{"url": f"/feed/item-{k}"} for k in range(first, first + FEED_PER_PAGE)],
                     "next": {"page": n + 1} if n < FEED_PAGES else None}
             return self._send(200, json.dumps(data).encode(), "application/json")
+        if path.startswith("/spa/"):
+            return self._spa(path)
+        if path == "/forms/":
+            forms = "".join(f'<form method="post" action="/redirect/{code}">'
+                            + "".join(f'<input name="{k}" value="{v}">' for k, v in FORM_FIELDS.items())
+                            + "</form>" for code in REDIRECT_CODES)
+            return self._send(200, _html(forms))
+        if path.startswith("/redirect/"):
+            return self._redirect(path, body)
         return self._send(404, b"not found")
+
+    def _spa(self, path: str) -> None:
+        if path == "/spa/":
+            return self._send(200, _html('<a href="/spa/app">Open the app</a>'
+                                         '<div id="app" data-render="/spa/app" data-search="/spa/search"></div>'))
+        if path == "/spa/app":
+            return self._send(200, _html('<h1></h1><span class="price"></span><ul id="list"></ul>',
+                                         '<script src="/spa/app.js"></script>'))
+        if path == "/spa/app.js":
+            script = (f"document.addEventListener('DOMContentLoaded', () => {{\n"
+                      f"  document.querySelector('h1').textContent = {json.dumps(SPA_PAGE['title'])};\n"
+                      f"  document.querySelector('span.price').textContent = '{SPA_PAGE['price']}';\n"
+                      f"  const list = document.getElementById('list');\n"
+                      f"  for (let k = 1; k <= {SPA_ITEMS}; k++) {{\n"
+                      f"    const a = document.createElement('a');\n"
+                      f"    a.href = '/spa/item-' + k; a.textContent = 'item ' + k;\n"
+                      f"    list.appendChild(document.createElement('li')).appendChild(a);\n"
+                      f"  }}\n}});\n")
+            return self._send(200, script.encode(), "application/javascript")
+        if path == "/spa/search":
+            return self._send(200, _html("<p>results</p>"))
+        return self._send(404, b"not found")
+
+    def _redirect(self, path: str, body: bytes) -> None:
+        code, _, rest = path.removeprefix("/redirect/").partition("/")
+        if not code.isdigit() or int(code) not in REDIRECT_CODES or rest not in ("", "target"):
+            return self._send(404, b"not found")
+        came = f"{self.command} with body {body!r}, Content-Type {self.headers.get('Content-Type')!r}"
+        if not rest:
+            if self.command != "POST" or body != FORM_BODY:
+                return self._send(400, f"expected a POST of {FORM_BODY!r}, got {came}".encode(), "text/plain")
+            return self._send(int(code), b"", headers={"Location": f"/redirect/{code}/target"})
+        if int(code) in (307, 308):
+            kept = (self.command == "POST" and body == FORM_BODY
+                    and self.headers.get("Content-Type") == "application/x-www-form-urlencoded")
+        else:
+            kept = self.command == "GET" and not body and self.headers.get("Content-Type") is None
+        if not kept:
+            return self._send(400, f"{code} target: got {came}".encode(), "text/plain")
+        return self._send(200, _html(f"<h1>{code} target</h1>"))
 
 
 
 class ShapesServer(BackgroundServer):
-    """The three site shapes; see the module docstring for the endpoints."""
+    """The site shapes; see the module docstring for the endpoints."""
 
     handler_class = _ShapesHandler
 
