@@ -189,10 +189,10 @@ def test_the_next_run_is_in_the_users_time_zone(client: Client, world: World) ->
 
 
 def test_its_queries_stay_fixed_with_schedules(client: Client, world: World, num_queries) -> None:
-    with num_queries(default=3, history=7):
+    with num_queries(default=3, history=8):
         # default: 1. the session, 2. the user, 3. every schedule (one SELECT, by name)
-        # history: as test_overview.py says (crawl names, newest runs, last successes, 7-day counts (2),
-        # failures, the stats of the newest done ticks)
+        # history: as test_overview.py says (crawl names, newest runs, last successes, 7-day ticks (3:
+        # done last stages, runs not done, every run of their ticks), failures, the newest done ticks' stats)
         response = client.get("/")
     assert response.status_code == 200
 

@@ -84,6 +84,15 @@ def world(luigid: Luigid, webmon_db: None, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture
+def client(user: Any) -> Client:
+    """Logged in, keeping the module's schedule: conftest's client empties webmon's schedules, which
+    would cascade to this module's ticks (the grid's columns)."""
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+@pytest.fixture
 def on_world(world: World, history_at: Any) -> Iterator[World]:
     with history_at(str(world.db)), override_settings(LUIGID_URL="http://127.0.0.1:9"):
         yield world
