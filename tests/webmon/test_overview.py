@@ -175,3 +175,13 @@ def test_a_scrapy_spiders_ticks_are_its_runs_and_its_done_run_is_the_last_succes
     assert row.name == "shop"
     assert row.last_status == "failed"  # the newest tick is the newest spider run
     assert row.last_success is not None and row.last_success.id == older
+
+
+def test_the_sparkline_says_its_figures_on_hover(client: Client, history: HistorySeed) -> None:
+    now = timezone.now().replace(second=0, microsecond=0)
+    history.tick("hover", now - timedelta(hours=2), seconds=40.0)  # 3 x 40 s + the gaps and RunCrawl: 121.25 s
+    history.tick("hover", now - timedelta(hours=1), seconds=10.0)  # 31.25 s
+    body = client.get("/").content.decode()
+    row = body[body.index('data-crawl="hover"'):]
+    spark = row[row.index('<svg class="spark"'):row.index("</svg>")]
+    assert "<title>the last 2 ticks: newest 31 s, shortest 31 s, longest 2 min 01 s</title>" in spark

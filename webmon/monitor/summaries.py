@@ -14,6 +14,7 @@ from webmon.history.queries import percentile
 from webmon.history.runs import STALE, json_object
 from webmon.history.ticks import BAD, CHAIN, DONE, FAILED, FINISHED, LAST_STAGE, RUNNING, WRAPPER, Tick, group_ticks
 from webmon.monitor.charts import Spark, sparkline
+from webmon.monitor.templatetags.monitor import human
 
 SPARK_TICKS = 20
 
@@ -36,6 +37,7 @@ class CrawlRow:
     rate: float | None
     finished: int  # finished ticks behind the rate
     spark: Spark | None
+    spark_title: str = ""  # the sparkline's hover text: its figures
     next_run: datetime | None = None  # the earliest next tick of its schedules (trouble.attach_schedules)
     schedules: Any | None = None  # trouble.CrawlSchedules: its RunCrawl schedules, None when it has none
     group: str = ""  # trouble.GROUPS: where the overview puts it (down first)
@@ -85,10 +87,22 @@ def crawl_rows(
                 rate=success_rate(crawl_counts),
                 finished=sum(crawl_counts.get(s, 0) for s in FINISHED),
                 spark=sparkline(values),
+                spark_title=spark_title(values),
                 done_runs=done_runs,
             )
         )
     return rows
+
+
+def spark_title(values: Sequence[float]) -> str:
+    """The sparkline's hover text: how many durations it draws, the newest, the shortest and the longest."""
+    if not values:
+        return ""
+    return ngettext(
+        "the last %(n)s tick: %(last)s",
+        "the last %(n)s ticks: newest %(last)s, shortest %(low)s, longest %(high)s",
+        len(values),
+    ) % {"n": len(values), "last": human(values[-1]), "low": human(min(values)), "high": human(max(values))}
 
 
 WARNED = "warned"  # the overview's status of a crawl whose newest tick is done with data-quality warnings
