@@ -136,6 +136,21 @@ def start_demo_site(products: int, latency_ms: int = 0, layout_file: Path | None
     return DemoSite(url, int(url.rstrip("/").rsplit(":", 1)[1]), products, proc)
 
 
+@pytest.fixture(autouse=True)
+def _django_language_and_zone_reset() -> Iterator[None]:
+    """A request with Accept-Language (Django's test client) leaves its language and time zone active in
+    the test's thread: the next test, whatever its module, would read zh-Hant sentences. Reset after each."""
+    yield
+    if "django.utils.translation" in sys.modules and "django.conf" in sys.modules:
+        from django.conf import settings  # noqa: PLC0415 - only where Django is in use
+
+        if settings.configured:
+            from django.utils import timezone, translation  # noqa: PLC0415
+
+            translation.deactivate()
+            timezone.deactivate()
+
+
 @pytest.fixture(scope="module")
 def demo_site() -> Iterator[DemoSite]:
     site = start_demo_site(500)

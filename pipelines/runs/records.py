@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,12 +54,7 @@ def create_tables(engine: Engine) -> None:
     Two workers starting at once may both see the tables missing; the loser's
     CREATE fails, which is fine when the tables are there afterwards.
     """
-    try:
-        metadata.create_all(engine)
-    except sa.exc.DatabaseError:
-        inspector = sa.inspect(engine)
-        if not all(inspector.has_table(t.name) for t in metadata.sorted_tables):
-            raise
+    create_all_racing(metadata, engine)
     # create_all adds missing tables only: an index added in a later release
     # is created here, once, on a history that already has the table.
     for table in metadata.sorted_tables:
@@ -67,6 +63,25 @@ def create_tables(engine: Engine) -> None:
                 index.create(engine, checkfirst=True)
             except sa.exc.DatabaseError:
                 pass  # another worker is creating it at this moment
+
+
+def create_all_racing(tables: sa.MetaData, engine: Engine, tries: int = 50, pause: float = 0.1) -> None:
+    """`tables.create_all(engine)` when another process may be creating the same tables at this moment.
+
+    The loser's CREATE fails ("already exists") while the winner may still be creating the rest, so
+    the check that every table is there is retried for a while (create_all skips the ones that exist).
+    """
+    for attempt in range(tries):
+        try:
+            tables.create_all(engine)
+            return
+        except sa.exc.DatabaseError:
+            inspector = sa.inspect(engine)
+            if all(inspector.has_table(t.name) for t in tables.sorted_tables):
+                return
+            if attempt == tries - 1:
+                raise
+            time.sleep(pause)
 
 
 def utcnow() -> datetime:

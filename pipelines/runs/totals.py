@@ -146,7 +146,8 @@ def crawl_counts(family: str, stats: Any) -> dict[str, float]:
         put("items_dropped", stats.get("items_dropped"))
         put("scrapy_errors", stats.get("errors"))
         counts[SCRAPY_CLOSES + finish_reason(stats.get("finish_reason"))] = 1
-        counts[PARSE_RUNS] = 1
+        if isinstance(stats.get("items"), int):  # as for ParsePages: a run that reported items parsed
+            counts[PARSE_RUNS] = 1
     elif family == "FetchPages":
         put("pages_fetched", stats.get("fetched"))
         put("bytes", stats.get("bytes"))

@@ -39,7 +39,7 @@ def test_a_spider_run_counts_as_its_crawls_fetch_and_parse_whatever_its_family()
 
     assert counts == {"pages_fetched": 12, "bytes": 34_000, "retries": 4, "responses_2xx": 10, "responses_4xx": 1,
                       "responses_5xx": 1, "items_parsed": 9, "items_dropped": 2, "scrapy_errors": 3,
-                      "scrapy_closes_finished": 1}
+                      "scrapy_closes_finished": 1, "parse_runs": 1}
 
 
 def test_finish_reasons_outside_scrapys_words_fold_into_other_and_no_stats_into_none() -> None:

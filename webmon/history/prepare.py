@@ -122,11 +122,7 @@ def _prepare(engine: Engine, say: Callable[[str], None]) -> Prepared:
     before = set(sa.inspect(engine).get_table_names())
     # Luigi's tables exactly as luigid creates them (its own MetaData): a history
     # prepared before luigid's first start is then readable at once.
-    try:
-        luigi_history.Base.metadata.create_all(engine)
-    except sa.exc.DatabaseError:
-        if not all(sa.inspect(engine).has_table(t.name) for t in luigi_history.Base.metadata.sorted_tables):
-            raise
+    records.create_all_racing(luigi_history.Base.metadata, engine)
     records.create_tables(engine)  # crawl_runs, crawl_run_logs, totals (and their indexes)
     after = set(sa.inspect(engine).get_table_names())
     created_tables = sorted(after - before)
