@@ -8,7 +8,11 @@ The indexes (pipelines/runs/models.py) and how each read uses them:
   the 90-day calendar, failures, items stored); the crawl filter.
 - (family, started_at): the families page (newest runs per family in a
   window, family_window_stats); the family filter.
-- (task_id, started_at): the runs of a tick (task_ids computed, see ticks.py).
+- (crawl, status, family, started_at): the tick counts (done last stages
+  per day, index-only; the few runs not done, a range each) and the last
+  success of each crawl.
+- (task_id, started_at, status, id): the runs of a tick (task_ids computed,
+  see ticks.py); for the tick counts from the index alone.
 - crawl_run_logs (run_id, seq): log lines after line N.
 
 Filters no index serves (status, host, parameter search) look at a bounded
@@ -65,6 +69,7 @@ from webmon.history.ticks import (
 LAST_ID = 2**63 - 1  # with a start time, a cursor past every run of that instant
 HEAD_CHARS = 300  # of error messages and parameters on list pages
 TICK_FIELDS = ("id", "task_id", "family", "crawl", "status", "started_at", "finished_at", "heartbeat_at")
+TREND_FIELDS = ("id", "task_id", "family", "status", "started_at", "finished_at", "heartbeat_at")  # LeanRun's
 LIST_FIELDS = (*TICK_FIELDS, "host", "attempt", "error_type", "log_lines")
 DECIDING_RUNS = 10  # x ticks wanted: the deciding runs the trend reads at a time (newest_ticks)
 DECIDING_ROUNDS = 4
@@ -584,7 +589,9 @@ class RunQuerySet(ReadOnlyQuerySet):
         if not chosen:
             return []
         ids = [task_id for key in chosen for task_id in tick_task_ids(key)]
-        ticks = ticks_of(self.filter(task_id__in=ids).only(*TICK_FIELDS))
+        # Row tuples, no model instances: the trend reads a tick's status, start, duration and newest run's id.
+        rows = self.filter(task_id__in=ids).values_list(*TREND_FIELDS)
+        ticks = ticks_of(LeanRun(*row) for row in rows)
         return [ticks[key] for key in chosen if key in ticks]
 
     def tick_page(self, f: RunFilter, *, before: Cursor | None, size: int, window: int) -> TickPage:
