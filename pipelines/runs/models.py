@@ -71,16 +71,27 @@ runs = sa.Table(
     sa.Column("log_lines", sa.Integer, nullable=False, default=0),
     sa.Column("log_truncated", sa.Boolean, nullable=False, default=False),
     sa.Index("ix_crawl_runs_family_started", "family", "started_at"),
-    sa.Index("ix_crawl_runs_task_started", "task_id", "started_at"),
+    # The runs of a task_id (its attempts; a tick's, the task_ids computed), newest first; with
+    # status and id webmon reads a tick's runs for its counts from the index alone.
+    sa.Index("ix_crawl_runs_task_status", "task_id", "started_at", "status", "id"),
     sa.Index("ix_crawl_runs_crawl_started", "crawl", "started_at"),
     sa.Index("ix_crawl_runs_status_heartbeat", "status", "heartbeat_at"),
     sa.Index("ix_crawl_runs_started", "started_at"),
     # webmon's tick counts (overview 7-day success, crawl page calendar): a crawl's done last stages per
-    # day and its runs that are not done, both a range per family of the index alone (rows: only those).
-    sa.Index("ix_crawl_runs_crawl_family_started", "crawl", "family", "started_at", "status"),
+    # day from the index alone, and its runs that are not done, a range per status and family that
+    # holds only them; and the last success of a crawl, one seek. Status before family: a read of a
+    # crawl and family newest first (the runs list, the crawl page's StoreItems) does not match it
+    # and keeps (crawl, started_at)'s order, where (crawl, family, status, ...) made SQLite sort.
+    sa.Index("ix_crawl_runs_crawl_status_family", "crawl", "status", "family", "started_at"),
     # webmon's families page: p50/p95 per family over a recent window, from the index alone.
     sa.Index("ix_crawl_runs_family_window", "family", "started_at", "status", "finished_at"),
 )
+
+# Indexes an earlier release made that one above replaces: create_tables drops them once their
+# replacement exists. (task_id, started_at) is a prefix of ix_crawl_runs_task_status; with
+# started_at before status, (crawl, family, started_at, status) read every run of a window to find
+# the few that are not done.
+SUPERSEDED_INDEXES = {"crawl_runs": ("ix_crawl_runs_task_started", "ix_crawl_runs_crawl_family_started")}
 
 run_logs = sa.Table(
     "crawl_run_logs", metadata,

@@ -17,7 +17,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pipelines.runs import totals
-from pipelines.runs.models import DONE, FAILED, KILLED, RUNNING, metadata, run_deps, run_logs, runs
+from pipelines.runs.models import (
+    DONE,
+    FAILED,
+    KILLED,
+    RUNNING,
+    SUPERSEDED_INDEXES,
+    metadata,
+    run_deps,
+    run_logs,
+    runs,
+)
 
 _engines: dict[tuple[str, int], Engine] = {}
 _engines_lock = threading.Lock()
@@ -63,6 +73,23 @@ def create_tables(engine: Engine) -> None:
                 index.create(engine, checkfirst=True)
             except sa.exc.DatabaseError:
                 pass  # another worker is creating it at this moment
+    drop_superseded_indexes(engine)
+
+
+def drop_superseded_indexes(engine: Engine) -> None:
+    """Drop the indexes a newer one replaces (models.SUPERSEDED_INDEXES), once it exists."""
+    inspector = sa.inspect(engine)
+    for name, superseded in SUPERSEDED_INDEXES.items():
+        present = {ix["name"] for ix in inspector.get_indexes(name)}
+        if not all(ix.name in present for ix in metadata.tables[name].indexes):
+            continue  # a replacement is missing (another worker is creating it): keep the old ones for now
+        stub = sa.Table(name, sa.MetaData(), sa.Column("id"))  # an Index on `table` itself would join its indexes
+        for old in superseded:
+            if old in present:
+                try:
+                    sa.Index(old, stub.c.id).drop(engine)
+                except sa.exc.DatabaseError:
+                    pass  # another worker dropped it at this moment
 
 
 def create_all_racing(tables: sa.MetaData, engine: Engine, tries: int = 50, pause: float = 0.1) -> None:

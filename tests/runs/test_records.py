@@ -143,9 +143,44 @@ def test_the_monitor_reads_are_served_by_indexes(engine: Engine) -> None:
 
     assert "USING INDEX sqlite_autoindex_crawl_run_logs_1 (run_id=? AND seq>?)" in query_plan(engine, after_n)
     assert "USING INDEX ix_crawl_runs_family_started (family=?)" in query_plan(engine, of_family)
-    assert "USING INDEX ix_crawl_runs_task_started (task_id=?)" in query_plan(engine, of_task)
+    assert "USING INDEX ix_crawl_runs_task_status (task_id=?)" in query_plan(engine, of_task)
     for plan in (query_plan(engine, q) for q in (after_n, of_family, of_task)):
         assert "TEMP B-TREE" not in plan  # no sort: the index gives the order
+
+
+def test_the_tick_counts_read_only_the_runs_not_done_and_their_ticks_from_the_index(engine: Engine) -> None:
+    since, until = T0 - timedelta(days=90), T0
+    not_done = sa.select(runs.c.crawl, runs.c.task_id, runs.c.family).where(
+        runs.c.crawl.in_(["shop", "news"]), runs.c.family.in_(["FetchPages", "StoreItems"]),
+        runs.c.status.in_([RUNNING, FAILED, KILLED]), runs.c.started_at >= since, runs.c.started_at < until)
+    of_ticks = sa.select(runs.c.id, runs.c.task_id, runs.c.status, runs.c.started_at).where(
+        runs.c.task_id.in_(["FetchPages_shop_1", "StoreItems_shop_1"]))
+    of_crawl_family = (sa.select(runs).where(runs.c.crawl == "shop", runs.c.family == "StoreItems")
+                       .order_by(runs.c.started_at.desc()).limit(50))
+
+    # A range per crawl, status and family: only the runs that are not done, not every run of the window.
+    assert ("USING INDEX ix_crawl_runs_crawl_status_family (crawl=? AND status=? AND family=? AND started_at>?"
+            in query_plan(engine, not_done))
+    assert "USING COVERING INDEX ix_crawl_runs_task_status (task_id=?)" in query_plan(engine, of_ticks)
+    assert "TEMP B-TREE" not in query_plan(engine, of_crawl_family)  # the runs list, the crawl page's stores
+
+
+def test_an_index_replaced_by_a_newer_one_is_dropped(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/old.db"
+    old = sa.create_engine(url)
+    runs.create(old)
+    with old.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_crawl_runs_task_status")
+        conn.exec_driver_sql("DROP INDEX ix_crawl_runs_crawl_status_family")
+        conn.exec_driver_sql("CREATE INDEX ix_crawl_runs_task_started ON crawl_runs (task_id, started_at)")
+        conn.exec_driver_sql(
+            "CREATE INDEX ix_crawl_runs_crawl_family_started ON crawl_runs (crawl, family, started_at, status)")
+
+    records.create_tables(records.new_engine(url))
+
+    names = {ix["name"] for ix in sa.inspect(old).get_indexes("crawl_runs")}
+    assert {"ix_crawl_runs_task_status", "ix_crawl_runs_crawl_status_family"} <= names
+    assert not names & {"ix_crawl_runs_task_started", "ix_crawl_runs_crawl_family_started"}
 
 
 @pytest.mark.postgres
@@ -161,6 +196,7 @@ def test_records_and_log_rows_work_on_mariadb(mariadb_url: str) -> None:
 
 def round_trip(engine: Engine) -> None:
     """Create, log (each backend's insert path), finish, sweep, read back: what a worker does on that DB."""
+    superseded_index_dropped(engine)
     run_id = new_run(engine, host="db-test", now=T0)
     t = T0.timestamp()
     long_logger = "x" * 300  # longer than the column: cut, not refused
@@ -175,3 +211,11 @@ def round_trip(engine: Engine) -> None:
                    log_lines=1200)
     run = records.get_run(engine, run_id)
     assert (run["status"], run["log_lines"], run["finished_at"]) == (DONE, 1200, T0 + timedelta(minutes=6))
+
+
+def superseded_index_dropped(engine: Engine) -> None:
+    """An index of an earlier release that a newer one replaces goes when the worker creates its tables."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX ix_crawl_runs_task_started ON crawl_runs (task_id, started_at)")
+    records.create_tables(engine)
+    assert "ix_crawl_runs_task_started" not in {ix["name"] for ix in sa.inspect(engine).get_indexes("crawl_runs")}

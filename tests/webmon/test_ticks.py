@@ -13,6 +13,8 @@ from webmon.history.ticks import (
     group_ticks,
     latest_per_family,
     logical_time,
+    range_finder,
+    range_of,
     tally_ticks,
     tick_key,
     tick_status,
@@ -153,6 +155,20 @@ def test_a_tick_counts_on_the_day_of_its_deciding_run() -> None:
     # Failed today and not retried: a failed tick today; running ticks count as running.
     assert tally_ticks([0, 0], list(ticks_of([Run(1, S, "failed")]).values()), days) == [{"failed": 1}, {}]
     assert tally_ticks([0, 0], list(ticks_of([Run(1, F, "running")]).values()), days) == [{"running": 1}, {}]
+
+
+def test_a_time_is_found_in_its_day_of_ninety_and_not_outside_them() -> None:
+    days = [(AT + timedelta(days=k), AT + timedelta(days=k + 1)) for k in range(90)]
+    find = range_finder(days)
+    for when in (AT, AT + timedelta(days=41, hours=23, minutes=59), AT + timedelta(days=89, hours=12),
+                 AT - timedelta(microseconds=1), AT + timedelta(days=90), AT + timedelta(days=400)):
+        assert find(when) == range_of(when, days)
+    assert find(AT + timedelta(days=41, hours=23)) == 41
+    assert find(AT + timedelta(days=90)) is None
+    # Ranges out of order or with gaps: still the range that holds the time, or None in a gap.
+    gaps = [days[5], days[2], days[9]]
+    assert [range_finder(gaps)(d[0]) for d in (days[2], days[5], days[9], days[3])] == [1, 0, 2, None]
+    assert range_finder([days[2], days[9]])(days[4][0]) is None
 
 
 def test_the_logical_time_is_the_at_parameter() -> None:

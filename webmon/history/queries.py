@@ -8,7 +8,11 @@ The indexes (pipelines/runs/models.py) and how each read uses them:
   the 90-day calendar, failures, items stored); the crawl filter.
 - (family, started_at): the families page (newest runs per family in a
   window, family_window_stats); the family filter.
-- (task_id, started_at): the runs of a tick (task_ids computed, see ticks.py).
+- (crawl, status, family, started_at): the tick counts (done last stages
+  per day, index-only; the few runs not done, a range each) and the last
+  success of each crawl.
+- (task_id, started_at, status, id): the runs of a tick (task_ids computed,
+  see ticks.py); for the tick counts from the index alone.
 - crawl_run_logs (run_id, seq): log lines after line N.
 
 Filters no index serves (status, host, parameter search) look at a bounded
@@ -58,14 +62,15 @@ from webmon.history.ticks import (
     tally_ticks,
     tick_key,
     tick_task_ids,
+    tick_tasks,
     ticks_of,
 )
 
 LAST_ID = 2**63 - 1  # with a start time, a cursor past every run of that instant
 HEAD_CHARS = 300  # of error messages and parameters on list pages
 TICK_FIELDS = ("id", "task_id", "family", "crawl", "status", "started_at", "finished_at", "heartbeat_at")
+TREND_FIELDS = ("id", "task_id", "family", "status", "started_at", "finished_at", "heartbeat_at")  # LeanRun's
 LIST_FIELDS = (*TICK_FIELDS, "host", "attempt", "error_type", "log_lines")
-LEAN_FIELDS = ("id", "task_id", "family", "status", "started_at", "finished_at", "heartbeat_at")
 DECIDING_RUNS = 10  # x ticks wanted: the deciding runs the trend reads at a time (newest_ticks)
 DECIDING_ROUNDS = 4
 MAX_UNCLEAN_TICKS = 5000  # ticks with a failed, killed or running run that one window reads whole
@@ -488,8 +493,14 @@ class RunQuerySet(ReadOnlyQuerySet):
 
     # -- ticks (ticks.py: tally_ticks) -------------------------------------------------
 
-    def _lean_runs(self) -> list[LeanRun]:
-        return [LeanRun(*row) for row in self.values_list(*LEAN_FIELDS)]
+    def _lean_runs_of(self, family_of: dict[str, str]) -> list[LeanRun]:
+        """The runs of these task_ids (task_id -> family) with the columns the tick rules read.
+
+        (id, task_id, status, started_at) are all in ix_crawl_runs_task_status, so no row of the
+        table is read; the family is the one whose task_id was computed.
+        """
+        rows = self.filter(task_id__in=list(family_of)).values_list("id", "task_id", "status", "started_at")
+        return [LeanRun(i, task_id, family_of[task_id], status, started) for i, task_id, status, started in rows]
 
     def done_ends_by_crawl(self, crawls: Sequence[str], since: datetime, until: datetime) -> dict[str, int]:
         """Done last-stage runs (StoreItems, one-task crawls) per crawl started since `since`: the clean done ticks."""
@@ -506,9 +517,12 @@ class RunQuerySet(ReadOnlyQuerySet):
         """Per crawl, every tick with a run started in [since, until) that is not done, with all its runs. Queries: 2.
 
         The runs that are not done (a few percent) come through
-        (crawl, family, status, started_at), a seek per crawl, family and
-        status; their ticks' runs through (task_id, started_at), the task_ids
-        computed (ticks.tick_task_ids). At most MAX_UNCLEAN_TICKS ticks.
+        ix_crawl_runs_crawl_status_family (crawl, status, family, started_at),
+        a range per crawl, status and family that holds only them; their
+        ticks' runs, lean (LeanRun: no finish or heartbeat), from
+        ix_crawl_runs_task_status (task_id, started_at, status, id) alone,
+        the task_ids computed (ticks.tick_task_ids). At most
+        MAX_UNCLEAN_TICKS ticks.
         """
         if not crawls:
             return {}
@@ -523,10 +537,10 @@ class RunQuerySet(ReadOnlyQuerySet):
                 crawl_of.setdefault(key, crawl)
         if not crawl_of:
             return {}
-        ids = [task_id for key in crawl_of for task_id in tick_task_ids(key)]
+        family_of = {task_id: family for key in crawl_of for task_id, family in tick_tasks(key).items()}
         by_crawl: dict[str, list[Tick]] = {}
         with collector_paused():
-            for key, tick in ticks_of(self.filter(task_id__in=ids)._lean_runs()).items():
+            for key, tick in ticks_of(self._lean_runs_of(family_of)).items():
                 if key in crawl_of:
                     by_crawl.setdefault(crawl_of[key], []).append(tick)
         return by_crawl
@@ -575,7 +589,9 @@ class RunQuerySet(ReadOnlyQuerySet):
         if not chosen:
             return []
         ids = [task_id for key in chosen for task_id in tick_task_ids(key)]
-        ticks = ticks_of(self.filter(task_id__in=ids).only(*TICK_FIELDS))
+        # Row tuples, no model instances: the trend reads a tick's status, start, duration and newest run's id.
+        rows = self.filter(task_id__in=ids).values_list(*TREND_FIELDS)
+        ticks = ticks_of(LeanRun(*row) for row in rows)
         return [ticks[key] for key in chosen if key in ticks]
 
     def tick_page(self, f: RunFilter, *, before: Cursor | None, size: int, window: int) -> TickPage:

@@ -9,7 +9,8 @@ and found through the (task_id, started_at) index. Pure functions, no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -52,9 +53,15 @@ def tick_key(family: str, task_id: str) -> str | None:
 
 def tick_task_ids(key: str) -> list[str]:
     """The task_ids of every task of the tick whose key is `key`."""
-    if key.split("_", 1)[0] in ONE_TASK_CRAWLS:
-        return [key]
-    return [f"{family}_{key}" for family in TICK_FAMILIES]
+    return list(tick_tasks(key))
+
+
+def tick_tasks(key: str) -> dict[str, str]:
+    """The family of each task_id of the tick whose key is `key`."""
+    family = key.split("_", 1)[0]
+    if family in ONE_TASK_CRAWLS:
+        return {key: family}
+    return {f"{family}_{key}": family for family in TICK_FAMILIES}
 
 
 def latest_per_family(runs: Iterable[RunLike]) -> dict[str, RunLike]:
@@ -164,6 +171,24 @@ def range_of(when: datetime, bounds: Sequence[tuple[datetime, datetime]]) -> int
     return next((k for k, (lo, hi) in enumerate(bounds) if lo <= when < hi), None)
 
 
+def range_finder(bounds: Sequence[tuple[datetime, datetime]]) -> Callable[[datetime], int | None]:
+    """range_of for many `when`s: a binary search when the ranges are in order and do not overlap.
+
+    The calendar looks up every run of its unclean ticks in 91 day ranges:
+    going through the ranges each time was a fifth of the crawl page's time.
+    """
+    los = [lo for lo, _hi in bounds]
+    ordered = all(bounds[k][1] <= bounds[k + 1][0] for k in range(len(bounds) - 1))
+    if not ordered:
+        return lambda when: range_of(when, bounds)
+
+    def find(when: datetime) -> int | None:
+        k = bisect_right(los, when) - 1
+        return k if k >= 0 and when < bounds[k][1] else None
+
+    return find
+
+
 def tally_ticks(
     done_ends: Sequence[int], unclean: Sequence[Tick], bounds: Sequence[tuple[datetime, datetime]]
 ) -> list[dict[str, int]]:
@@ -177,10 +202,11 @@ def tally_ticks(
     An incomplete tick (stages done, no last stage, nothing running) is not counted.
     """
     counts = [{DONE: n} if n else {} for n in done_ends]
+    in_range = range_finder(bounds)
     for tick in unclean:
         for run in tick.runs:
             if run.family in ENDS and run.status == DONE:
-                k = range_of(run.started_at, bounds)
+                k = in_range(run.started_at)
                 if k is not None:
                     counts[k][DONE] = counts[k].get(DONE, 0) - 1
         status = tick.status
@@ -192,7 +218,7 @@ def tally_ticks(
             when = tick.newest.started_at
         else:
             continue
-        k = range_of(when, bounds)
+        k = in_range(when)
         if k is not None:
             counts[k][status] = counts[k].get(status, 0) + 1
     return [{s: n for s, n in c.items() if n > 0} for c in counts]
