@@ -119,13 +119,16 @@ def user(webmon_db: None) -> User:
 
 @pytest.fixture
 def client(user: User) -> Client:
-    """A test client logged in as a plain (non-staff) user; webmon's DB holds no schedules until the test makes some.
+    """A test client logged in as a plain (non-staff) user; webmon's DB holds no schedules and no daemon
+    heartbeats until the test makes some.
 
-    The DB is one per process and the overview shows every schedule: ones another module left would show too.
+    The DB is one per process and the overview shows every schedule, the workers page every daemon's
+    heartbeat: ones another module left (the trigger daemon's tests beat as this host) would show too.
     """
-    from webmon.scheduling.models import Schedule
+    from webmon.scheduling.models import DaemonHeartbeat, Schedule
 
     Schedule.objects.all().delete()
+    DaemonHeartbeat.objects.all().delete()
     c = Client()
     c.force_login(user)
     return c
